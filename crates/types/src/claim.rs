@@ -1,0 +1,161 @@
+//! Claims: a patient's request to one payer for reimbursement of one or more bills.
+
+use crate::codec_util::read_vec;
+use crate::ids::{BillId, ChainId, ClaimId, MemberId, Pseudonym, Text};
+use crate::limits::CLAIM_BILLS_MAX;
+use crate::money::Fen;
+use bytes::BufMut;
+use commonware_codec::{Buf, Encode, EncodeSize, Error, Read, Write};
+use medledger_crypto::{PublicKey, Signature};
+use serde::{Deserialize, Serialize};
+
+use crate::codec_util::codec_struct;
+
+/// One bill in a claim and the amount requested for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClaimItem {
+    /// The bill.
+    pub bill: BillId,
+    /// The amount requested (at most the bill's unreserved claimable amount).
+    pub amount: Fen,
+}
+codec_struct!(ClaimItem { bill: BillId, amount: Fen });
+
+/// What a claim asks for. This is also what the patient signs when the payment platform files
+/// the claim on their behalf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimSubmission {
+    /// The claim's identity, chosen by the filer.
+    pub claim_id: ClaimId,
+    /// The payer asked to pay.
+    pub payer: MemberId,
+    /// The patient, who must own every bill.
+    pub patient: Pseudonym,
+    /// The bills and amounts.
+    pub items: Vec<ClaimItem>,
+}
+
+impl Write for ClaimSubmission {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.claim_id.write(buf);
+        self.payer.write(buf);
+        self.patient.write(buf);
+        self.items.write(buf);
+    }
+}
+impl EncodeSize for ClaimSubmission {
+    fn encode_size(&self) -> usize {
+        self.claim_id.encode_size()
+            + self.payer.encode_size()
+            + self.patient.encode_size()
+            + self.items.encode_size()
+    }
+}
+impl Read for ClaimSubmission {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Self {
+            claim_id: ClaimId::read_cfg(buf, &())?,
+            payer: MemberId::read_cfg(buf, &())?,
+            patient: Pseudonym::read_cfg(buf, &())?,
+            items: read_vec(buf, CLAIM_BILLS_MAX)?,
+        })
+    }
+}
+
+impl ClaimSubmission {
+    /// The total requested, or `None` on overflow.
+    pub fn total(&self) -> Option<Fen> {
+        Fen::checked_sum(self.items.iter().map(|item| item.amount))
+    }
+}
+
+/// A patient's signed consent, carried by the payment platform when it acts for the patient.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientConsent {
+    /// The patient's key; it must be the key registered for the patient's pseudonym.
+    pub public_key: PublicKey,
+    /// The patient's signature over [`consent_to_submit`] or [`consent_to_withdraw`].
+    pub signature: Signature,
+}
+codec_struct!(PatientConsent { public_key: PublicKey, signature: Signature });
+
+/// The bytes a patient signs to consent to a claim being filed for them.
+pub fn consent_to_submit(chain_id: &ChainId, claim: &ClaimSubmission) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + claim.encode_size());
+    out.extend_from_slice(b"submit");
+    out.extend_from_slice(&chain_id.encode());
+    out.extend_from_slice(&claim.encode());
+    out
+}
+
+/// The bytes a patient signs to consent to withdrawing a claim.
+pub fn consent_to_withdraw(chain_id: &ChainId, claim_id: &ClaimId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(b"withdraw");
+    out.extend_from_slice(&chain_id.encode());
+    out.extend_from_slice(&claim_id.0);
+    out
+}
+
+/// Where a claim stands. Locked is the only open state; the others are final.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum ClaimStatus {
+    /// Accepted into a block; the requested amounts are reserved on the bills.
+    Locked,
+    /// Paid: the approved amounts became reimbursed amounts.
+    Settled {
+        /// Approved amount per item, in item order (each at most the requested amount).
+        approved: Vec<Fen>,
+        /// The payer's payment reference.
+        payment_reference: Text,
+        /// Height of the settling block.
+        height: u64,
+    },
+    /// Refused by the payer; the reservation was released.
+    Rejected {
+        /// The payer's reason.
+        reason: Text,
+        /// Height of the rejecting block.
+        height: u64,
+    },
+    /// Withdrawn by the patient; the reservation was released.
+    Withdrawn {
+        /// Height of the withdrawing block.
+        height: u64,
+    },
+}
+
+impl ClaimStatus {
+    /// The status's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClaimStatus::Locked => "locked",
+            ClaimStatus::Settled { .. } => "settled",
+            ClaimStatus::Rejected { .. } => "rejected",
+            ClaimStatus::Withdrawn { .. } => "withdrawn",
+        }
+    }
+}
+
+/// A claim as the ledger records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// What was asked.
+    pub submission: ClaimSubmission,
+    /// Who filed it: the patient, or the payment platform acting for them.
+    pub filed_by: Option<MemberId>,
+    /// Height of the block that locked it.
+    pub submitted_height: u64,
+    /// Where it stands.
+    pub status: ClaimStatus,
+}
+
+impl Claim {
+    /// The total requested.
+    pub fn requested_total(&self) -> Fen {
+        // Checked when the claim was accepted: the items fit within bills' claimable amounts.
+        self.submission.total().expect("accepted claim total fits u64")
+    }
+}

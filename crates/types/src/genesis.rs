@@ -1,0 +1,70 @@
+//! Genesis: the consortium the chain starts with.
+
+use crate::ids::{BillCode, BillNumber, ChainId, MemberId, Pseudonym};
+use crate::member::Roles;
+use medledger_crypto::PublicKey;
+use serde::{Deserialize, Serialize};
+
+/// A member named in genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisMember {
+    /// Its identifier.
+    pub id: MemberId,
+    /// Its public name.
+    pub name: String,
+    /// What it may do.
+    pub roles: Roles,
+    /// The keys that sign for it.
+    pub keys: Vec<PublicKey>,
+}
+
+/// A patient known from the start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisPatient {
+    /// The pseudonym.
+    pub pseudonym: Pseudonym,
+    /// The wallet key.
+    pub public_key: PublicKey,
+}
+
+/// A range of bill numbers of one code that belongs to one hospital.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeAllocation {
+    /// The hospital.
+    pub hospital: MemberId,
+    /// The bill code.
+    pub code: BillCode,
+    /// First number.
+    pub first: BillNumber,
+    /// Last number (inclusive).
+    pub last: BillNumber,
+}
+
+impl RangeAllocation {
+    /// Whether `number` lies in the range.
+    pub fn contains(&self, number: BillNumber) -> bool {
+        self.first <= number && number <= self.last
+    }
+
+    /// Whether two ranges of the same code share a number.
+    pub fn overlaps(&self, first: BillNumber, last: BillNumber) -> bool {
+        self.first <= last && first <= self.last
+    }
+}
+
+/// The starting state of a chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    /// The network's identity.
+    pub chain_id: ChainId,
+    /// Genesis time, milliseconds since the Unix epoch.
+    pub genesis_time_ms: u64,
+    /// The members.
+    pub members: Vec<GenesisMember>,
+    /// Patients registered from the start.
+    #[serde(default)]
+    pub patients: Vec<GenesisPatient>,
+    /// Number ranges allocated from the start.
+    #[serde(default)]
+    pub ranges: Vec<RangeAllocation>,
+}

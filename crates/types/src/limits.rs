@@ -1,0 +1,41 @@
+//! Every limit on input that grows, in one place, with the reason next to it.
+
+/// Bills in one signed issuance batch. Hospitals issue thousands of bills a second at peak;
+/// one signature over a thousand bills makes signature cost negligible per bill, while keeping a
+/// batch (about 150 bytes a bill) well under [`TX_BYTES_MAX`].
+pub const ISSUE_BATCH_BILLS_MAX: usize = 1_000;
+
+/// Bills covered by one claim. An inpatient stay produces a few dozen bills at most.
+pub const CLAIM_BILLS_MAX: usize = 64;
+
+/// Charge categories listed on one bill's public header (there are fewer kinds than this).
+pub const BILL_CATEGORIES_MAX: usize = 16;
+
+/// Encoded size of one transaction. A full issuance batch is about 150 KB.
+pub const TX_BYTES_MAX: usize = 512 * 1024;
+
+/// How far ahead of the current height a transaction may set its expiry. The ledger remembers
+/// the id of every accepted transaction until it expires, so this bounds that memory.
+pub const TX_LIFETIME_BLOCKS_MAX: u64 = 2_000;
+
+/// Length of member and chain identifiers (ASCII letters, digits, `-`, `_`, `.`).
+pub const IDENT_BYTES_MAX: usize = 32;
+
+/// Length of free text on the ledger: payment references and rejection reasons.
+/// Short on purpose: free text must never carry patient data.
+pub const TEXT_BYTES_MAX: usize = 128;
+
+/// Members named in genesis.
+pub const GENESIS_MEMBERS_MAX: usize = 1_024;
+
+/// Signing keys one member may hold.
+pub const MEMBER_KEYS_MAX: usize = 16;
+
+/// Patients named in genesis.
+pub const GENESIS_PATIENTS_MAX: usize = 1_000_000;
+
+/// Number ranges named in genesis.
+pub const GENESIS_RANGES_MAX: usize = 10_000;
+
+/// Human-readable member names.
+pub const MEMBER_NAME_BYTES_MAX: usize = 128;
