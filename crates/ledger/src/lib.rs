@@ -1,1 +1,50 @@
-//! placeholder
+//! The pure, synchronous bill and claim state machine of medledger.
+//!
+//! ```text
+//!            consensus hands in (height, time, transactions)
+//!                                │
+//!   verify_signatures ──► execute_block_checked ──► Vec<Receipt>
+//!   (one ed25519 batch)          │  for each transaction:
+//!                                │    validate(state) ─► Plan | Rejection   (read only)
+//!                                │    Plan.apply(state)                     (only if accepted)
+//!                                ▼
+//!                      StateReader / StateWriter  (MemoryState here; durable in the node)
+//! ```
+//!
+//! No async, no clock, no disk, no network, no randomness: the same blocks applied to the same
+//! state give the same receipts on every validator. The rules are those of
+//! `../shared/DOMAIN.md`; above all, for every bill at every height,
+//! `reimbursed + reserved ≤ claimable`, a claim settles at most once, a voided bill carries
+//! nothing, and the same transaction or claim id has no second effect.
+//!
+//! # Order of checks
+//!
+//! The first failing check decides the rejection, so the order is part of the specification
+//! (the reference model in `medledger-model` follows it).
+//!
+//! Every transaction: `wrong_chain_id` → `expired` → `expiry_too_far` → `bad_signature` →
+//! `replayed` → `unknown_signer` → `signer_frozen`; then by payload:
+//!
+//! | payload | checks, in order |
+//! |---|---|
+//! | allocate_range | signer is regulator → hospital exists → is hospital → first ≤ last → no overlap |
+//! | issue_bills | signer is hospital → batch not empty → per bill: in signer's range → not a duplicate (state or batch) → total ≤ limit → parts add up → categories add up |
+//! | void_bill | signer is a member → bill exists → signer issued it → not red → not voided → nothing reserved or reimbursed → red number in range → red number unused |
+//! | submit_claim | signer is the patient, or the payment platform (consent present → patient registered → consent key is the patient's → consent verifies) → claim id unused → payer exists → is payer → payer not frozen → items not empty → per item: amount > 0 → bill not repeated → bill exists → patient's bill → not red → not voided → within claimable |
+//! | settle_claim | signer is a member → claim exists → signer is its payer → claim locked → one amount per item → each ≤ requested → payer total does not overflow |
+//! | reject_claim | signer is a member → claim exists → signer is its payer → claim locked |
+//! | withdraw_claim | claim exists → signer is its patient, or the payment platform with consent (as for submit) → claim locked |
+//! | register_patient | signer is payment platform → pseudonym unused → key unused |
+//! | freeze_member / unfreeze_member | signer is regulator → member exists → (freeze) not self → not already frozen / (unfreeze) frozen |
+
+pub mod execute;
+pub mod genesis;
+mod memory;
+pub mod state;
+
+pub use execute::{
+    BlockContext, SignatureCheck, execute_block, execute_block_checked, verify_signatures,
+};
+pub use genesis::GenesisError;
+pub use memory::MemoryState;
+pub use state::{SignerRef, StateReader, StateWriter};

@@ -39,3 +39,8 @@ pub const GENESIS_RANGES_MAX: usize = 10_000;
 
 /// Human-readable member names.
 pub const MEMBER_NAME_BYTES_MAX: usize = 128;
+
+/// The largest bill total, in fen (10 billion yuan). Far above any real medical bill; it keeps
+/// every sum the ledger forms (claims of up to [`CLAIM_BILLS_MAX`] bills, a bill's parts) far
+/// from overflowing, so overflow is refused at the door instead of handled everywhere.
+pub const BILL_TOTAL_MAX_FEN: u64 = 1_000_000_000_000;

@@ -210,6 +210,14 @@ pub enum Rejection {
         /// The bill.
         bill: BillId,
     },
+    /// The bill's total is above [`BILL_TOTAL_MAX_FEN`](crate::limits::BILL_TOTAL_MAX_FEN).
+    #[error("bill {bill}: total exceeds the limit of {max}")]
+    AmountTooLarge {
+        /// The bill.
+        bill: BillId,
+        /// The limit.
+        max: Fen,
+    },
     /// The category totals do not add up to the total, or a category repeats.
     #[error("bill {bill}: category amounts must list each category once and add up to the total")]
     CategoriesDoNotAddUp {
@@ -374,6 +382,10 @@ pub enum Rejection {
         /// Approved.
         approved: Fen,
     },
+
+    /// A running total (a payer's total paid) would overflow.
+    #[error("amount overflow in a running total")]
+    AmountOverflow,
 
     // Governance.
     /// The member is already frozen.

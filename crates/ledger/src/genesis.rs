@@ -1,0 +1,129 @@
+//! Building the initial state from a [`Genesis`], refusing an inconsistent one.
+
+use crate::memory::MemoryState;
+use crate::state::StateWriter;
+use medledger_types::limits::{
+    GENESIS_MEMBERS_MAX, GENESIS_PATIENTS_MAX, GENESIS_RANGES_MAX, MEMBER_KEYS_MAX,
+    MEMBER_NAME_BYTES_MAX,
+};
+use medledger_types::{Genesis, Member, PublicKey, Role};
+use std::collections::HashSet;
+
+/// Why a genesis cannot start a chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    /// A list is longer than its limit.
+    #[error("genesis lists too many {what} (limit {limit})")]
+    TooMany {
+        /// Which list.
+        what: &'static str,
+        /// Its limit.
+        limit: usize,
+    },
+    /// Two members share an id.
+    #[error("member {0} appears twice")]
+    DuplicateMember(String),
+    /// A member has no role, no key, too many keys or an over-long name.
+    #[error("member {0}: needs at least one role, 1-{MEMBER_KEYS_MAX} keys and a name of at most {MEMBER_NAME_BYTES_MAX} bytes")]
+    BadMember(String),
+    /// A key is used twice (by members or patients).
+    #[error("key {0} is used twice")]
+    DuplicateKey(String),
+    /// A patient pseudonym is used twice.
+    #[error("patient {0} appears twice")]
+    DuplicatePatient(String),
+    /// A range is empty, overlaps another, or belongs to a non-hospital.
+    #[error("range {0}: {1}")]
+    BadRange(String, &'static str),
+    /// No member may allocate ranges or freeze members.
+    #[error("genesis has no regulator")]
+    NoRegulator,
+}
+
+/// Fills an empty `state` from `genesis`.
+pub fn init<S: StateWriter>(state: &mut S, genesis: &Genesis) -> Result<(), GenesisError> {
+    let too_many = |what, limit| GenesisError::TooMany { what, limit };
+    if genesis.members.len() > GENESIS_MEMBERS_MAX {
+        return Err(too_many("members", GENESIS_MEMBERS_MAX));
+    }
+    if genesis.patients.len() > GENESIS_PATIENTS_MAX {
+        return Err(too_many("patients", GENESIS_PATIENTS_MAX));
+    }
+    if genesis.ranges.len() > GENESIS_RANGES_MAX {
+        return Err(too_many("ranges", GENESIS_RANGES_MAX));
+    }
+    if !genesis.members.iter().any(|m| m.roles.has(Role::Regulator)) {
+        return Err(GenesisError::NoRegulator);
+    }
+    let mut ids = HashSet::new();
+    let mut keys: HashSet<&PublicKey> = HashSet::new();
+    for member in &genesis.members {
+        if !ids.insert(&member.id) {
+            return Err(GenesisError::DuplicateMember(member.id.to_string()));
+        }
+        let roles_ok = Role::ALL.iter().any(|r| member.roles.has(*r));
+        if !roles_ok
+            || member.keys.is_empty()
+            || member.keys.len() > MEMBER_KEYS_MAX
+            || member.name.len() > MEMBER_NAME_BYTES_MAX
+        {
+            return Err(GenesisError::BadMember(member.id.to_string()));
+        }
+        for key in &member.keys {
+            if !keys.insert(key) {
+                return Err(GenesisError::DuplicateKey(key.to_hex()));
+            }
+        }
+    }
+    let mut pseudonyms = HashSet::new();
+    for patient in &genesis.patients {
+        if !pseudonyms.insert(patient.pseudonym) {
+            return Err(GenesisError::DuplicatePatient(patient.pseudonym.to_string()));
+        }
+        if !keys.insert(&patient.public_key) {
+            return Err(GenesisError::DuplicateKey(patient.public_key.to_hex()));
+        }
+    }
+    for (i, range) in genesis.ranges.iter().enumerate() {
+        let name = format!("{} {}..{}", range.code, range.first, range.last);
+        let owner = genesis.members.iter().find(|m| m.id == range.hospital);
+        if !owner.is_some_and(|m| m.roles.has(Role::Hospital)) {
+            return Err(GenesisError::BadRange(name, "owner is not a hospital member"));
+        }
+        if range.first > range.last {
+            return Err(GenesisError::BadRange(name, "first number is after last"));
+        }
+        let overlap = genesis.ranges[..i]
+            .iter()
+            .any(|r| r.code == range.code && r.overlaps(range.first, range.last));
+        if overlap {
+            return Err(GenesisError::BadRange(name, "overlaps an earlier range"));
+        }
+    }
+
+    for member in &genesis.members {
+        state.put_member(Member {
+            id: member.id.clone(),
+            name: member.name.clone(),
+            roles: member.roles,
+            keys: member.keys.clone(),
+            frozen: false,
+        });
+    }
+    for patient in &genesis.patients {
+        state.put_patient(patient.pseudonym, patient.public_key.clone());
+    }
+    for range in &genesis.ranges {
+        state.put_range(range.clone());
+    }
+    Ok(())
+}
+
+impl MemoryState {
+    /// A state at height 0 built from `genesis`.
+    pub fn from_genesis(genesis: &Genesis) -> Result<Self, GenesisError> {
+        let mut state = MemoryState::new(genesis.chain_id.clone());
+        init(&mut state, genesis)?;
+        Ok(state)
+    }
+}

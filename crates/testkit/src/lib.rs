@@ -1,0 +1,230 @@
+//! A deterministic demo consortium and transaction builders for medledger tests, benchmarks
+//! and demos.
+//!
+//! Every key is derived from a label ([`SigningKey::from_label`]), so the same consortium comes
+//! out on every run and machine. Never use these keys for anything real.
+
+use medledger_crypto::{Domain, SigningKey, hash};
+use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
+use medledger_types::{
+    BillAmounts, BillCode, BillId, BillIssue, BillNumber, ChainId, ClaimId, ClaimItem,
+    ClaimSubmission, Digest, Fen, Genesis, GenesisMember, GenesisPatient, MemberId,
+    PatientConsent, Payload, Pseudonym, RangeAllocation, Role, Roles, Transaction, TxBody,
+    VisitType,
+};
+
+/// A member and its signing key.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// The member id.
+    pub id: MemberId,
+    /// Its key.
+    pub key: SigningKey,
+}
+
+/// A patient and their wallet key.
+#[derive(Clone, Debug)]
+pub struct Patient {
+    /// The pseudonym.
+    pub pseudonym: Pseudonym,
+    /// The wallet key.
+    pub key: SigningKey,
+}
+
+/// The bill code used by the demo consortium: region 4401 (Guangzhou), type 01, year 26.
+pub const DEMO_BILL_CODE: u32 = 44_010_126;
+
+/// Bill numbers allocated to each demo hospital.
+pub const DEMO_RANGE_SIZE: u64 = 10_000_000;
+
+/// The demo consortium: a regulator, two hospitals, the social security bureau, two insurers,
+/// the payment platform, and some patients.
+#[derive(Clone, Debug)]
+pub struct Consortium {
+    /// The genesis describing it.
+    pub genesis: Genesis,
+    /// The local finance bureau.
+    pub regulator: Actor,
+    /// Two hospitals; hospital `i` owns numbers `i*DEMO_RANGE_SIZE+1 ..= (i+1)*DEMO_RANGE_SIZE`.
+    pub hospitals: Vec<Actor>,
+    /// The social security bureau.
+    pub social_security: Actor,
+    /// Two commercial insurers.
+    pub insurers: Vec<Actor>,
+    /// The payment platform.
+    pub platform: Actor,
+    /// Registered patients.
+    pub patients: Vec<Patient>,
+}
+
+fn actor(id: &str) -> Actor {
+    Actor { id: MemberId::new(id).expect("demo ids are valid"), key: SigningKey::from_label(id) }
+}
+
+fn member(actor: &Actor, name: &str, roles: &[Role]) -> GenesisMember {
+    GenesisMember {
+        id: actor.id.clone(),
+        name: name.to_string(),
+        roles: Roles::of(roles),
+        keys: vec![actor.key.public_key()],
+    }
+}
+
+/// The demo patient number `i`.
+pub fn patient(i: usize) -> Patient {
+    let label = format!("patient-{i}");
+    let digest = hash(Domain::TestKey, &[b"pseudonym", label.as_bytes()]);
+    let mut pseudonym = [0u8; 16];
+    pseudonym.copy_from_slice(&digest.0[..16]);
+    Patient { pseudonym: Pseudonym(pseudonym), key: SigningKey::from_label(&label) }
+}
+
+impl Consortium {
+    /// The demo consortium on `chain_id` with `patients` registered patients.
+    pub fn demo(chain_id: &str, patients: usize) -> Self {
+        let regulator = actor("finance-bureau");
+        let hospitals = vec![actor("city-central-hospital"), actor("childrens-hospital")];
+        let social_security = actor("social-security");
+        let insurers = vec![actor("ping-health"), actor("tai-insurance")];
+        let platform = actor("wallet-platform");
+        let patients: Vec<Patient> = (0..patients).map(patient).collect();
+        let code = BillCode::new(DEMO_BILL_CODE).expect("valid code");
+        let genesis = Genesis {
+            chain_id: ChainId::new(chain_id).expect("valid chain id"),
+            genesis_time_ms: 1_790_000_000_000,
+            members: vec![
+                member(&regulator, "Local Finance Bureau", &[Role::Regulator]),
+                member(&hospitals[0], "City Central Hospital", &[Role::Hospital]),
+                member(&hospitals[1], "Children's Hospital", &[Role::Hospital]),
+                member(&social_security, "Social Security Bureau", &[Role::SocialSecurity]),
+                member(&insurers[0], "Ping Health Insurance", &[Role::Insurer]),
+                member(&insurers[1], "Tai Insurance", &[Role::Insurer]),
+                member(&platform, "Wallet Payment Platform", &[Role::PaymentPlatform]),
+            ],
+            patients: patients
+                .iter()
+                .map(|p| GenesisPatient { pseudonym: p.pseudonym, public_key: p.key.public_key() })
+                .collect(),
+            ranges: hospitals
+                .iter()
+                .enumerate()
+                .map(|(i, h)| RangeAllocation {
+                    hospital: h.id.clone(),
+                    code,
+                    first: number(i as u64 * DEMO_RANGE_SIZE + 1),
+                    last: number((i as u64 + 1) * DEMO_RANGE_SIZE),
+                })
+                .collect(),
+        };
+        Self { genesis, regulator, hospitals, social_security, insurers, platform, patients }
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &ChainId {
+        &self.genesis.chain_id
+    }
+
+    /// The `n`th bill id (1-based) in hospital `h`'s demo range.
+    pub fn bill_id(&self, h: usize, n: u64) -> BillId {
+        BillId {
+            code: BillCode::new(DEMO_BILL_CODE).expect("valid code"),
+            number: number(h as u64 * DEMO_RANGE_SIZE + n),
+        }
+    }
+}
+
+fn number(n: u64) -> BillNumber {
+    BillNumber::new(n).expect("demo numbers are valid")
+}
+
+/// An outpatient bill whose total is `patient_pay + pooled_fund`.
+pub fn bill(id: BillId, patient: Pseudonym, patient_pay: u64, pooled_fund: u64) -> BillIssue {
+    BillIssue {
+        id,
+        visit_type: VisitType::Outpatient,
+        patient,
+        amounts: BillAmounts {
+            total: Fen(patient_pay + pooled_fund),
+            pooled_fund: Fen(pooled_fund),
+            personal_account: Fen::ZERO,
+            other_fund: Fen::ZERO,
+            patient_pay: Fen(patient_pay),
+        },
+        categories: Vec::new(),
+        body_commitment: Digest([7; 32]),
+    }
+}
+
+/// A claim id from a number.
+pub fn claim_id(n: u64) -> ClaimId {
+    let mut id = [0u8; 16];
+    id[8..].copy_from_slice(&n.to_be_bytes());
+    ClaimId(id)
+}
+
+/// A claim submission.
+pub fn claim(
+    id: ClaimId,
+    payer: &MemberId,
+    patient: Pseudonym,
+    items: &[(BillId, u64)],
+) -> ClaimSubmission {
+    ClaimSubmission {
+        claim_id: id,
+        payer: payer.clone(),
+        patient,
+        items: items.iter().map(|(bill, amount)| ClaimItem { bill: *bill, amount: Fen(*amount) }).collect(),
+    }
+}
+
+/// The patient's consent to `claim`.
+pub fn consent_submit(chain_id: &ChainId, patient: &SigningKey, claim: &ClaimSubmission) -> PatientConsent {
+    let message = consent_to_submit(chain_id, claim);
+    PatientConsent {
+        public_key: patient.public_key(),
+        signature: patient.sign(medledger_crypto::Namespace::PatientConsent, &message),
+    }
+}
+
+/// The patient's consent to withdrawing `claim_id`.
+pub fn consent_withdraw(chain_id: &ChainId, patient: &SigningKey, claim_id: &ClaimId) -> PatientConsent {
+    let message = consent_to_withdraw(chain_id, claim_id);
+    PatientConsent {
+        public_key: patient.public_key(),
+        signature: patient.sign(medledger_crypto::Namespace::PatientConsent, &message),
+    }
+}
+
+/// Builds signed transactions with fresh nonces.
+#[derive(Debug)]
+pub struct TxFactory {
+    chain_id: ChainId,
+    next_nonce: u64,
+    /// Expiry given to new transactions.
+    pub expires_at_height: u64,
+}
+
+impl TxFactory {
+    /// A factory for `chain_id`, with transactions expiring at `expires_at_height`.
+    pub fn new(chain_id: ChainId, expires_at_height: u64) -> Self {
+        Self { chain_id, next_nonce: 1, expires_at_height }
+    }
+
+    /// The body of the next transaction.
+    pub fn body(&mut self, signer: &SigningKey, payload: Payload) -> TxBody {
+        let nonce = self.next_nonce;
+        self.next_nonce += 1;
+        TxBody {
+            chain_id: self.chain_id.clone(),
+            signer: signer.public_key(),
+            nonce,
+            expires_at_height: self.expires_at_height,
+            payload,
+        }
+    }
+
+    /// Signs `payload` with `signer`.
+    pub fn sign(&mut self, signer: &SigningKey, payload: Payload) -> Transaction {
+        Transaction::sign(self.body(signer, payload), signer)
+    }
+}
