@@ -71,12 +71,13 @@ pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
         return Err(format(format!("unsupported scheme {:?}", body.scheme)));
     }
     let seed = decode_hex(&body.secret_key).map_err(|e| format(format!("secret_key: {e}")))?;
-    let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| {
-        format(KeyError::Length { expected: 32, got: seed.len() }.to_string())
-    })?;
+    let seed: [u8; 32] = seed
+        .as_slice()
+        .try_into()
+        .map_err(|_| format(KeyError::Length { expected: 32, got: seed.len() }.to_string()))?;
     let key = SigningKey::from_seed(seed);
-    let public = PublicKey::from_hex(&body.public_key)
-        .map_err(|e| format(format!("public_key: {e}")))?;
+    let public =
+        PublicKey::from_hex(&body.public_key).map_err(|e| format(format!("public_key: {e}")))?;
     if public != key.public_key() {
         return Err(format("public_key does not match secret_key".to_string()));
     }
@@ -103,8 +104,11 @@ mod tests {
         }
         assert_eq!(read(&path).unwrap().public_key(), key.public_key());
         assert!(matches!(write(&path, &key), Err(KeyFileError::Io { .. })));
-        std::fs::write(&path, "{\"scheme\":\"ed25519\",\"public_key\":\"00\",\"secret_key\":\"zz\"}")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "{\"scheme\":\"ed25519\",\"public_key\":\"00\",\"secret_key\":\"zz\"}",
+        )
+        .unwrap();
         assert!(matches!(read(&path), Err(KeyFileError::Format { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -15,7 +15,9 @@ pub mod keyfile;
 pub use hex::{FromHexError, decode_hex, encode_hex};
 
 use bytes::BufMut;
-use commonware_codec::{Buf, Copying, DecodeExt, Encode, Error as CodecError, FixedSize, Read, Write};
+use commonware_codec::{
+    Buf, Copying, DecodeExt, Encode, Error as CodecError, FixedSize, Read, Write,
+};
 use commonware_cryptography::{
     BatchEntry, BatchVerifier, Hasher, Sha256, Signer as _, Verifier as _, ed25519,
 };
@@ -101,7 +103,8 @@ impl SigningKey {
     /// Builds a key from a 32-byte secret seed.
     pub fn from_seed(seed: [u8; SIGNING_KEY_LEN]) -> Self {
         // A 32-byte array always decodes into an ed25519 signing key.
-        let key = ed25519::PrivateKey::decode(Copying(seed.as_slice())).expect("32-byte seed is a key");
+        let key =
+            ed25519::PrivateKey::decode(Copying(seed.as_slice())).expect("32-byte seed is a key");
         Self(key)
     }
 
@@ -443,7 +446,10 @@ mod tests {
     #[test]
     fn hash_domains_differ() {
         assert_ne!(hash(Domain::TransactionId, &[b"x"]), hash(Domain::BillCheckCode, &[b"x"]));
-        assert_eq!(hash(Domain::TransactionId, &[b"ab"]), hash(Domain::TransactionId, &[b"a", b"b"]));
+        assert_eq!(
+            hash(Domain::TransactionId, &[b"ab"]),
+            hash(Domain::TransactionId, &[b"a", b"b"])
+        );
     }
 
     #[test]

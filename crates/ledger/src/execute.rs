@@ -208,7 +208,10 @@ fn validate<S: StateReader>(
     }
     let max_height = ctx.height.saturating_add(TX_LIFETIME_BLOCKS_MAX);
     if body.expires_at_height > max_height {
-        return Err(Rejection::ExpiryTooFar { expires_at_height: body.expires_at_height, max_height });
+        return Err(Rejection::ExpiryTooFar {
+            expires_at_height: body.expires_at_height,
+            max_height,
+        });
     }
     if !check.signature {
         return Err(Rejection::BadSignature);
@@ -247,8 +250,12 @@ fn validate<S: StateReader>(
                     owner: existing.hospital.clone(),
                 });
             }
-            let range =
-                RangeAllocation { hospital: hospital.clone(), code: *code, first: *first, last: *last };
+            let range = RangeAllocation {
+                hospital: hospital.clone(),
+                code: *code,
+                first: *first,
+                last: *last,
+            };
             Ok((Plan { range: Some(range), ..Plan::default() }, Effect::RangeAllocated))
         }
         Payload::IssueBills { bills } => {
@@ -293,14 +300,18 @@ fn validate<S: StateReader>(
             Ok((plan, Effect::ClaimRejected { claim_id: *claim_id, released }))
         }
         Payload::WithdrawClaim { claim_id, consent } => {
-            let claim = state
-                .claim(claim_id)
-                .ok_or(Rejection::UnknownClaim { claim_id: *claim_id })?;
+            let claim =
+                state.claim(claim_id).ok_or(Rejection::UnknownClaim { claim_id: *claim_id })?;
             match who {
                 Who::Patient(patient) if patient == claim.submission.patient => {}
                 Who::Patient(_) => return Err(Rejection::NotClaimPatient { claim_id: *claim_id }),
                 Who::Member(member) if member.roles.has(Role::PaymentPlatform) => {
-                    check_consent(state, &claim.submission.patient, consent.as_ref(), check.consent)?;
+                    check_consent(
+                        state,
+                        &claim.submission.patient,
+                        consent.as_ref(),
+                        check.consent,
+                    )?;
                 }
                 Who::Member(_) => {
                     return Err(not_authorized(
@@ -522,6 +533,8 @@ fn submit_claim<S: StateReader>(
         // Both are bounded by the claimable amount, itself bounded by BILL_TOTAL_MAX_FEN.
         let used = bill.reserved.checked_add(bill.reimbursed).expect("bounded amounts");
         let fits = used.checked_add(item.amount).is_some_and(|total| total <= bill.claimable());
+        #[cfg(feature = "planted-bugs")]
+        let fits = fits || crate::planted::skip_over_claim_check();
         if !fits {
             return Err(Rejection::OverClaim {
                 bill: bill_id,
@@ -532,7 +545,7 @@ fn submit_claim<S: StateReader>(
             });
         }
         let mut locked = bill.clone();
-        locked.reserved = bill.reserved.checked_add(item.amount).expect("checked above");
+        locked.reserved = bill.reserved.checked_add(item.amount).expect("bounded amounts");
         locked.claims.push(claim_id);
         reserved_total = reserved_total.checked_add(item.amount).expect("bounded amounts");
         bills.push(locked);

@@ -24,7 +24,9 @@ pub enum GenesisError {
     #[error("member {0} appears twice")]
     DuplicateMember(String),
     /// A member has no role, no key, too many keys or an over-long name.
-    #[error("member {0}: needs at least one role, 1-{MEMBER_KEYS_MAX} keys and a name of at most {MEMBER_NAME_BYTES_MAX} bytes")]
+    #[error(
+        "member {0}: needs at least one role, 1-{MEMBER_KEYS_MAX} keys and a name of at most {MEMBER_NAME_BYTES_MAX} bytes"
+    )]
     BadMember(String),
     /// A key is used twice (by members or patients).
     #[error("key {0} is used twice")]

@@ -40,6 +40,8 @@
 pub mod execute;
 pub mod genesis;
 mod memory;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod state;
 
 pub use execute::{

@@ -2,8 +2,8 @@
 
 use crate::state::{SignerRef, StateReader, StateWriter};
 use medledger_types::{
-    Bill, BillCode, BillId, ChainId, Claim, ClaimId, ClaimStatus, Fen, Member, MemberId, PublicKey,
-    Pseudonym, RangeAllocation, TxId,
+    Bill, BillCode, BillId, ChainId, Claim, ClaimId, ClaimStatus, Fen, Member, MemberId, Pseudonym,
+    PublicKey, RangeAllocation, TxId,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -102,19 +102,29 @@ impl MemoryState {
             let want_reserved = reserved.get(&id).copied().unwrap_or(0);
             let want_reimbursed = reimbursed.get(&id).copied().unwrap_or(0);
             if u128::from(bill.reserved.0) != want_reserved {
-                return Err(format!("bill {id}: reserved {} but open claims hold {want_reserved}", bill.reserved.0));
+                return Err(format!(
+                    "bill {id}: reserved {} but open claims hold {want_reserved}",
+                    bill.reserved.0
+                ));
             }
             if u128::from(bill.reimbursed.0) != want_reimbursed {
-                return Err(format!("bill {id}: reimbursed {} but settlements paid {want_reimbursed}", bill.reimbursed.0));
+                return Err(format!(
+                    "bill {id}: reimbursed {} but settlements paid {want_reimbursed}",
+                    bill.reimbursed.0
+                ));
             }
             if want_reserved + want_reimbursed > u128::from(bill.claimable().0) {
                 return Err(format!("bill {id}: reserved + reimbursed exceeds claimable"));
             }
             if bill.is_voided() && (bill.reserved != Fen::ZERO || bill.reimbursed != Fen::ZERO) {
-                return Err(format!("bill {id}: voided but carries reserved or reimbursed amounts"));
+                return Err(format!(
+                    "bill {id}: voided but carries reserved or reimbursed amounts"
+                ));
             }
             if let Some(red) = bill.voided_by {
-                if self.bills.get(&red).map(|r| r.kind) != Some(medledger_types::BillKind::Red { reverses: id }) {
+                if self.bills.get(&red).map(|r| r.kind)
+                    != Some(medledger_types::BillKind::Red { reverses: id })
+                {
                     return Err(format!("bill {id}: red bill {red} missing or not linked"));
                 }
             }
@@ -123,7 +133,10 @@ impl MemoryState {
             let want = paid.get(&member.id).copied().unwrap_or(0);
             let have = u128::from(self.payer_paid(&member.id).0);
             if want != have {
-                return Err(format!("payer {}: total paid {have} but settlements sum to {want}", member.id));
+                return Err(format!(
+                    "payer {}: total paid {have} but settlements sum to {want}",
+                    member.id
+                ));
             }
         }
         Ok(())

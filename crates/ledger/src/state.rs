@@ -5,7 +5,7 @@
 //! implementation keeps its working set in memory and persists the writes it receives.
 
 use medledger_types::{
-    Bill, BillCode, BillId, ChainId, Claim, ClaimId, Fen, Member, MemberId, PublicKey, Pseudonym,
+    Bill, BillCode, BillId, ChainId, Claim, ClaimId, Fen, Member, MemberId, Pseudonym, PublicKey,
     RangeAllocation, TxId,
 };
 

@@ -177,14 +177,20 @@ fn frozen_member_cannot_sign_until_unfrozen() {
     let (mut w, b1, _) = world_with_bills();
     let reg = w.c.regulator.key.clone();
     let h0 = w.c.hospitals[0].clone();
-    assert_eq!(w.accept(&reg, Payload::FreezeMember { member: h0.id.clone() }), Effect::MemberFrozen);
+    assert_eq!(
+        w.accept(&reg, Payload::FreezeMember { member: h0.id.clone() }),
+        Effect::MemberFrozen
+    );
     let r = w.reject(&h0.key, Payload::VoidBill { bill: b1, red_number: number(100) });
     assert_eq!(r, Rejection::SignerFrozen { member: h0.id.clone() });
     assert_eq!(
         w.reject(&reg, Payload::FreezeMember { member: h0.id.clone() }),
         Rejection::AlreadyFrozen { member: h0.id.clone() }
     );
-    assert_eq!(w.accept(&reg, Payload::UnfreezeMember { member: h0.id.clone() }), Effect::MemberUnfrozen);
+    assert_eq!(
+        w.accept(&reg, Payload::UnfreezeMember { member: h0.id.clone() }),
+        Effect::MemberUnfrozen
+    );
     assert_eq!(
         w.reject(&reg, Payload::UnfreezeMember { member: h0.id.clone() }),
         Rejection::NotFrozen { member: h0.id.clone() }
@@ -203,7 +209,10 @@ fn only_the_regulator_freezes_and_never_itself() {
     let ins = w.c.insurers[0].key.clone();
     let r = w.reject(&ins, Payload::FreezeMember { member: w.c.hospitals[0].id.clone() });
     assert_eq!(r.code(), "not_authorized");
-    assert_eq!(w.reject(&reg.key, Payload::FreezeMember { member: reg.id.clone() }), Rejection::CannotFreezeSelf);
+    assert_eq!(
+        w.reject(&reg.key, Payload::FreezeMember { member: reg.id.clone() }),
+        Rejection::CannotFreezeSelf
+    );
     let ghost = MemberId::new("ghost").unwrap();
     assert_eq!(
         w.reject(&reg.key, Payload::FreezeMember { member: ghost.clone() }),
@@ -239,7 +248,12 @@ fn regulator_allocates_ranges_and_refuses_overlaps() {
     assert_eq!(w.accept(&reg, alloc(&h1, 1, 100)), Effect::RangeAllocated);
     assert_eq!(
         w.reject(&reg, alloc(&h1, 100, 200)),
-        Rejection::RangeOverlap { bill_code: code, first: number(1), last: number(100), owner: h1.clone() }
+        Rejection::RangeOverlap {
+            bill_code: code,
+            first: number(1),
+            last: number(100),
+            owner: h1.clone()
+        }
     );
     assert_eq!(
         w.reject(&reg, alloc(&h1, 300, 200)),
@@ -294,10 +308,16 @@ fn duplicate_bill_is_refused_and_the_whole_batch_with_it() {
     let h0 = w.c.hospitals[0].key.clone();
     let p0 = w.c.patients[0].pseudonym;
     let fresh = w.c.bill_id(0, 3);
-    let r = w.reject(&h0, Payload::IssueBills { bills: vec![bill(fresh, p0, PAY, 0), bill(b1, p0, PAY, 0)] });
+    let r = w.reject(
+        &h0,
+        Payload::IssueBills { bills: vec![bill(fresh, p0, PAY, 0), bill(b1, p0, PAY, 0)] },
+    );
     assert_eq!(r, Rejection::DuplicateBill { bill: b1 });
     assert!(w.state.bill(&fresh).is_none(), "all or nothing");
-    let r = w.reject(&h0, Payload::IssueBills { bills: vec![bill(fresh, p0, PAY, 0), bill(fresh, p0, 1, 0)] });
+    let r = w.reject(
+        &h0,
+        Payload::IssueBills { bills: vec![bill(fresh, p0, PAY, 0), bill(fresh, p0, 1, 0)] },
+    );
     assert_eq!(r, Rejection::DuplicateBill { bill: fresh });
 }
 
@@ -335,18 +355,24 @@ fn categories_must_add_up_and_not_repeat() {
     let b = w.c.bill_id(0, 1);
     let cat = |category, amount| CategoryAmount { category, amount: Fen(amount) };
     let mut issue = bill(b, p0, 300, 700);
-    issue.categories = vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::Examination, 600)];
+    issue.categories =
+        vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::Examination, 600)];
     assert_eq!(
         w.reject(&h0, Payload::IssueBills { bills: vec![issue.clone()] }),
         Rejection::CategoriesDoNotAddUp { bill: b }
     );
-    issue.categories = vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::WesternMedicine, 500)];
+    issue.categories =
+        vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::WesternMedicine, 500)];
     assert_eq!(
         w.reject(&h0, Payload::IssueBills { bills: vec![issue.clone()] }),
         Rejection::CategoriesDoNotAddUp { bill: b }
     );
-    issue.categories = vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::WesternMedicine, 600)];
-    assert_eq!(w.accept(&h0, Payload::IssueBills { bills: vec![issue] }), Effect::BillsIssued { count: 1 });
+    issue.categories =
+        vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::WesternMedicine, 600)];
+    assert_eq!(
+        w.accept(&h0, Payload::IssueBills { bills: vec![issue] }),
+        Effect::BillsIssued { count: 1 }
+    );
 }
 
 #[test]
@@ -358,7 +384,10 @@ fn empty_batch_is_refused_and_only_hospitals_issue() {
     let p0 = w.c.patients[0].pseudonym;
     let b = w.c.bill_id(0, 1);
     let r = w.reject(&ins, Payload::IssueBills { bills: vec![bill(b, p0, PAY, 0)] });
-    assert_eq!(r, Rejection::NotAuthorized { action: "issue_bills".into(), required: "hospital".into() });
+    assert_eq!(
+        r,
+        Rejection::NotAuthorized { action: "issue_bills".into(), required: "hospital".into() }
+    );
     let patient_key = w.c.patients[0].key.clone();
     let r = w.reject(&patient_key, Payload::IssueBills { bills: vec![bill(b, p0, PAY, 0)] });
     assert_eq!(r.code(), "not_authorized");
@@ -379,12 +408,24 @@ fn issuer_voids_a_bill_with_a_linked_red_bill() {
     assert_eq!(red_bill.claimable(), Fen::ZERO);
     // Nothing is deleted; voiding again, voiding the red bill and claiming either are refused.
     let red2 = w.c.bill_id(0, 51);
-    assert_eq!(w.reject(&h0, Payload::VoidBill { bill: b1, red_number: red2.number }), Rejection::BillVoided { bill: b1 });
-    assert_eq!(w.reject(&h0, Payload::VoidBill { bill: red, red_number: red2.number }), Rejection::RedBill { bill: red });
+    assert_eq!(
+        w.reject(&h0, Payload::VoidBill { bill: b1, red_number: red2.number }),
+        Rejection::BillVoided { bill: b1 }
+    );
+    assert_eq!(
+        w.reject(&h0, Payload::VoidBill { bill: red, red_number: red2.number }),
+        Rejection::RedBill { bill: red }
+    );
     let patient = w.c.patients[0].key.clone();
     let ss = w.c.social_security.id.clone();
-    assert_eq!(w.reject(&patient, submit(&w, 1, &ss, &[(b1, 100)])), Rejection::BillVoided { bill: b1 });
-    assert_eq!(w.reject(&patient, submit(&w, 2, &ss, &[(red, 100)])), Rejection::RedBill { bill: red });
+    assert_eq!(
+        w.reject(&patient, submit(&w, 1, &ss, &[(b1, 100)])),
+        Rejection::BillVoided { bill: b1 }
+    );
+    assert_eq!(
+        w.reject(&patient, submit(&w, 2, &ss, &[(red, 100)])),
+        Rejection::RedBill { bill: red }
+    );
 }
 
 #[test]
@@ -397,7 +438,10 @@ fn only_the_issuer_voids() {
         Rejection::NotBillIssuer { bill: b1, issuer: w.c.hospitals[0].id.clone() }
     );
     let patient = w.c.patients[0].key.clone();
-    assert_eq!(w.reject(&patient, Payload::VoidBill { bill: b1, red_number: red.number }).code(), "not_authorized");
+    assert_eq!(
+        w.reject(&patient, Payload::VoidBill { bill: b1, red_number: red.number }).code(),
+        "not_authorized"
+    );
     let unknown = w.c.bill_id(0, 999);
     let h0 = w.c.hospitals[0].key.clone();
     assert_eq!(
@@ -501,7 +545,10 @@ fn duplicate_claim_id_has_no_second_effect() {
     let ss = w.c.social_security.id.clone();
     w.accept(&patient, submit(&w, 1, &ss, &[(b1, 1_000)]));
     // A fresh transaction (new nonce) reusing the claim id.
-    assert_eq!(w.reject(&patient, submit(&w, 1, &ss, &[(b1, 1_000)])), Rejection::DuplicateClaim { claim_id: claim_id(1) });
+    assert_eq!(
+        w.reject(&patient, submit(&w, 1, &ss, &[(b1, 1_000)])),
+        Rejection::DuplicateClaim { claim_id: claim_id(1) }
+    );
     assert_eq!(w.state.bill(&b1).unwrap().reserved, Fen(1_000));
 }
 
@@ -511,19 +558,34 @@ fn claim_items_are_checked() {
     let patient = w.c.patients[0].key.clone();
     let ss = w.c.social_security.id.clone();
     assert_eq!(w.reject(&patient, submit(&w, 1, &ss, &[])), Rejection::EmptyClaim);
-    assert_eq!(w.reject(&patient, submit(&w, 1, &ss, &[(b1, 0)])), Rejection::ZeroAmount { bill: b1 });
+    assert_eq!(
+        w.reject(&patient, submit(&w, 1, &ss, &[(b1, 0)])),
+        Rejection::ZeroAmount { bill: b1 }
+    );
     assert_eq!(
         w.reject(&patient, submit(&w, 1, &ss, &[(b1, 5), (b1, 5)])),
         Rejection::DuplicateBillInClaim { bill: b1 }
     );
     let unknown = w.c.bill_id(0, 404);
-    assert_eq!(w.reject(&patient, submit(&w, 1, &ss, &[(unknown, 5)])), Rejection::UnknownBill { bill: unknown });
+    assert_eq!(
+        w.reject(&patient, submit(&w, 1, &ss, &[(unknown, 5)])),
+        Rejection::UnknownBill { bill: unknown }
+    );
     // b2 belongs to patient 1.
-    assert_eq!(w.reject(&patient, submit(&w, 1, &ss, &[(b2, 5)])), Rejection::NotPatientsBill { bill: b2 });
+    assert_eq!(
+        w.reject(&patient, submit(&w, 1, &ss, &[(b2, 5)])),
+        Rejection::NotPatientsBill { bill: b2 }
+    );
     let h0 = w.c.hospitals[0].id.clone();
-    assert_eq!(w.reject(&patient, submit(&w, 1, &h0, &[(b1, 5)])), Rejection::NotAPayer { member: h0 });
+    assert_eq!(
+        w.reject(&patient, submit(&w, 1, &h0, &[(b1, 5)])),
+        Rejection::NotAPayer { member: h0 }
+    );
     let ghost = MemberId::new("ghost-insurer").unwrap();
-    assert_eq!(w.reject(&patient, submit(&w, 1, &ghost, &[(b1, 5)])), Rejection::UnknownMember { member: ghost });
+    assert_eq!(
+        w.reject(&patient, submit(&w, 1, &ghost, &[(b1, 5)])),
+        Rejection::UnknownMember { member: ghost }
+    );
 }
 
 #[test]
@@ -567,7 +629,8 @@ fn payment_platform_files_with_the_patients_consent() {
     let r = w.reject(&platform, Payload::SubmitClaim { claim: sub.clone(), consent: None });
     assert_eq!(r, Rejection::MissingConsent);
     let wrong_key = consent_submit(&chain, &w.c.patients[1].key, &sub);
-    let r = w.reject(&platform, Payload::SubmitClaim { claim: sub.clone(), consent: Some(wrong_key) });
+    let r =
+        w.reject(&platform, Payload::SubmitClaim { claim: sub.clone(), consent: Some(wrong_key) });
     assert_eq!(r, Rejection::ConsentKeyMismatch);
     // Consent to a different amount does not cover this claim.
     let other = claim(claim_id(1), &ss, patient.pseudonym, &[(b1, 9_000)]);
@@ -600,7 +663,10 @@ fn claim_settles_at_most_once() {
     let ss = w.c.social_security.clone();
     w.accept(&patient, submit(&w, 1, &ss.id, &[(b1, 5_000)]));
     w.accept(&ss.key, settle(1, &[5_000]));
-    assert_eq!(w.reject(&ss.key, settle(1, &[5_000])), Rejection::ClaimAlreadySettled { claim_id: claim_id(1) });
+    assert_eq!(
+        w.reject(&ss.key, settle(1, &[5_000])),
+        Rejection::ClaimAlreadySettled { claim_id: claim_id(1) }
+    );
     assert_eq!(w.state.payer_paid(&ss.id), Fen(5_000));
 }
 
@@ -617,10 +683,20 @@ fn settlement_is_checked() {
     );
     assert_eq!(
         w.reject(&ss.key, settle(1, &[5_001])),
-        Rejection::ApprovedExceedsRequested { bill: b1, requested: Fen(5_000), approved: Fen(5_001) }
+        Rejection::ApprovedExceedsRequested {
+            bill: b1,
+            requested: Fen(5_000),
+            approved: Fen(5_001)
+        }
     );
-    assert_eq!(w.reject(&ss.key, settle(1, &[1, 1])), Rejection::ApprovedCountMismatch { expected: 1, got: 2 });
-    assert_eq!(w.reject(&ss.key, settle(2, &[1])), Rejection::UnknownClaim { claim_id: claim_id(2) });
+    assert_eq!(
+        w.reject(&ss.key, settle(1, &[1, 1])),
+        Rejection::ApprovedCountMismatch { expected: 1, got: 2 }
+    );
+    assert_eq!(
+        w.reject(&ss.key, settle(2, &[1])),
+        Rejection::UnknownClaim { claim_id: claim_id(2) }
+    );
     assert_eq!(w.reject(&patient, settle(1, &[1])).code(), "not_authorized");
 }
 
@@ -632,7 +708,10 @@ fn partial_approval_frees_the_rest_for_another_payer() {
     let ins = w.c.insurers[0].clone();
     w.accept(&patient, submit(&w, 1, &ss.id, &[(b1, PAY)]));
     w.accept(&ss.key, settle(1, &[6_000]));
-    assert!(matches!(w.reject(&patient, submit(&w, 2, &ins.id, &[(b1, 4_001)])), Rejection::OverClaim { .. }));
+    assert!(matches!(
+        w.reject(&patient, submit(&w, 2, &ins.id, &[(b1, 4_001)])),
+        Rejection::OverClaim { .. }
+    ));
     w.accept(&patient, submit(&w, 2, &ins.id, &[(b1, 4_000)]));
 }
 
@@ -671,7 +750,10 @@ fn patient_withdraws_a_claim() {
     assert_eq!(w.reject(&other, withdraw(1)), Rejection::NotClaimPatient { claim_id: claim_id(1) });
     assert_eq!(w.reject(&ss.key, withdraw(1)).code(), "not_authorized");
     assert_eq!(w.reject(&patient, withdraw(9)), Rejection::UnknownClaim { claim_id: claim_id(9) });
-    assert_eq!(w.accept(&patient, withdraw(1)), Effect::ClaimWithdrawn { claim_id: claim_id(1), released: Fen(3_000) });
+    assert_eq!(
+        w.accept(&patient, withdraw(1)),
+        Effect::ClaimWithdrawn { claim_id: claim_id(1), released: Fen(3_000) }
+    );
     assert_eq!(
         w.reject(&patient, withdraw(1)),
         Rejection::ClaimClosed { claim_id: claim_id(1), status: "withdrawn".into() }
@@ -700,7 +782,10 @@ fn platform_withdraws_with_consent() {
     let r = w.reject(&platform, Payload::WithdrawClaim { claim_id: claim_id(1), consent: None });
     assert_eq!(r, Rejection::MissingConsent);
     let consent = consent_withdraw(w.c.chain_id(), &patient, &claim_id(1));
-    let effect = w.accept(&platform, Payload::WithdrawClaim { claim_id: claim_id(1), consent: Some(consent) });
+    let effect = w.accept(
+        &platform,
+        Payload::WithdrawClaim { claim_id: claim_id(1), consent: Some(consent) },
+    );
     assert!(matches!(effect, Effect::ClaimWithdrawn { .. }));
 }
 
@@ -747,7 +832,10 @@ fn payer_total_overflow_is_refused_not_wrapped() {
     let b1 = c.bill_id(0, 1);
     let p0 = &c.patients[0];
     let txs = vec![
-        f.sign(&c.hospitals[0].key, Payload::IssueBills { bills: vec![bill(b1, p0.pseudonym, PAY, 0)] }),
+        f.sign(
+            &c.hospitals[0].key,
+            Payload::IssueBills { bills: vec![bill(b1, p0.pseudonym, PAY, 0)] },
+        ),
         f.sign(
             &p0.key,
             Payload::SubmitClaim {

@@ -104,9 +104,18 @@ impl Model {
             members: genesis
                 .members
                 .iter()
-                .map(|m| Member { id: m.id.clone(), roles: m.roles, keys: m.keys.clone(), frozen: false })
+                .map(|m| Member {
+                    id: m.id.clone(),
+                    roles: m.roles,
+                    keys: m.keys.clone(),
+                    frozen: false,
+                })
                 .collect(),
-            patients: genesis.patients.iter().map(|p| (p.pseudonym, p.public_key.clone())).collect(),
+            patients: genesis
+                .patients
+                .iter()
+                .map(|p| (p.pseudonym, p.public_key.clone()))
+                .collect(),
             ranges: genesis.ranges.clone(),
             bills: Vec::new(),
             claims: Vec::new(),
@@ -174,7 +183,9 @@ impl Model {
     }
 
     fn in_range(&self, hospital: &MemberId, bill: BillId) -> bool {
-        self.ranges.iter().any(|r| &r.hospital == hospital && r.code == bill.code && r.contains(bill.number))
+        self.ranges
+            .iter()
+            .any(|r| &r.hospital == hospital && r.code == bill.code && r.contains(bill.number))
     }
 
     /// Applies one block and returns a receipt per transaction.
@@ -219,7 +230,10 @@ impl Model {
         let body = tx.body();
         let height = self.height;
         if body.chain_id != self.chain_id {
-            return Err(Rejection::WrongChainId { expected: self.chain_id.clone(), got: body.chain_id.clone() });
+            return Err(Rejection::WrongChainId {
+                expected: self.chain_id.clone(),
+                got: body.chain_id.clone(),
+            });
         }
         if body.expires_at_height < height {
             return Err(Rejection::Expired { expires_at_height: body.expires_at_height, height });
@@ -236,18 +250,21 @@ impl Model {
         if self.accepted.iter().any(|(id, _)| *id == tx.id()) {
             return Err(Rejection::Replayed);
         }
-        let signer = if let Some(i) = self.members.iter().position(|m| m.keys.contains(&body.signer)) {
-            if self.members[i].frozen {
-                return Err(Rejection::SignerFrozen { member: self.members[i].id.clone() });
-            }
-            Signer::Member(i)
-        } else if let Some((p, _)) = self.patients.iter().find(|(_, k)| *k == body.signer) {
-            Signer::Patient(*p)
-        } else {
-            return Err(Rejection::UnknownSigner);
-        };
+        let signer =
+            if let Some(i) = self.members.iter().position(|m| m.keys.contains(&body.signer)) {
+                if self.members[i].frozen {
+                    return Err(Rejection::SignerFrozen { member: self.members[i].id.clone() });
+                }
+                Signer::Member(i)
+            } else if let Some((p, _)) = self.patients.iter().find(|(_, k)| *k == body.signer) {
+                Signer::Patient(*p)
+            } else {
+                return Err(Rejection::UnknownSigner);
+            };
         let member_with = |role: Role| match signer {
-            Signer::Member(i) if self.members[i].roles.has(role) => Some(self.members[i].id.clone()),
+            Signer::Member(i) if self.members[i].roles.has(role) => {
+                Some(self.members[i].id.clone())
+            }
             _ => None,
         };
         let payload = &body.payload;
@@ -282,7 +299,8 @@ impl Model {
                 Ok(Effect::RangeAllocated)
             }
             Payload::IssueBills { bills } => {
-                let hospital = member_with(Role::Hospital).ok_or_else(|| auth(payload, "hospital"))?;
+                let hospital =
+                    member_with(Role::Hospital).ok_or_else(|| auth(payload, "hospital"))?;
                 if bills.is_empty() {
                     return Err(Rejection::EmptyBatch);
                 }
@@ -295,7 +313,10 @@ impl Model {
                     }
                     let a = &b.amounts;
                     if a.total.0 > BILL_TOTAL_MAX_FEN {
-                        return Err(Rejection::AmountTooLarge { bill: b.id, max: Fen(BILL_TOTAL_MAX_FEN) });
+                        return Err(Rejection::AmountTooLarge {
+                            bill: b.id,
+                            max: Fen(BILL_TOTAL_MAX_FEN),
+                        });
                     }
                     let parts = u128::from(a.pooled_fund.0)
                         + u128::from(a.personal_account.0)
@@ -334,7 +355,9 @@ impl Model {
                     return Err(auth(payload, "the issuing hospital"));
                 };
                 let me = self.members[m].id.clone();
-                let Some(b) = self.bill(*bill) else { return Err(Rejection::UnknownBill { bill: *bill }) };
+                let Some(b) = self.bill(*bill) else {
+                    return Err(Rejection::UnknownBill { bill: *bill });
+                };
                 if b.issuer != me {
                     return Err(Rejection::NotBillIssuer { bill: *bill, issuer: b.issuer.clone() });
                 }
@@ -408,7 +431,8 @@ impl Model {
                     if b.voided_by.is_some() {
                         return Err(Rejection::BillVoided { bill: item.bill });
                     }
-                    let (reserved, reimbursed) = (self.reserved(item.bill), self.reimbursed(item.bill));
+                    let (reserved, reimbursed) =
+                        (self.reserved(item.bill), self.reimbursed(item.bill));
                     let claimable = Self::claimable(b);
                     if u128::from(reserved.0) + u128::from(reimbursed.0) + u128::from(item.amount.0)
                         > u128::from(claimable.0)
@@ -433,7 +457,9 @@ impl Model {
                 Ok(Effect::ClaimLocked { claim_id: claim.claim_id, reserved })
             }
             Payload::SettleClaim { claim_id, approved, payment_reference: _ } => {
-                let Signer::Member(m) = signer else { return Err(auth(payload, "the claim's payer")) };
+                let Signer::Member(m) = signer else {
+                    return Err(auth(payload, "the claim's payer"));
+                };
                 let c = self.open_claim_of(&self.members[m].id.clone(), claim_id)?;
                 let items = self.claims[c].items.clone();
                 if approved.len() != items.len() {
@@ -459,7 +485,9 @@ impl Model {
                 Ok(Effect::ClaimSettled { claim_id: *claim_id, approved: Fen(total) })
             }
             Payload::RejectClaim { claim_id, reason } => {
-                let Signer::Member(m) = signer else { return Err(auth(payload, "the claim's payer")) };
+                let Signer::Member(m) = signer else {
+                    return Err(auth(payload, "the claim's payer"));
+                };
                 let _: &Text = reason;
                 let c = self.open_claim_of(&self.members[m].id.clone(), claim_id)?;
                 let released = Fen(self.claims[c].items.iter().map(|i| i.amount.0).sum());
@@ -473,7 +501,9 @@ impl Model {
                 let patient = self.claims[c].patient;
                 match signer {
                     Signer::Patient(p) if p == patient => {}
-                    Signer::Patient(_) => return Err(Rejection::NotClaimPatient { claim_id: *claim_id }),
+                    Signer::Patient(_) => {
+                        return Err(Rejection::NotClaimPatient { claim_id: *claim_id });
+                    }
                     Signer::Member(m) if self.members[m].roles.has(Role::PaymentPlatform) => {
                         self.consent_ok(&patient, consent.as_ref(), || {
                             consent_to_withdraw(&body.chain_id, claim_id)
@@ -487,7 +517,8 @@ impl Model {
                 Ok(Effect::ClaimWithdrawn { claim_id: *claim_id, released })
             }
             Payload::RegisterPatient { patient, public_key } => {
-                member_with(Role::PaymentPlatform).ok_or_else(|| auth(payload, "payment_platform"))?;
+                member_with(Role::PaymentPlatform)
+                    .ok_or_else(|| auth(payload, "payment_platform"))?;
                 if self.patient_key(patient).is_some() {
                     return Err(Rejection::PatientAlreadyRegistered { patient: *patient });
                 }
@@ -537,7 +568,10 @@ impl Model {
             return Err(Rejection::UnknownClaim { claim_id: *claim_id });
         };
         if &self.claims[c].payer != payer {
-            return Err(Rejection::NotClaimPayer { claim_id: *claim_id, payer: self.claims[c].payer.clone() });
+            return Err(Rejection::NotClaimPayer {
+                claim_id: *claim_id,
+                payer: self.claims[c].payer.clone(),
+            });
         }
         self.require_locked(c)?;
         Ok(c)

@@ -8,9 +8,8 @@ use medledger_crypto::{Domain, SigningKey, hash};
 use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
 use medledger_types::{
     BillAmounts, BillCode, BillId, BillIssue, BillNumber, ChainId, ClaimId, ClaimItem,
-    ClaimSubmission, Digest, Fen, Genesis, GenesisMember, GenesisPatient, MemberId,
-    PatientConsent, Payload, Pseudonym, RangeAllocation, Role, Roles, Transaction, TxBody,
-    VisitType,
+    ClaimSubmission, Digest, Fen, Genesis, GenesisMember, GenesisPatient, MemberId, PatientConsent,
+    Payload, Pseudonym, RangeAllocation, Role, Roles, Transaction, TxBody, VisitType,
 };
 
 /// A member and its signing key.
@@ -173,12 +172,19 @@ pub fn claim(
         claim_id: id,
         payer: payer.clone(),
         patient,
-        items: items.iter().map(|(bill, amount)| ClaimItem { bill: *bill, amount: Fen(*amount) }).collect(),
+        items: items
+            .iter()
+            .map(|(bill, amount)| ClaimItem { bill: *bill, amount: Fen(*amount) })
+            .collect(),
     }
 }
 
 /// The patient's consent to `claim`.
-pub fn consent_submit(chain_id: &ChainId, patient: &SigningKey, claim: &ClaimSubmission) -> PatientConsent {
+pub fn consent_submit(
+    chain_id: &ChainId,
+    patient: &SigningKey,
+    claim: &ClaimSubmission,
+) -> PatientConsent {
     let message = consent_to_submit(chain_id, claim);
     PatientConsent {
         public_key: patient.public_key(),
@@ -187,7 +193,11 @@ pub fn consent_submit(chain_id: &ChainId, patient: &SigningKey, claim: &ClaimSub
 }
 
 /// The patient's consent to withdrawing `claim_id`.
-pub fn consent_withdraw(chain_id: &ChainId, patient: &SigningKey, claim_id: &ClaimId) -> PatientConsent {
+pub fn consent_withdraw(
+    chain_id: &ChainId,
+    patient: &SigningKey,
+    claim_id: &ClaimId,
+) -> PatientConsent {
     let message = consent_to_withdraw(chain_id, claim_id);
     PatientConsent {
         public_key: patient.public_key(),

@@ -113,7 +113,12 @@ codec_struct!(BillAmounts {
 impl BillAmounts {
     /// The sum of the parts, or `None` on overflow.
     pub fn parts_sum(&self) -> Option<Fen> {
-        Fen::checked_sum([self.pooled_fund, self.personal_account, self.other_fund, self.patient_pay])
+        Fen::checked_sum([
+            self.pooled_fund,
+            self.personal_account,
+            self.other_fund,
+            self.patient_pay,
+        ])
     }
 }
 
@@ -236,11 +241,7 @@ impl Bill {
     }
 
     /// The check code of a bill: a hash of everything public about it at issuance.
-    pub fn derive_check_code(
-        issue: &BillIssue,
-        issuer: &MemberId,
-        issued_at_ms: u64,
-    ) -> CheckCode {
+    pub fn derive_check_code(issue: &BillIssue, issuer: &MemberId, issued_at_ms: u64) -> CheckCode {
         use commonware_codec::Encode;
         let digest = hash(
             Domain::BillCheckCode,

@@ -8,10 +8,7 @@ pub(crate) fn read_bytes(buf: &mut impl Buf, max: usize) -> Result<Vec<u8>, Erro
 }
 
 /// Reads a length-prefixed vector of at most `max` items whose own config is `()`.
-pub(crate) fn read_vec<T: Read<Cfg = ()>>(
-    buf: &mut impl Buf,
-    max: usize,
-) -> Result<Vec<T>, Error> {
+pub(crate) fn read_vec<T: Read<Cfg = ()>>(buf: &mut impl Buf, max: usize) -> Result<Vec<T>, Error> {
     Vec::<T>::read_range(buf, 0..=max)
 }
 

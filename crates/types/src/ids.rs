@@ -80,7 +80,11 @@ impl BillNumber {
 
     /// A number from its numeric value.
     pub fn new(value: u64) -> Result<Self, IdError> {
-        if value <= Self::MAX { Ok(Self(value)) } else { Err(IdError::BillNumber(value.to_string())) }
+        if value <= Self::MAX {
+            Ok(Self(value))
+        } else {
+            Err(IdError::BillNumber(value.to_string()))
+        }
     }
 
     /// The numeric value.
@@ -303,10 +307,8 @@ impl CheckCode {
 impl std::str::FromStr for CheckCode {
     type Err = IdError;
     fn from_str(text: &str) -> Result<Self, IdError> {
-        let bytes: [u8; 6] = text
-            .as_bytes()
-            .try_into()
-            .map_err(|_| IdError::Hex(6, text.to_string()))?;
+        let bytes: [u8; 6] =
+            text.as_bytes().try_into().map_err(|_| IdError::Hex(6, text.to_string()))?;
         if bytes.iter().all(|b| Self::ALPHABET.contains(b)) {
             Ok(Self(bytes))
         } else {

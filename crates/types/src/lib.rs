@@ -19,7 +19,9 @@ pub mod tx;
 pub use bill::{Bill, BillAmounts, BillIssue, BillKind, CategoryAmount, ChargeCategory, VisitType};
 pub use claim::{Claim, ClaimItem, ClaimStatus, ClaimSubmission, PatientConsent};
 pub use genesis::{Genesis, GenesisMember, GenesisPatient, RangeAllocation};
-pub use ids::{BillCode, BillId, BillNumber, ChainId, CheckCode, ClaimId, MemberId, Pseudonym, Text, TxId};
+pub use ids::{
+    BillCode, BillId, BillNumber, ChainId, CheckCode, ClaimId, MemberId, Pseudonym, Text, TxId,
+};
 pub use member::{Member, Role, Roles};
 pub use money::Fen;
 pub use receipt::{Effect, Outcome, Receipt, Rejection};

@@ -22,8 +22,13 @@ pub enum Role {
 
 impl Role {
     /// Every role, in bit order.
-    pub const ALL: [Role; 5] =
-        [Role::Hospital, Role::Regulator, Role::SocialSecurity, Role::Insurer, Role::PaymentPlatform];
+    pub const ALL: [Role; 5] = [
+        Role::Hospital,
+        Role::Regulator,
+        Role::SocialSecurity,
+        Role::Insurer,
+        Role::PaymentPlatform,
+    ];
 
     const fn bit(self) -> u8 {
         match self {

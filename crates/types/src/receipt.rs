@@ -410,11 +410,9 @@ impl Rejection {
     pub fn code(&self) -> String {
         // The serde tag is the code; keeping one source avoids two lists drifting apart.
         match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(map)) => map
-                .get("code")
-                .and_then(|v| v.as_str())
-                .unwrap_or("unknown")
-                .to_string(),
+            Ok(serde_json::Value::Object(map)) => {
+                map.get("code").and_then(|v| v.as_str()).unwrap_or("unknown").to_string()
+            }
             _ => "unknown".to_string(),
         }
     }

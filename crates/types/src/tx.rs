@@ -184,7 +184,10 @@ impl EncodeSize for Payload {
     fn encode_size(&self) -> usize {
         1 + match self {
             Payload::AllocateRange { hospital, code, first, last } => {
-                hospital.encode_size() + code.encode_size() + first.encode_size() + last.encode_size()
+                hospital.encode_size()
+                    + code.encode_size()
+                    + first.encode_size()
+                    + last.encode_size()
             }
             Payload::IssueBills { bills } => bills.encode_size(),
             Payload::VoidBill { bill, red_number } => bill.encode_size() + red_number.encode_size(),
@@ -192,7 +195,9 @@ impl EncodeSize for Payload {
             Payload::SettleClaim { claim_id, approved, payment_reference } => {
                 claim_id.encode_size() + approved.encode_size() + payment_reference.encode_size()
             }
-            Payload::RejectClaim { claim_id, reason } => claim_id.encode_size() + reason.encode_size(),
+            Payload::RejectClaim { claim_id, reason } => {
+                claim_id.encode_size() + reason.encode_size()
+            }
             Payload::WithdrawClaim { claim_id, consent } => {
                 claim_id.encode_size() + consent.encode_size()
             }
@@ -358,8 +363,12 @@ struct TransactionJson {
 
 impl Serialize for Transaction {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        TransactionJson { id: Some(self.id), body: self.body.clone(), signature: self.signature.clone() }
-            .serialize(s)
+        TransactionJson {
+            id: Some(self.id),
+            body: self.body.clone(),
+            signature: self.signature.clone(),
+        }
+        .serialize(s)
     }
 }
 impl<'de> Deserialize<'de> for Transaction {
