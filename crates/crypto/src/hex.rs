@@ -25,7 +25,7 @@ pub fn encode_hex(bytes: &[u8]) -> String {
 /// Decodes hexadecimal (either case).
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, FromHexError> {
     let text = text.trim();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(FromHexError::OddLength(text.len()));
     }
     let nibble = |pos: usize, c: u8| -> Result<u8, FromHexError> {

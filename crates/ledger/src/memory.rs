@@ -121,12 +121,11 @@ impl MemoryState {
                     "bill {id}: voided but carries reserved or reimbursed amounts"
                 ));
             }
-            if let Some(red) = bill.voided_by {
-                if self.bills.get(&red).map(|r| r.kind)
+            if let Some(red) = bill.voided_by
+                && self.bills.get(&red).map(|r| r.kind)
                     != Some(medledger_types::BillKind::Red { reverses: id })
-                {
-                    return Err(format!("bill {id}: red bill {red} missing or not linked"));
-                }
+            {
+                return Err(format!("bill {id}: red bill {red} missing or not linked"));
             }
         }
         for member in self.members.values() {

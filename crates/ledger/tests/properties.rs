@@ -160,7 +160,7 @@ fn base_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => issue(),
         1 => (who(), prop_oneof![4 => BILLS..BILLS * 10, 1 => 0..BILLS], 0..BILLS).prop_map(|(who, bill, red)| Op::Void { who, bill, red }),
-        10 => (who(), 0..CLAIM_IDS, prop_oneof![6 => Just(0usize), 4 => 1..3usize, 1 => Just(3usize)], prop_oneof![8 => (100..200usize), 1 => 0..4usize], items, consent())
+        10 => (who(), 0..CLAIM_IDS, prop_oneof![6 => Just(0usize), 4 => 1..3usize, 1 => Just(3usize)], prop_oneof![8 => 100..200usize, 1 => 0..4usize], items, consent())
             .prop_map(|(who, claim, payer, patient, items, consent)| Op::Submit { who, claim, payer, patient, items, consent }),
         6 => (who(), claim_selector(), prop_oneof![4 => Just(0u8), 3 => 1..3u8, 1 => 3..5u8]).prop_map(|(who, claim, mode)| Op::Settle { who, claim, mode }),
         1 => (who(), claim_selector()).prop_map(|(who, claim)| Op::Reject { who, claim }),

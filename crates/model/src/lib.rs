@@ -157,10 +157,10 @@ impl Model {
     pub fn paid_by(&self, payer: &MemberId) -> Fen {
         let mut sum = 0u64;
         for claim in &self.claims {
-            if let ModelStatus::Settled(approved) = &claim.status {
-                if &claim.payer == payer {
-                    sum += approved.iter().map(|a| a.0).sum::<u64>();
-                }
+            if let ModelStatus::Settled(approved) = &claim.status
+                && &claim.payer == payer
+            {
+                sum += approved.iter().map(|a| a.0).sum::<u64>();
             }
         }
         Fen(sum)

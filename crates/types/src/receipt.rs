@@ -425,3 +425,30 @@ impl Rejection {
         }
     }
 }
+
+impl std::fmt::Display for Effect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Effect::RangeAllocated => write!(f, "number range allocated"),
+            Effect::BillsIssued { count } => write!(f, "{count} bills issued"),
+            Effect::BillVoided { bill, red_bill } => {
+                write!(f, "bill {bill} voided by red bill {red_bill}")
+            }
+            Effect::ClaimLocked { claim_id, reserved } => {
+                write!(f, "claim {claim_id} locked, {reserved} reserved")
+            }
+            Effect::ClaimSettled { claim_id, approved } => {
+                write!(f, "claim {claim_id} settled, {approved} paid")
+            }
+            Effect::ClaimRejected { claim_id, released } => {
+                write!(f, "claim {claim_id} rejected, {released} released")
+            }
+            Effect::ClaimWithdrawn { claim_id, released } => {
+                write!(f, "claim {claim_id} withdrawn, {released} released")
+            }
+            Effect::PatientRegistered => write!(f, "patient registered"),
+            Effect::MemberFrozen => write!(f, "member frozen"),
+            Effect::MemberUnfrozen => write!(f, "member unfrozen"),
+        }
+    }
+}
