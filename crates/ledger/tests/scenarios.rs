@@ -896,3 +896,30 @@ fn hand_built_transaction_body_is_accepted() {
     let tx = Transaction::sign(body, &key);
     assert!(w.submit(&tx).is_accepted());
 }
+
+#[test]
+fn audit_detects_corrupted_bookkeeping() {
+    // The audit is what the property tests rely on; show that it notices each kind of damage.
+    let (mut w, b1, _) = world_with_bills();
+    let patient = w.c.patients[0].key.clone();
+    let ss = w.c.social_security.clone();
+    w.accept(&patient, submit(&w, 1, &ss.id, &[(b1, 4_000)]));
+    w.accept(&ss.key, settle(1, &[4_000]));
+    assert!(w.state.audit().is_ok());
+
+    let mut reserved = w.state.clone();
+    let mut bill = reserved.bill(&b1).unwrap().clone();
+    bill.reserved = Fen(1);
+    reserved.put_bill(bill);
+    assert!(reserved.audit().unwrap_err().contains("reserved"));
+
+    let mut over = w.state.clone();
+    let mut bill = over.bill(&b1).unwrap().clone();
+    bill.reimbursed = Fen(PAY + 1);
+    over.put_bill(bill);
+    assert!(over.audit().is_err());
+
+    let mut paid = w.state.clone();
+    paid.set_payer_paid(ss.id.clone(), Fen(1));
+    assert!(paid.audit().unwrap_err().contains("total paid"));
+}
