@@ -244,6 +244,14 @@ pub enum Domain {
     TestKey,
     /// A salted commitment to a private bill body.
     BodyCommitment,
+    /// The root of a block's transaction ids.
+    BlockTxRoot,
+    /// A block's digest (its identity in consensus).
+    BlockDigest,
+    /// The chained commitment to execution results.
+    StateRoot,
+    /// The digest of the genesis configuration.
+    Genesis,
 }
 
 impl Domain {
@@ -254,6 +262,10 @@ impl Domain {
             Domain::BatchVerifySeed => b"medledger/batch-verify-seed/v1",
             Domain::TestKey => b"medledger/test-key/v1",
             Domain::BodyCommitment => b"medledger/body-commitment/v1",
+            Domain::BlockTxRoot => b"medledger/block-tx-root/v1",
+            Domain::BlockDigest => b"medledger/block/v1",
+            Domain::StateRoot => b"medledger/state-root/v1",
+            Domain::Genesis => b"medledger/genesis/v1",
         }
     }
 }

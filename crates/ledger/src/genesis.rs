@@ -4,7 +4,7 @@ use crate::memory::MemoryState;
 use crate::state::StateWriter;
 use medledger_types::limits::{
     GENESIS_MEMBERS_MAX, GENESIS_PATIENTS_MAX, GENESIS_RANGES_MAX, MEMBER_KEYS_MAX,
-    MEMBER_NAME_BYTES_MAX,
+    MEMBER_NAME_BYTES_MAX, VALIDATORS_MAX,
 };
 use medledger_types::{Genesis, Member, PublicKey, Role};
 use std::collections::HashSet;
@@ -37,6 +37,9 @@ pub enum GenesisError {
     /// A range is empty, overlaps another, or belongs to a non-hospital.
     #[error("range {0}: {1}")]
     BadRange(String, &'static str),
+    /// A validator names no member, or repeats a key.
+    #[error("validator {0}: {1}")]
+    BadValidator(String, &'static str),
     /// No member may allocate ranges or freeze members.
     #[error("genesis has no regulator")]
     NoRegulator,
@@ -101,6 +104,20 @@ pub fn init<S: StateWriter>(state: &mut S, genesis: &Genesis) -> Result<(), Gene
         if overlap {
             return Err(GenesisError::BadRange(name, "overlaps an earlier range"));
         }
+    }
+
+    let mut validator_keys = HashSet::new();
+    for validator in &genesis.validators {
+        let name = validator.public_key.to_hex();
+        if !ids.contains(&validator.member) {
+            return Err(GenesisError::BadValidator(name, "is run by no member of the genesis"));
+        }
+        if !validator_keys.insert(&validator.public_key) {
+            return Err(GenesisError::BadValidator(name, "key appears twice"));
+        }
+    }
+    if genesis.validators.len() > VALIDATORS_MAX {
+        return Err(too_many("validators", VALIDATORS_MAX));
     }
 
     for member in &genesis.members {

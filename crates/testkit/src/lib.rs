@@ -79,14 +79,36 @@ pub fn patient(i: usize) -> Patient {
 }
 
 impl Consortium {
-    /// The demo consortium on `chain_id` with `patients` registered patients.
+    /// The demo consortium on `chain_id` with `patients` registered patients, every key derived
+    /// from a label (the same on every run).
     pub fn demo(chain_id: &str, patients: usize) -> Self {
+        Self::build(chain_id, (0..patients).map(patient).collect(), actor)
+    }
+
+    /// The demo consortium's shape with fresh random keys, for a real (demo) network. Patient
+    /// pseudonyms are derived from their keys.
+    pub fn generate(chain_id: &str, patients: usize) -> Self {
+        let patients = (0..patients)
+            .map(|_| {
+                let key = SigningKey::generate();
+                let digest = hash(Domain::TestKey, &[b"pseudonym", key.public_key().as_bytes()]);
+                let mut pseudonym = [0u8; 16];
+                pseudonym.copy_from_slice(&digest.0[..16]);
+                Patient { pseudonym: Pseudonym(pseudonym), key }
+            })
+            .collect();
+        Self::build(chain_id, patients, |id| Actor {
+            id: MemberId::new(id).expect("demo ids are valid"),
+            key: SigningKey::generate(),
+        })
+    }
+
+    fn build(chain_id: &str, patients: Vec<Patient>, actor: impl Fn(&str) -> Actor) -> Self {
         let regulator = actor("finance-bureau");
         let hospitals = vec![actor("city-central-hospital"), actor("childrens-hospital")];
         let social_security = actor("social-security");
         let insurers = vec![actor("ping-health"), actor("tai-insurance")];
         let platform = actor("wallet-platform");
-        let patients: Vec<Patient> = (0..patients).map(patient).collect();
         let code = BillCode::new(DEMO_BILL_CODE).expect("valid code");
         let genesis = Genesis {
             chain_id: ChainId::new(chain_id).expect("valid chain id"),
@@ -114,8 +136,19 @@ impl Consortium {
                     last: number((i as u64 + 1) * DEMO_RANGE_SIZE),
                 })
                 .collect(),
+            validators: Vec::new(),
         };
         Self { genesis, regulator, hospitals, social_security, insurers, platform, patients }
+    }
+
+    /// Every member with its key, regulator first.
+    pub fn actors(&self) -> Vec<&Actor> {
+        let mut all = vec![&self.regulator];
+        all.extend(&self.hospitals);
+        all.push(&self.social_security);
+        all.extend(&self.insurers);
+        all.push(&self.platform);
+        all
     }
 
     /// The chain id.

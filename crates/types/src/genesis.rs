@@ -52,6 +52,19 @@ impl RangeAllocation {
     }
 }
 
+/// A validator: a consensus key run by a member institution, and where to reach it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    /// The member institution that runs it.
+    pub member: MemberId,
+    /// Its consensus (peer) key; separate from the member's transaction-signing keys.
+    pub public_key: PublicKey,
+    /// Its peer-to-peer address, e.g. `127.0.0.1:9700`.
+    pub p2p_address: String,
+    /// Its API address, e.g. `127.0.0.1:8700`.
+    pub api_address: String,
+}
+
 /// The starting state of a chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
@@ -67,4 +80,7 @@ pub struct Genesis {
     /// Number ranges allocated from the start.
     #[serde(default)]
     pub ranges: Vec<RangeAllocation>,
+    /// The validators that run consensus (empty for a ledger used on its own, as in tests).
+    #[serde(default)]
+    pub validators: Vec<GenesisValidator>,
 }

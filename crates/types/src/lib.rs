@@ -18,7 +18,7 @@ pub mod tx;
 
 pub use bill::{Bill, BillAmounts, BillIssue, BillKind, CategoryAmount, ChargeCategory, VisitType};
 pub use claim::{Claim, ClaimItem, ClaimStatus, ClaimSubmission, PatientConsent};
-pub use genesis::{Genesis, GenesisMember, GenesisPatient, RangeAllocation};
+pub use genesis::{Genesis, GenesisMember, GenesisPatient, GenesisValidator, RangeAllocation};
 pub use ids::{
     BillCode, BillId, BillNumber, ChainId, CheckCode, ClaimId, MemberId, Pseudonym, Text, TxId,
 };

@@ -44,3 +44,7 @@ pub const MEMBER_NAME_BYTES_MAX: usize = 128;
 /// every sum the ledger forms (claims of up to [`CLAIM_BILLS_MAX`] bills, a bill's parts) far
 /// from overflowing, so overflow is refused at the door instead of handled everywhere.
 pub const BILL_TOTAL_MAX_FEN: u64 = 1_000_000_000_000;
+
+/// Validators in one network. BFT message cost grows with the square of this; a consortium of
+/// institutions runs tens of validators, not thousands.
+pub const VALIDATORS_MAX: usize = 100;

@@ -1,0 +1,169 @@
+//! Helpers for tests that run real validator processes on loopback.
+
+#![allow(dead_code)]
+
+use medledger_crypto::{SigningKey, decode_hex, keyfile};
+use medledger_types::{Encode as _, Pseudonym, Transaction};
+use serde_json::Value;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn medledger() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_medledger"))
+}
+
+/// A port range unlikely to collide between concurrent test runs.
+pub fn base_port(slot: u16) -> u16 {
+    20_000 + (std::process::id() % 400) as u16 * 100 + slot * 10
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("medledger-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// One HTTP/1.1 request; returns (status, body).
+pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or(std::io::ErrorKind::InvalidData)?;
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
+    let mut body = response[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Ok((status, body))
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+    out
+}
+
+pub fn get_json(addr: SocketAddr, path: &str) -> Option<(u16, Value)> {
+    let (status, body) = http(addr, "GET", path, "application/json", b"").ok()?;
+    Some((status, serde_json::from_slice(&body).ok()?))
+}
+
+/// Submits a transaction (binary); `wait` asks for the receipt once committed.
+pub fn submit(addr: SocketAddr, tx: &Transaction, wait: bool) -> (u16, Value) {
+    let path = if wait { "/v1/txs?wait=commit" } else { "/v1/txs" };
+    let (status, body) = http(addr, "POST", path, "application/octet-stream", &tx.encode()).expect("API reachable");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+pub fn height(addr: SocketAddr) -> Option<u64> {
+    get_json(addr, "/v1/status").and_then(|(_, v)| v["height"].as_u64())
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A network created by `medledger init` and its validator processes.
+pub struct Net {
+    pub dir: PathBuf,
+    pub apis: Vec<SocketAddr>,
+    pub nodes: Vec<Option<Child>>,
+}
+
+impl Net {
+    pub fn init(name: &str, validators: usize, slot: u16) -> Self {
+        let dir = temp_dir(name);
+        let port = base_port(slot);
+        let output = medledger()
+            .args(["init", "--validators", &validators.to_string(), "--patients", "20", "--base-port", &port.to_string(), "--dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let apis = (0..validators).map(|i| SocketAddr::from(([127, 0, 0, 1], port + i as u16))).collect();
+        Self { dir, apis, nodes: (0..validators).map(|_| None).collect() }
+    }
+
+    pub fn home(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node{i}"))
+    }
+
+    pub fn start(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.home(i).join("node.log")).unwrap();
+        let child = medledger()
+            .arg("node")
+            .arg("--home")
+            .arg(self.home(i))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.nodes[i] = Some(child);
+    }
+
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    pub fn member_key(&self, member: &str) -> SigningKey {
+        keyfile::read(&self.dir.join("keys/members").join(format!("{member}.key.json"))).unwrap()
+    }
+
+    pub fn patients(&self) -> Vec<(Pseudonym, SigningKey)> {
+        let text = std::fs::read_to_string(self.dir.join("keys/patients.json")).unwrap();
+        let list: Vec<Value> = serde_json::from_str(&text).unwrap();
+        list.iter()
+            .map(|p| {
+                let pseudonym: Pseudonym = p["pseudonym"].as_str().unwrap().parse().unwrap();
+                let seed: [u8; 32] = decode_hex(p["secret_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+                (pseudonym, SigningKey::from_seed(seed))
+            })
+            .collect()
+    }
+
+    pub fn log_tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.home(i).join("node.log")).unwrap_or_default();
+        text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill9(i);
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn genesis_dir(path: &Path) -> medledger_types::Genesis {
+    serde_json::from_str(&std::fs::read_to_string(path.join("genesis.json")).unwrap()).unwrap()
+}

@@ -1,0 +1,172 @@
+//! The consensus application: how a validator proposes and verifies blocks, and how finalized
+//! blocks reach the ledger.
+//!
+//! ```text
+//! simplex ──(Inline wrapper)──► App::propose / App::verify      build / check a block
+//! marshal ──Update::Block──────► Executor::report ─► execution task ─► Chain::execute ─► ack
+//! ```
+
+use crate::block::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, Block, BlockDigest, tx_root};
+use crate::chain::Chain;
+use commonware_consensus::marshal::Update;
+use commonware_consensus::marshal::ancestry::Ancestry;
+use commonware_consensus::simplex::scheme::ed25519::Scheme;
+use commonware_consensus::simplex::types::Context;
+use commonware_consensus::types::Height;
+use commonware_consensus::{Application, Reporter};
+use commonware_cryptography::{Digested, Digestible as _, ed25519};
+use commonware_runtime::Clock;
+use commonware_utils::Acknowledgement as _;
+use futures::StreamExt as _;
+use futures::channel::mpsc;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The marshal mailbox of this node.
+pub type Marshal = commonware_consensus::marshal::core::Mailbox<
+    Scheme,
+    commonware_consensus::marshal::standard::Standard<Block>,
+>;
+
+/// How far ahead of a validator's clock a proposed timestamp may be, in milliseconds.
+pub const TIMESTAMP_DRIFT_MS: u64 = 5_000;
+
+fn millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The application consensus drives.
+#[derive(Clone, Debug)]
+pub struct App {
+    chain: Arc<Chain>,
+}
+
+impl App {
+    /// An application over `chain`.
+    pub fn new(chain: Arc<Chain>) -> Self {
+        Self { chain }
+    }
+}
+
+impl<E: Clock + Send + 'static> Application<E> for App {
+    type SigningScheme = Scheme;
+    type Context = Context<BlockDigest, ed25519::PublicKey>;
+    type Block = Block;
+    type Input = ();
+
+    async fn propose(
+        &mut self,
+        (runtime, _): (E, Self::Context),
+        mut ancestry: impl Ancestry<Self::Block>,
+        _: (),
+    ) -> Option<Digested<Self::Block>> {
+        let parent = ancestry.next().await?;
+        // Transactions already in proposed-but-unexecuted ancestors must not be proposed again.
+        let executed = self.chain.executed_height();
+        let mut exclude = HashSet::new();
+        let mut ancestor = Some(parent.clone());
+        while let Some(block) = ancestor {
+            if block.inner().height <= executed {
+                break;
+            }
+            exclude.extend(block.inner().txs.iter().map(|tx| tx.id()));
+            ancestor = ancestry.next().await;
+        }
+        let txs = self.chain.mempool().select(BLOCK_TXS_MAX, BLOCK_BYTES_MAX, &exclude);
+        let now = millis(runtime.current());
+        let timestamp_ms = now.max(parent.inner().timestamp_ms.saturating_add(1));
+        let block = Block::child(parent.inner(), parent.digest(), timestamp_ms, txs);
+        let digest = block.digest();
+        Some(Digested::precomputed(block, digest))
+    }
+
+    async fn verify(
+        &mut self,
+        (runtime, _): (E, Self::Context),
+        mut ancestry: impl Ancestry<Self::Block>,
+    ) -> bool {
+        let Some(block) = ancestry.next().await else { return false };
+        let Some(parent) = ancestry.next().await else { return false };
+        let (block, parent) = (block.inner(), parent.inner());
+        if block.txs_bytes() > BLOCK_BYTES_MAX {
+            tracing::warn!(height = block.height, "refusing block: too many bytes");
+            return false;
+        }
+        if block.tx_root != tx_root(&block.txs) {
+            tracing::warn!(height = block.height, "refusing block: transaction root mismatch");
+            return false;
+        }
+        if block.timestamp_ms <= parent.timestamp_ms {
+            tracing::warn!(height = block.height, "refusing block: timestamp not after parent");
+            return false;
+        }
+        let limit = millis(runtime.current()).saturating_add(TIMESTAMP_DRIFT_MS);
+        if block.timestamp_ms > limit {
+            tracing::warn!(height = block.height, "refusing block: timestamp too far ahead");
+            return false;
+        }
+        true
+    }
+}
+
+/// Receives finalized blocks from marshal and hands them to the execution task.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    sender: mpsc::UnboundedSender<Update<Block>>,
+}
+
+impl Executor {
+    /// An executor and the receiving end for [`run_execution`].
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<Update<Block>>) {
+        let (sender, receiver) = mpsc::unbounded();
+        (Self { sender }, receiver)
+    }
+}
+
+impl Reporter for Executor {
+    type Activity = Update<Block>;
+
+    fn report(&mut self, activity: Self::Activity) -> commonware_actor::Feedback {
+        // Marshal bounds the blocks awaiting acknowledgement (`max_pending_acks`), so this
+        // channel cannot grow without bound.
+        match self.sender.unbounded_send(activity) {
+            Ok(()) => commonware_actor::Feedback::Ok,
+            Err(_) => commonware_actor::Feedback::Closed,
+        }
+    }
+}
+
+/// Executes finalized blocks in order and acknowledges each only after it is applied, so a
+/// crash before the acknowledgement makes marshal deliver the block again (and the chain skips
+/// what it already executed).
+///
+/// After a restart the ledger state is rebuilt first by re-executing the finalized blocks that
+/// marshal already recorded as processed (`1..=processed`), read back from its archive; marshal
+/// then resumes delivery at `processed + 1`.
+pub async fn run_execution<E: Clock>(
+    runtime: E,
+    chain: Arc<Chain>,
+    marshal: Marshal,
+    processed: u64,
+    mut updates: mpsc::UnboundedReceiver<Update<Block>>,
+) {
+    if processed > 0 {
+        tracing::info!(processed, "replaying finalized blocks to rebuild the ledger state");
+    }
+    for height in 1..=processed {
+        let Some(block) = marshal.get_block(Height::new(height)).await else {
+            panic!("finalized block {height} is missing from storage; cannot rebuild state");
+        };
+        chain.execute(block.inner(), block.digest(), millis(runtime.current()));
+    }
+    while let Some(update) = updates.next().await {
+        if let Update::Block(block, ack) = update {
+            let now = millis(runtime.current());
+            chain.execute(block.inner(), block.digest(), now);
+            ack.acknowledge();
+        }
+    }
+}

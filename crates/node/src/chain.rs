@@ -1,0 +1,205 @@
+//! The node's view of the executed chain: the ledger state, the last executed block, the
+//! chained state root, receipts by transaction id, and the mempool. Shared by the consensus
+//! application, the executor and the API behind short-lived locks (never held across `.await`).
+
+use crate::block::{Block, BlockDigest};
+use crate::mempool::Mempool;
+use medledger_crypto::{Digest, Domain, hash};
+use medledger_ledger::{BlockContext, MemoryState, StateReader, execute_block};
+use medledger_types::{Genesis, Receipt, TxId};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Where a committed transaction is and what it did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Committed {
+    /// Height of the block that included it.
+    pub height: u64,
+    /// Position in that block.
+    pub index: u32,
+    /// The ledger's receipt.
+    pub receipt: Receipt,
+}
+
+/// One executed block, as `/v1/status` and agreement checks see it.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct ExecutedBlock {
+    /// Height.
+    pub height: u64,
+    /// The block's digest (hex in JSON).
+    #[serde(serialize_with = "hex_digest")]
+    pub digest: BlockDigest,
+    /// The state root after executing it.
+    pub state_root: Digest,
+    /// Consensus time.
+    pub timestamp_ms: u64,
+    /// Transactions in it.
+    pub txs: u32,
+}
+
+fn hex_digest<S: serde::Serializer>(d: &BlockDigest, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&medledger_crypto::encode_hex(d.as_ref()))
+}
+
+/// How many recent executed blocks are kept in memory for `/v1/status` and agreement checks.
+pub const RECENT_BLOCKS_MAX: usize = 100_000;
+
+/// The executed chain.
+#[derive(Debug)]
+pub struct Executed {
+    /// The ledger state after the last executed block.
+    pub state: MemoryState,
+    /// The last executed block.
+    pub tip: ExecutedBlock,
+    /// Recent executed blocks by height.
+    pub recent: BTreeMap<u64, ExecutedBlock>,
+    /// Receipts of committed transactions.
+    pub receipts: HashMap<TxId, Committed>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Blocks executed.
+    pub blocks: AtomicU64,
+    /// Transactions executed.
+    pub txs: AtomicU64,
+    /// Transactions accepted by the ledger.
+    pub txs_accepted: AtomicU64,
+    /// Transactions rejected by the ledger.
+    pub txs_rejected: AtomicU64,
+    /// Sum of (execution time − block timestamp) in ms: proposal-to-commit latency.
+    pub commit_latency_ms_sum: AtomicU64,
+    /// Transactions refused at mempool admission.
+    pub admissions_refused: AtomicU64,
+}
+
+/// Everything shared inside one node.
+#[derive(Debug)]
+pub struct Chain {
+    executed: Mutex<Executed>,
+    mempool: Mutex<Mempool>,
+    /// Counters for metrics.
+    pub counters: Counters,
+}
+
+/// The state root after a block: a hash chain over every block's receipts.
+///
+/// Deterministic execution means equal receipts imply equal states, so equal roots at a height
+/// mean the validators agree on the state. An authenticated structure with proofs replaces
+/// this in the receipts work (issue 5).
+pub fn next_state_root(previous: &Digest, height: u64, receipts: &[Receipt]) -> Digest {
+    let encoded = serde_json::to_vec(receipts).expect("receipts serialize");
+    hash(Domain::StateRoot, &[&previous.0, &height.to_be_bytes(), &encoded])
+}
+
+impl Chain {
+    /// A chain at genesis.
+    pub fn new(genesis: &Genesis, genesis_block: &Block, mempool: Mempool) -> anyhow::Result<Self> {
+        use commonware_cryptography::Digestible as _;
+        let state = MemoryState::from_genesis(genesis)?;
+        let genesis_root = hash(Domain::StateRoot, &[&genesis_block.tx_root.0]);
+        let tip = ExecutedBlock {
+            height: 0,
+            digest: genesis_block.digest(),
+            state_root: genesis_root,
+            timestamp_ms: genesis_block.timestamp_ms,
+            txs: 0,
+        };
+        Ok(Self {
+            executed: Mutex::new(Executed {
+                state,
+                tip,
+                recent: BTreeMap::from([(0, tip)]),
+                receipts: HashMap::new(),
+            }),
+            mempool: Mutex::new(mempool),
+            counters: Counters::default(),
+        })
+    }
+
+    /// The executed chain (short critical sections only).
+    pub fn executed(&self) -> MutexGuard<'_, Executed> {
+        self.executed.lock().expect("executed-chain lock poisoned")
+    }
+
+    /// The mempool (short critical sections only).
+    pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
+        self.mempool.lock().expect("mempool lock poisoned")
+    }
+
+    /// The height of the last executed block.
+    pub fn executed_height(&self) -> u64 {
+        self.executed().tip.height
+    }
+
+    /// Executes a finalized block exactly once: a block at or below the executed height (a
+    /// redelivery after a restart) is skipped. Returns whether it was executed.
+    ///
+    /// # Panics
+    /// If the block skips a height: marshal delivers finalized blocks in order, so a gap is a
+    /// bug of ours.
+    pub fn execute(&self, block: &Block, digest: BlockDigest, now_ms: u64) -> bool {
+        let started = Instant::now();
+        let mut executed = self.executed();
+        if block.height <= executed.tip.height {
+            return false;
+        }
+        assert_eq!(block.height, executed.tip.height + 1, "finalized blocks arrive in order");
+        let ctx = BlockContext { height: block.height, timestamp_ms: block.timestamp_ms };
+        let receipts = execute_block(&mut executed.state, &ctx, &block.txs);
+        let state_root = next_state_root(&executed.tip.state_root, block.height, &receipts);
+        let mut accepted = 0u64;
+        for (index, receipt) in receipts.into_iter().enumerate() {
+            if receipt.outcome.is_accepted() {
+                accepted += 1;
+            }
+            let index = u32::try_from(index).expect("block size is bounded");
+            // The first inclusion of an id is its answer; a later replay keeps it.
+            executed.receipts.entry(receipt.tx_id).or_insert(Committed {
+                height: block.height,
+                index,
+                receipt,
+            });
+        }
+        let tip = ExecutedBlock {
+            height: block.height,
+            digest,
+            state_root,
+            timestamp_ms: block.timestamp_ms,
+            txs: u32::try_from(block.txs.len()).expect("block size is bounded"),
+        };
+        executed.tip = tip;
+        executed.recent.insert(block.height, tip);
+        while executed.recent.len() > RECENT_BLOCKS_MAX {
+            executed.recent.pop_first();
+        }
+        let height = executed.state.height();
+        drop(executed);
+
+        let mut mempool = self.mempool();
+        mempool.remove(block.txs.iter().map(|tx| tx.id()));
+        mempool.prune_expired(height);
+        drop(mempool);
+
+        let n = block.txs.len() as u64;
+        self.counters.blocks.fetch_add(1, Ordering::Relaxed);
+        self.counters.txs.fetch_add(n, Ordering::Relaxed);
+        self.counters.txs_accepted.fetch_add(accepted, Ordering::Relaxed);
+        self.counters.txs_rejected.fetch_add(n - accepted, Ordering::Relaxed);
+        self.counters
+            .commit_latency_ms_sum
+            .fetch_add(now_ms.saturating_sub(block.timestamp_ms), Ordering::Relaxed);
+        tracing::debug!(
+            height = block.height,
+            txs = n,
+            accepted,
+            elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "executed block"
+        );
+        true
+    }
+}

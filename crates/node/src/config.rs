@@ -1,0 +1,68 @@
+//! A node's configuration file, `config.toml` in the node's home directory.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default API port of validator 0; validator `i` listens on `API_BASE_PORT + i`.
+pub const API_BASE_PORT: u16 = 8700;
+/// Offset from the API port to the peer-to-peer port.
+pub const P2P_PORT_OFFSET: u16 = 1000;
+
+/// Everything a validator needs to start, relative paths resolved against its home directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The chain this node belongs to; must equal the genesis chain id.
+    pub chain_id: String,
+    /// This validator's position in the genesis validator list.
+    pub validator_index: usize,
+    /// Where the API listens.
+    pub api_address: SocketAddr,
+    /// Where the peer-to-peer network listens.
+    pub p2p_address: SocketAddr,
+    /// The genesis file.
+    pub genesis: PathBuf,
+    /// This validator's consensus key file (owner-only permissions).
+    pub validator_key: PathBuf,
+    /// Where blocks and state are stored.
+    pub data_dir: PathBuf,
+    /// Mempool limits.
+    #[serde(default)]
+    pub mempool: MempoolConfig,
+}
+
+/// Limits of the mempool: it refuses new transactions rather than grow past them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolConfig {
+    /// Transactions held at most.
+    pub txs_max: usize,
+    /// Encoded bytes held at most.
+    pub bytes_max: usize,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        // 100,000 transactions is several seconds of peak load; 256 MiB bounds memory even if
+        // every transaction is a full issuance batch.
+        Self { txs_max: 100_000, bytes_max: 256 * 1024 * 1024 }
+    }
+}
+
+impl NodeConfig {
+    /// Reads `home/config.toml` and resolves its paths against `home`.
+    pub fn load(home: &Path) -> anyhow::Result<Self> {
+        let path = home.join("config.toml");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut config: NodeConfig =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for field in [&mut config.genesis, &mut config.validator_key, &mut config.data_dir] {
+            if field.is_relative() {
+                *field = home.join(&*field);
+            }
+        }
+        Ok(config)
+    }
+}

@@ -1,0 +1,262 @@
+//! `medledger init`: a demo consortium with fresh keys, ready to run as a local network.
+//!
+//! ```text
+//! DIR/genesis.json                     chain id, members and roles, validators and addresses,
+//!                                      bill-number ranges, demo patients (public keys only)
+//! DIR/keys/members/<member>.key.json   each member institution's signing key (owner-only)
+//! DIR/keys/patients.json               the demo patients' wallet keys (owner-only)
+//! DIR/nodeI/config.toml                validator I's configuration
+//! DIR/nodeI/validator.key.json         validator I's consensus key (owner-only)
+//! DIR/nodeI/genesis.json               a copy, so each home is self-contained
+//! ```
+
+use crate::config::{API_BASE_PORT, MempoolConfig, NodeConfig, P2P_PORT_OFFSET};
+use anyhow::{Context as _, bail};
+use medledger_crypto::{SigningKey, encode_hex, keyfile};
+use medledger_ledger::MemoryState;
+use medledger_testkit::Consortium;
+use medledger_types::GenesisValidator;
+use medledger_types::limits::VALIDATORS_MAX;
+use serde::Serialize;
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    /// Number of validators.
+    pub validators: usize,
+    /// The directory to fill; must be empty or absent.
+    pub dir: PathBuf,
+    /// API port of validator 0; P2P ports start at `base_port + 1000`.
+    pub base_port: u16,
+    /// Number of demo patients.
+    pub patients: usize,
+    /// The chain id.
+    pub chain_id: String,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        Self {
+            validators: 4,
+            dir: PathBuf::from("localnet"),
+            base_port: API_BASE_PORT,
+            patients: 300,
+            chain_id: "medledger-demo".to_string(),
+        }
+    }
+}
+
+/// One created validator home.
+#[derive(Clone, Debug, Serialize)]
+pub struct CreatedNode {
+    /// Its home directory.
+    pub home: PathBuf,
+    /// Its API address.
+    pub api_address: SocketAddr,
+    /// Its P2P address.
+    pub p2p_address: SocketAddr,
+}
+
+/// What was created.
+#[derive(Clone, Debug, Serialize)]
+pub struct InitReport {
+    /// The genesis file.
+    pub genesis: PathBuf,
+    /// The validator homes.
+    pub nodes: Vec<CreatedNode>,
+}
+
+#[derive(Serialize)]
+struct PatientKey {
+    pseudonym: String,
+    public_key: String,
+    secret_key: String,
+}
+
+/// Whether `dir` is absent or an empty directory.
+pub fn is_empty_dir(dir: &Path) -> bool {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(_) => !dir.exists(),
+    }
+}
+
+fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Creates the consortium described by `options`.
+pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
+    let n = options.validators;
+    if n == 0 || n > VALIDATORS_MAX {
+        bail!("--validators must be between 1 and {VALIDATORS_MAX}, got {n}");
+    }
+    // `n` is at most VALIDATORS_MAX here, so it fits u16.
+    let count = u16::try_from(n).expect("validator count is bounded");
+    let last_p2p = u32::from(options.base_port) + u32::from(P2P_PORT_OFFSET) + u32::from(count) - 1;
+    if last_p2p > u32::from(u16::MAX) {
+        bail!("--base-port {} leaves no room for {n} validators' ports", options.base_port);
+    }
+    if !is_empty_dir(&options.dir) {
+        bail!("{} is not empty; choose an empty or new directory", options.dir.display());
+    }
+
+    let mut consortium = Consortium::generate(&options.chain_id, options.patients);
+    let actors: Vec<_> = consortium.actors().into_iter().cloned().collect();
+    // Validators are run by the institutions in this order: the regulator and the social
+    // security bureau first, then hospitals and insurers alternately, then the platform.
+    let order = [0, 3, 1, 4, 2, 5, 6];
+    let validator_keys: Vec<SigningKey> = (0..n).map(|_| SigningKey::generate()).collect();
+    let mut nodes = Vec::with_capacity(n);
+    for (i, key) in validator_keys.iter().enumerate() {
+        let index = u16::try_from(i).expect("validator count is bounded");
+        let port = |offset: u16| options.base_port + offset + index;
+        let api_address = SocketAddr::from((Ipv4Addr::LOCALHOST, port(0)));
+        let p2p_address = SocketAddr::from((Ipv4Addr::LOCALHOST, port(P2P_PORT_OFFSET)));
+        consortium.genesis.validators.push(GenesisValidator {
+            member: actors[order[i % order.len()]].id.clone(),
+            public_key: key.public_key(),
+            p2p_address: p2p_address.to_string(),
+            api_address: api_address.to_string(),
+        });
+        nodes.push(CreatedNode {
+            home: options.dir.join(format!("node{i}")),
+            api_address,
+            p2p_address,
+        });
+    }
+    // Refuse to write a genesis the ledger would not start from.
+    MemoryState::from_genesis(&consortium.genesis).context("the generated genesis is invalid")?;
+
+    fs::create_dir_all(&options.dir)?;
+    let genesis_text = serde_json::to_string_pretty(&consortium.genesis)? + "\n";
+    let genesis_path = options.dir.join("genesis.json");
+    fs::write(&genesis_path, &genesis_text)?;
+
+    let members_dir = options.dir.join("keys").join("members");
+    create_private_dir(&members_dir)?;
+    for actor in &actors {
+        keyfile::write(&members_dir.join(format!("{}.key.json", actor.id)), &actor.key)?;
+    }
+    let patients: Vec<PatientKey> = consortium
+        .patients
+        .iter()
+        .map(|p| PatientKey {
+            pseudonym: p.pseudonym.to_string(),
+            public_key: p.key.public_key().to_hex(),
+            secret_key: encode_hex(&p.key.seed()),
+        })
+        .collect();
+    write_private(
+        &options.dir.join("keys").join("patients.json"),
+        &(serde_json::to_string_pretty(&patients)? + "\n"),
+    )?;
+
+    for (i, (node, key)) in nodes.iter().zip(&validator_keys).enumerate() {
+        create_private_dir(&node.home)?;
+        keyfile::write(&node.home.join("validator.key.json"), key)?;
+        fs::write(node.home.join("genesis.json"), &genesis_text)?;
+        let config = NodeConfig {
+            chain_id: options.chain_id.clone(),
+            validator_index: i,
+            api_address: node.api_address,
+            p2p_address: node.p2p_address,
+            genesis: PathBuf::from("genesis.json"),
+            validator_key: PathBuf::from("validator.key.json"),
+            data_dir: PathBuf::from("data"),
+            mempool: MempoolConfig::default(),
+        };
+        let text = format!(
+            "# medledger validator {i} of {n} on chain {}\n{}",
+            options.chain_id,
+            toml::to_string(&config)?
+        );
+        fs::write(node.home.join("config.toml"), text)?;
+    }
+    Ok(InitReport { genesis: genesis_path, nodes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("medledger-init-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn creates_a_consortium_that_loads() {
+        let dir = temp_dir("ok");
+        let options = InitOptions { dir: dir.clone(), patients: 20, ..InitOptions::default() };
+        let report = init(&options).unwrap();
+        assert_eq!(report.nodes.len(), 4);
+        let genesis: medledger_types::Genesis =
+            serde_json::from_str(&fs::read_to_string(&report.genesis).unwrap()).unwrap();
+        assert_eq!(genesis.validators.len(), 4);
+        assert_eq!(genesis.patients.len(), 20);
+        assert!(genesis.members.len() >= 7);
+        MemoryState::from_genesis(&genesis).unwrap();
+        for (index, node) in report.nodes.iter().enumerate() {
+            let config = NodeConfig::load(&node.home).unwrap();
+            assert_eq!(config.validator_index, index);
+            let i = u16::try_from(index).unwrap();
+            assert_eq!(config.api_address.port(), 8700 + i);
+            assert_eq!(config.p2p_address.port(), 9700 + i);
+            let key = keyfile::read(&config.validator_key).unwrap();
+            assert_eq!(key.public_key(), genesis.validators[index].public_key);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = fs::metadata(&config.validator_key).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "validator key must be owner-only");
+            }
+        }
+        // A second init into the same directory is refused.
+        assert!(init(&options).unwrap_err().to_string().contains("not empty"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn base_port_moves_every_port() {
+        let dir = temp_dir("ports");
+        let options = InitOptions {
+            dir: dir.clone(),
+            base_port: 18000,
+            validators: 7,
+            patients: 1,
+            ..InitOptions::default()
+        };
+        let report = init(&options).unwrap();
+        assert_eq!(report.nodes[6].api_address.port(), 18006);
+        assert_eq!(report.nodes[6].p2p_address.port(), 19006);
+        fs::remove_dir_all(&dir).unwrap();
+        let bad = InitOptions { dir: temp_dir("bad"), base_port: 65000, ..InitOptions::default() };
+        assert!(init(&bad).is_err());
+        let none = InitOptions { dir: temp_dir("none"), validators: 0, ..InitOptions::default() };
+        assert!(init(&none).is_err());
+    }
+}

@@ -1,0 +1,134 @@
+//! `medledger localnet`: several validators as separate processes on this machine.
+//!
+//! Creates the consortium if the directory is empty, starts `medledger node --home DIR/nodeI`
+//! for each validator with its log in `DIR/nodeI/node.log`, writes `DIR/localnet.json`, and on
+//! SIGINT or SIGTERM stops them all (SIGTERM, then SIGKILL after a grace period).
+
+use crate::config::NodeConfig;
+use crate::init::{InitOptions, init, is_empty_dir};
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long validators get to stop after SIGTERM before they are killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Serialize)]
+struct NodeEntry {
+    api: String,
+    p2p: String,
+    pid: u32,
+    home: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Localnet {
+    nodes: Vec<NodeEntry>,
+}
+
+/// Starts the validator in `home` as a child process of `exe`.
+pub fn spawn_node(exe: &Path, home: &Path) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join("node.log"))
+        .with_context(|| format!("opening {}/node.log", home.display()))?;
+    let child = Command::new(exe)
+        .arg("node")
+        .arg("--home")
+        .arg(home)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting the validator in {}", home.display()))?;
+    Ok(child)
+}
+
+/// Sends SIGTERM to `child`, waits up to `grace`, then kills it.
+pub fn stop_node(child: &mut Child, grace: Duration) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Runs the local network until SIGINT or SIGTERM.
+pub fn run(options: InitOptions) -> anyhow::Result<()> {
+    let dir = options.dir.clone();
+    if is_empty_dir(&dir) {
+        init(&options)?;
+        println!("created a {}-validator consortium in {}", options.validators, dir.display());
+    }
+    let mut homes: Vec<PathBuf> = (0..)
+        .map(|i| dir.join(format!("node{i}")))
+        .take_while(|home| home.join("config.toml").exists())
+        .collect();
+    if homes.is_empty() {
+        bail!("{} holds no validator homes (node0/config.toml, …)", dir.display());
+    }
+    homes.truncate(options.validators.max(1));
+    let exe = std::env::current_exe().context("finding the medledger executable")?;
+    let mut children = Vec::new();
+    let mut entries = Vec::new();
+    for home in &homes {
+        let config = NodeConfig::load(home)?;
+        let child = spawn_node(&exe, home)?;
+        entries.push(NodeEntry {
+            api: format!("http://{}", config.api_address),
+            p2p: config.p2p_address.to_string(),
+            pid: child.id(),
+            home: home.clone(),
+        });
+        children.push(child);
+    }
+    let manifest = dir.join("localnet.json");
+    std::fs::write(&manifest, serde_json::to_string_pretty(&Localnet { nodes: entries })? + "\n")?;
+    println!("{} validators running; details in {}", children.len(), manifest.display());
+    for (i, home) in homes.iter().enumerate() {
+        let config = NodeConfig::load(home)?;
+        println!(
+            "  node{i}: status http://{}/v1/status   log {}",
+            config.api_address,
+            home.join("node.log").display()
+        );
+    }
+    println!("Ctrl-C (or SIGTERM) stops them all.");
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
+                _ = tick.tick() => {
+                    for (i, child) in children.iter_mut().enumerate() {
+                        if let Ok(Some(status)) = child.try_wait() {
+                            eprintln!("node{i} exited ({status}); see {}", homes[i].join("node.log").display());
+                        }
+                    }
+                }
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    println!("stopping {} validators…", children.len());
+    for child in &mut children {
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    }
+    for child in &mut children {
+        stop_node(child, STOP_GRACE);
+    }
+    println!("stopped");
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! The mempool: signed transactions waiting for a block.
+//!
+//! - **Bounded** in count and bytes ([`MempoolConfig`]): when full it refuses with
+//!   [`AdmitError::Full`] instead of growing; clients retry later (backpressure).
+//! - **Deduplicated** by transaction id.
+//! - **Checked once on admission**: chain id, expiry and the signature (batch-verified when many
+//!   arrive together). Only transactions that could be accepted are held.
+//! - **Fair**: blocks are filled round-robin across signers, so one busy hospital cannot starve
+//!   a patient's claim.
+//! - Transactions leave when a finalized block includes them, or when they expire.
+
+use crate::config::MempoolConfig;
+use commonware_codec::EncodeSize as _;
+use medledger_crypto::{Namespace, SignedMessage, verify_batch};
+use medledger_types::limits::TX_LIFETIME_BLOCKS_MAX;
+use medledger_types::{ChainId, PublicKey, Transaction, TxId};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Why a transaction was not admitted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(rename_all = "snake_case", tag = "code")]
+pub enum AdmitError {
+    /// The mempool holds as much as it may.
+    #[error("mempool is full ({txs} transactions, {bytes} bytes); retry later")]
+    Full {
+        /// Transactions held.
+        txs: usize,
+        /// Bytes held.
+        bytes: usize,
+    },
+    /// Already waiting in the mempool.
+    #[error("transaction is already in the mempool")]
+    Duplicate,
+    /// Signed for another network.
+    #[error("transaction is for chain {got}, this chain is {expected}")]
+    WrongChainId {
+        /// This chain.
+        expected: String,
+        /// The transaction's.
+        got: String,
+    },
+    /// Its expiry has passed.
+    #[error("transaction expired at height {expires_at_height}; the chain is at {height}")]
+    Expired {
+        /// The expiry.
+        expires_at_height: u64,
+        /// The current height.
+        height: u64,
+    },
+    /// Its expiry is further ahead than allowed.
+    #[error("expiry height {expires_at_height} is beyond the limit {max_height}")]
+    ExpiryTooFar {
+        /// The expiry.
+        expires_at_height: u64,
+        /// The furthest allowed.
+        max_height: u64,
+    },
+    /// The signature does not verify.
+    #[error("signature does not verify")]
+    BadSignature,
+}
+
+impl AdmitError {
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdmitError::Full { .. } => "mempool_full",
+            AdmitError::Duplicate => "duplicate_in_mempool",
+            AdmitError::WrongChainId { .. } => "wrong_chain_id",
+            AdmitError::Expired { .. } => "expired",
+            AdmitError::ExpiryTooFar { .. } => "expiry_too_far",
+            AdmitError::BadSignature => "bad_signature",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    tx: Transaction,
+    bytes: usize,
+}
+
+/// The mempool.
+#[derive(Debug)]
+pub struct Mempool {
+    chain_id: ChainId,
+    limits: MempoolConfig,
+    entries: HashMap<TxId, Entry>,
+    /// Waiting ids per signer, oldest first.
+    queues: HashMap<PublicKey, VecDeque<TxId>>,
+    /// Signers with waiting transactions, in round-robin order.
+    signers: VecDeque<PublicKey>,
+    bytes: usize,
+}
+
+impl Mempool {
+    /// An empty mempool for `chain_id`.
+    pub fn new(chain_id: ChainId, limits: MempoolConfig) -> Self {
+        Self {
+            chain_id,
+            limits,
+            entries: HashMap::new(),
+            queues: HashMap::new(),
+            signers: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Transactions waiting.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether `id` is waiting.
+    pub fn contains(&self, id: &TxId) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    /// Admits `txs` (received together, e.g. one gossip message) at chain height `height`,
+    /// verifying their signatures in one batch. Returns one result per transaction.
+    pub fn admit(&mut self, txs: Vec<Transaction>, height: u64) -> Vec<Result<TxId, AdmitError>> {
+        let mut results: Vec<Option<Result<TxId, AdmitError>>> =
+            txs.iter().map(|tx| self.precheck(tx, height).err().map(Err)).collect();
+        let to_verify: Vec<usize> = (0..txs.len()).filter(|i| results[*i].is_none()).collect();
+        let items: Vec<SignedMessage<'_>> = to_verify
+            .iter()
+            .map(|i| SignedMessage {
+                namespace: Namespace::Transaction,
+                message: txs[*i].signed_bytes(),
+                public_key: &txs[*i].body().signer,
+                signature: txs[*i].signature(),
+            })
+            .collect();
+        let valid = verify_batch(&items);
+        for (i, ok) in to_verify.iter().zip(valid) {
+            if !ok {
+                results[*i] = Some(Err(AdmitError::BadSignature));
+            }
+        }
+        txs.into_iter()
+            .zip(results)
+            .map(|(tx, result)| match result {
+                Some(err) => err,
+                None => self.insert(tx),
+            })
+            .collect()
+    }
+
+    fn precheck(&self, tx: &Transaction, height: u64) -> Result<(), AdmitError> {
+        let body = tx.body();
+        if body.chain_id != self.chain_id {
+            return Err(AdmitError::WrongChainId {
+                expected: self.chain_id.to_string(),
+                got: body.chain_id.to_string(),
+            });
+        }
+        // The next block is at least `height + 1`.
+        let next = height.saturating_add(1);
+        if body.expires_at_height < next {
+            return Err(AdmitError::Expired { expires_at_height: body.expires_at_height, height });
+        }
+        let max_height = next.saturating_add(TX_LIFETIME_BLOCKS_MAX);
+        if body.expires_at_height > max_height {
+            return Err(AdmitError::ExpiryTooFar {
+                expires_at_height: body.expires_at_height,
+                max_height,
+            });
+        }
+        if self.entries.contains_key(&tx.id()) {
+            return Err(AdmitError::Duplicate);
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, tx: Transaction) -> Result<TxId, AdmitError> {
+        let id = tx.id();
+        // A duplicate within the same batch is caught here.
+        if self.entries.contains_key(&id) {
+            return Err(AdmitError::Duplicate);
+        }
+        let bytes = tx.encode_size();
+        if self.entries.len() >= self.limits.txs_max
+            || self.bytes.saturating_add(bytes) > self.limits.bytes_max
+        {
+            return Err(AdmitError::Full { txs: self.entries.len(), bytes: self.bytes });
+        }
+        let signer = tx.body().signer.clone();
+        let queue = self.queues.entry(signer.clone()).or_default();
+        if queue.is_empty() {
+            self.signers.push_back(signer);
+        }
+        queue.push_back(id);
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.entries.insert(id, Entry { tx, bytes });
+        Ok(id)
+    }
+
+    /// Picks transactions for a block: one per signer in turn, skipping `exclude` (those already
+    /// in blocks that are proposed but not yet executed), within the count and byte limits.
+    pub fn select(
+        &self,
+        txs_max: usize,
+        bytes_max: usize,
+        exclude: &HashSet<TxId>,
+    ) -> Vec<Transaction> {
+        let mut picked = Vec::new();
+        let mut bytes = 0usize;
+        let mut cursors: Vec<(usize, &VecDeque<TxId>)> =
+            self.signers.iter().filter_map(|s| self.queues.get(s)).map(|q| (0, q)).collect();
+        'rounds: while !cursors.is_empty() {
+            let mut next_round = Vec::with_capacity(cursors.len());
+            for (mut at, queue) in cursors {
+                while let Some(id) = queue.get(at) {
+                    at = at.saturating_add(1);
+                    if exclude.contains(id) {
+                        continue;
+                    }
+                    let entry = &self.entries[id];
+                    if picked.len() >= txs_max || bytes.saturating_add(entry.bytes) > bytes_max {
+                        break 'rounds;
+                    }
+                    bytes = bytes.saturating_add(entry.bytes);
+                    picked.push(entry.tx.clone());
+                    break;
+                }
+                if at < queue.len() {
+                    next_round.push((at, queue));
+                }
+            }
+            cursors = next_round;
+        }
+        picked
+    }
+
+    /// Removes transactions (included in a finalized block).
+    pub fn remove(&mut self, ids: impl IntoIterator<Item = TxId>) {
+        for id in ids {
+            let Some(entry) = self.entries.remove(&id) else { continue };
+            self.bytes = self.bytes.saturating_sub(entry.bytes);
+            let signer = &entry.tx.body().signer;
+            if let Some(queue) = self.queues.get_mut(signer) {
+                queue.retain(|queued| *queued != id);
+                if queue.is_empty() {
+                    self.queues.remove(signer);
+                    self.signers.retain(|s| s != signer);
+                }
+            }
+        }
+    }
+
+    /// Drops transactions that can no longer be included after `height`.
+    pub fn prune_expired(&mut self, height: u64) {
+        let next = height.saturating_add(1);
+        let expired: Vec<TxId> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.tx.body().expires_at_height < next)
+            .map(|(id, _)| *id)
+            .collect();
+        self.remove(expired);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medledger_testkit::{Consortium, TxFactory};
+    use medledger_types::Payload;
+
+    fn setup(limits: MempoolConfig) -> (Consortium, TxFactory, Mempool) {
+        let c = Consortium::demo("medledger-mempool", 3);
+        let f = TxFactory::new(c.chain_id().clone(), 50);
+        let pool = Mempool::new(c.chain_id().clone(), limits);
+        (c, f, pool)
+    }
+
+    fn freeze(c: &Consortium, f: &mut TxFactory) -> Transaction {
+        f.sign(&c.regulator.key, Payload::FreezeMember { member: c.insurers[0].id.clone() })
+    }
+
+    #[test]
+    fn admits_deduplicates_and_checks() {
+        let (c, mut f, mut pool) = setup(MempoolConfig::default());
+        let tx = freeze(&c, &mut f);
+        assert!(pool.admit(vec![tx.clone()], 0)[0].is_ok());
+        assert_eq!(pool.admit(vec![tx.clone()], 0)[0], Err(AdmitError::Duplicate));
+        let forged =
+            Transaction::from_parts(freeze(&c, &mut f).body().clone(), tx.signature().clone());
+        assert_eq!(pool.admit(vec![forged], 0)[0], Err(AdmitError::BadSignature));
+        let late = freeze(&c, &mut f);
+        assert!(matches!(pool.admit(vec![late], 50)[0], Err(AdmitError::Expired { .. })));
+        let mut other = TxFactory::new(medledger_types::ChainId::new("elsewhere").unwrap(), 50);
+        let wrong = freeze(&c, &mut other);
+        assert!(matches!(pool.admit(vec![wrong], 0)[0], Err(AdmitError::WrongChainId { .. })));
+        assert_eq!(pool.len(), 1);
+    }
+
+    #[test]
+    fn refuses_when_full_instead_of_growing() {
+        let (c, mut f, mut pool) = setup(MempoolConfig { txs_max: 2, bytes_max: 1 << 20 });
+        let txs: Vec<_> = (0..3).map(|_| freeze(&c, &mut f)).collect();
+        let results = pool.admit(txs, 0);
+        assert!(results[0].is_ok() && results[1].is_ok());
+        assert!(matches!(results[2], Err(AdmitError::Full { txs: 2, .. })));
+        assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
+    fn selection_is_round_robin_across_signers() {
+        let (c, mut f, mut pool) = setup(MempoolConfig::default());
+        let busy: Vec<_> = (0..5).map(|_| freeze(&c, &mut f)).collect();
+        let patient = &c.patients[0];
+        let quiet = f.sign(
+            &patient.key,
+            Payload::WithdrawClaim { claim_id: medledger_testkit::claim_id(1), consent: None },
+        );
+        pool.admit(busy.clone(), 0);
+        pool.admit(vec![quiet.clone()], 0);
+        let picked = pool.select(2, usize::MAX, &HashSet::new());
+        assert_eq!(picked, vec![busy[0].clone(), quiet.clone()]);
+        let exclude: HashSet<TxId> = [busy[0].id()].into();
+        let picked = pool.select(10, usize::MAX, &exclude);
+        assert_eq!(picked.len(), 5);
+        assert!(!picked.contains(&busy[0]));
+        pool.remove([busy[0].id(), quiet.id()]);
+        assert_eq!(pool.len(), 4);
+        pool.prune_expired(50);
+        assert!(pool.is_empty());
+        assert_eq!(pool.bytes(), 0);
+    }
+}

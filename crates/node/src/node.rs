@@ -1,0 +1,329 @@
+//! Starting a validator: keys and genesis from the home directory, then the runtime, the
+//! peer-to-peer network, consensus (simplex + marshal), the executor, the mempool gossip and
+//! the API, in that order. Stops cleanly on SIGINT or SIGTERM.
+
+use crate::api;
+use crate::app::{App, Executor, Marshal, run_execution};
+use crate::block::{Block, BlockDigest};
+use crate::chain::Chain;
+use crate::config::NodeConfig;
+use crate::gossip;
+use crate::mempool::Mempool;
+use anyhow::{Context as _, bail};
+use commonware_broadcast::buffered;
+use commonware_codec::DecodeExt as _;
+use commonware_consensus::marshal::{self, Start, core::Actor as MarshalActor, standard::Inline};
+use commonware_consensus::simplex::{self, elector::RoundRobin, scheme::ed25519::Scheme};
+use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
+use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
+use commonware_cryptography::{ChaCha20Poly1305, Digested, Digestible as _, Sha256, ed25519};
+use commonware_p2p::authenticated::{lookup, peer_set_limit};
+use commonware_p2p::{Address, AddressableManager as _};
+use commonware_parallel::Sequential;
+use commonware_runtime::buffer::paged::CacheRef;
+use commonware_runtime::{Quota, Runner as _, Supervisor as _};
+use commonware_storage::archive::immutable;
+use commonware_stream::cups::{self, Cups};
+use commonware_stream::sake::{self, Sake};
+use commonware_utils::ordered::Map;
+use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize};
+use medledger_types::Genesis;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Channels on the peer-to-peer network.
+mod channel {
+    pub const VOTES: u64 = 0;
+    pub const CERTIFICATES: u64 = 1;
+    pub const RESOLVER: u64 = 2;
+    pub const BLOCKS: u64 = 3;
+    pub const BACKFILL: u64 = 4;
+    pub const MEMPOOL: u64 = 5;
+}
+
+/// Namespace of this application's consensus signatures and P2P handshakes.
+const NAMESPACE: &[u8] = b"medledger";
+
+/// Everything loaded from a node's home before the runtime starts.
+struct Loaded {
+    config: NodeConfig,
+    genesis: Genesis,
+    key: ed25519::PrivateKey,
+    peers: Vec<(ed25519::PublicKey, SocketAddr)>,
+}
+
+fn load(home: &std::path::Path) -> anyhow::Result<Loaded> {
+    let config = NodeConfig::load(home)?;
+    let text = std::fs::read_to_string(&config.genesis)
+        .with_context(|| format!("reading {}", config.genesis.display()))?;
+    let genesis: Genesis = serde_json::from_str(&text)
+        .with_context(|| format!("parsing {}", config.genesis.display()))?;
+    if genesis.chain_id.as_str() != config.chain_id {
+        bail!("config chain_id {} does not match genesis {}", config.chain_id, genesis.chain_id);
+    }
+    let signing = medledger_crypto::keyfile::read(&config.validator_key)?;
+    let key = ed25519::PrivateKey::decode(commonware_codec::Copying(signing.seed().as_slice()))
+        .map_err(|e| anyhow::anyhow!("validator key: {e}"))?;
+    let mut peers = Vec::new();
+    for validator in &genesis.validators {
+        let public =
+            ed25519::PublicKey::decode(commonware_codec::Copying(validator.public_key.as_bytes()))
+                .map_err(|e| anyhow::anyhow!("validator key in genesis: {e}"))?;
+        let address: SocketAddr = validator
+            .p2p_address
+            .parse()
+            .with_context(|| format!("validator p2p address {:?}", validator.p2p_address))?;
+        peers.push((public, address));
+    }
+    let me = genesis
+        .validators
+        .get(config.validator_index)
+        .with_context(|| format!("genesis has no validator {}", config.validator_index))?;
+    if me.public_key != signing.public_key() {
+        bail!("validator key does not match genesis validator {}", config.validator_index);
+    }
+    Ok(Loaded { config, genesis, key, peers })
+}
+
+fn archive_config<C>(
+    prefix: &str,
+    name: &str,
+    page_cache: &CacheRef,
+    codec_config: C,
+) -> immutable::Config<C> {
+    let p = |part: &str| format!("{prefix}-{name}-{part}");
+    immutable::Config {
+        metadata_partition: p("metadata"),
+        freezer_table_partition: p("freezer-table"),
+        freezer_table_initial_size: 65_536,
+        freezer_table_resize_frequency: 4,
+        freezer_table_resize_chunk_size: 16_384,
+        freezer_key_partition: p("freezer-key"),
+        freezer_key_page_cache: page_cache.clone(),
+        freezer_value_partition: p("freezer-value"),
+        freezer_value_target_size: 256 * 1024 * 1024,
+        freezer_value_compression: None,
+        ordinal_partition: p("ordinal"),
+        items_per_section: NZU64!(4_096),
+        codec_config,
+        replay_buffer: NZUsize!(1 << 20),
+        freezer_key_write_buffer: NZUsize!(1 << 20),
+        freezer_value_write_buffer: NZUsize!(1 << 20),
+        ordinal_write_buffer: NZUsize!(1 << 20),
+    }
+}
+
+/// Runs the validator whose home is `home` until SIGINT or SIGTERM.
+pub fn launch(home: &std::path::Path) -> anyhow::Result<()> {
+    let loaded = load(home)?;
+    std::fs::create_dir_all(&loaded.config.data_dir)?;
+    let runtime = commonware_runtime::tokio::Config::new()
+        .with_storage_directory(loaded.config.data_dir.clone())
+        .with_worker_threads(2);
+    commonware_runtime::tokio::Runner::new(runtime).start(|context| async move {
+        if let Err(error) = run(context, loaded).await {
+            tracing::error!("node stopped: {error:#}");
+            eprintln!("error: {error:#}");
+            std::process::exit(1);
+        }
+    });
+    Ok(())
+}
+
+async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> anyhow::Result<()> {
+    let Loaded { config, genesis, key, peers } = loaded;
+    let me = commonware_cryptography::Signer::public_key(&key);
+    let peer_map: Map<ed25519::PublicKey, Address> = peers
+        .iter()
+        .map(|(pk, addr)| (pk.clone(), Address::from(*addr)))
+        .collect::<Vec<_>>()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("genesis lists a validator key twice"))?;
+    let participants = peer_map.keys().clone();
+    let n = u32::try_from(participants.len())?;
+    let scheme = Scheme::signer(NAMESPACE, participants.clone(), key.clone())
+        .context("this validator's key is not in the genesis validator set")?;
+
+    let max_message = commonware_p2p::max_message_size(&[
+        simplex::max_payload_size::<Scheme, BlockDigest>(n),
+        marshal::max_payload_size::<marshal::standard::Standard<Block>, Scheme>(n, &()),
+    ]);
+    let handshake = Cups::<_, ChaCha20Poly1305>::new(
+        Sake {
+            signer: key.clone(),
+            synchrony_bound: Duration::from_secs(5),
+            max_handshake_age: Duration::from_secs(10),
+            version: sake::Version::V1,
+        },
+        cups::Version::V1,
+    );
+    let p2p_config = lookup::Config::local(
+        handshake,
+        NAMESPACE,
+        config.p2p_address,
+        peer_set_limit(&participants, &me),
+        max_message,
+        NZUsize!(4096),
+    );
+    let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p_config);
+    oracle.track(0, peer_map);
+    let consensus_quota = Quota::per_second(NZU32!(1_000));
+    let votes = network.register(channel::VOTES, consensus_quota);
+    let certificates = network.register(channel::CERTIFICATES, consensus_quota);
+    let resolver = network.register(channel::RESOLVER, consensus_quota);
+    let blocks = network.register(channel::BLOCKS, consensus_quota);
+    let backfill = network.register(channel::BACKFILL, consensus_quota);
+    let mempool_channel = network.register(channel::MEMPOOL, Quota::per_second(NZU32!(10_000)));
+
+    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
+    let prefix = "medledger";
+    let genesis_block = Block::genesis(&genesis);
+    let genesis_digest = genesis_block.digest();
+    let chain = Arc::new(Chain::new(
+        &genesis,
+        &genesis_block,
+        Mempool::new(genesis.chain_id.clone(), config.mempool.clone()),
+    )?);
+
+    let finalizations_by_height = immutable::Archive::init(
+        context.child("finalizations_by_height"),
+        archive_config(
+            prefix,
+            "finalizations-by-height",
+            &page_cache,
+            Scheme::certificate_codec_config_unbounded(),
+        ),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("opening the finalizations archive: {e}"))?;
+    let finalized_blocks = immutable::Archive::init(
+        context.child("finalized_blocks"),
+        archive_config(prefix, "finalized-blocks", &page_cache, ()),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("opening the blocks archive: {e}"))?;
+
+    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let (marshal_actor, marshal_mailbox, floor): (_, Marshal, _) = MarshalActor::init(
+        context.child("marshal"),
+        finalizations_by_height,
+        finalized_blocks,
+        marshal::Config {
+            provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
+            epocher: epocher.clone(),
+            start: Start::Genesis(Digested::precomputed(genesis_block.clone(), genesis_digest)),
+            partition_prefix: prefix.to_string(),
+            mailbox_size: NZUsize!(1024),
+            view_retention: ViewDelta::new(100),
+            prunable_items_per_section: NZU64!(4096),
+            page_cache: page_cache.clone(),
+            replay_buffer: NZUsize!(1 << 20),
+            key_write_buffer: NZUsize!(1 << 20),
+            value_write_buffer: NZUsize!(1 << 20),
+            block_codec_config: (),
+            max_repair: NZUsize!(32),
+            max_pending_acks: NZUsize!(16),
+            strategy: Sequential,
+        },
+    )
+    .await;
+    let processed = floor.processed().map(|p| p.height().get()).unwrap_or(0);
+
+    let (resolver_receiver, resolver_mailbox) = marshal::resolver::p2p::init(
+        context.child("backfill"),
+        marshal::resolver::p2p::Config {
+            public_key: me.clone(),
+            peer_provider: oracle.clone(),
+            blocker: oracle.clone(),
+            mailbox_size: NZUsize!(1024),
+            fetch_timeout: NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        backfill,
+    );
+    let (buffer_engine, buffer_mailbox) = buffered::Engine::new(
+        context.child("buffer"),
+        buffered::Config {
+            public_key: me.clone(),
+            mailbox_size: NZUsize!(1024),
+            deque_size: 10,
+            priority: false,
+            codec_config: (),
+            peer_provider: oracle.clone(),
+            strategy: Sequential,
+        },
+    );
+
+    let (executor, updates) = Executor::new();
+    let wrapper = Inline::new(
+        context.child("application"),
+        App::new(chain.clone()),
+        marshal_mailbox.clone(),
+        epocher,
+    );
+    let engine = simplex::Engine::new(
+        context.child("consensus"),
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker: oracle.clone(),
+            automaton: wrapper.clone(),
+            relay: wrapper.clone(),
+            reporter: wrapper,
+            track_historical_votes: false,
+            strategy: Sequential,
+            partition: format!("{prefix}-consensus-0"),
+            mailbox_size: NZUsize!(1024),
+            epoch: Epoch::zero(),
+            floor: simplex::Floor::Genesis(genesis_digest),
+            replay_buffer: NZUsize!(1 << 20),
+            write_buffer: NZUsize!(1 << 20),
+            page_cache,
+            leader_timeout: Duration::from_secs(1),
+            certification_timeout: Duration::from_secs(2),
+            timeout_retry: Duration::from_secs(10),
+            view_retention: ViewDelta::new(100),
+            skip: simplex::SkipPolicy::Enabled {
+                timeout: Duration::from_secs(11),
+                budget: simplex::SkipBudget::Participants,
+            },
+            fetch_timeout: NZDuration!(Duration::from_secs(1)),
+            fetch_retry_delay: Duration::from_millis(100),
+            forward: simplex::ForwardPolicy::Disabled,
+        },
+    );
+
+    network.start();
+    buffer_engine.start(blocks);
+    let marshal_handle =
+        marshal_actor.start(executor, buffer_mailbox, (resolver_receiver, resolver_mailbox));
+    let consensus_handle = engine.start(votes, certificates, resolver);
+    context.child("execution").spawn({
+        let chain = chain.clone();
+        move |runtime| run_execution(runtime, chain, marshal_mailbox, processed, updates)
+    });
+    let gossip_sender = gossip::start(context.child("gossip"), chain.clone(), mempool_channel);
+    api::start(context.child("api"), config.clone(), chain.clone(), gossip_sender, n).await?;
+    tracing::info!(
+        validator = config.validator_index,
+        api = %config.api_address,
+        p2p = %config.p2p_address,
+        processed,
+        "validator started"
+    );
+
+    // Stop cleanly on SIGINT or SIGTERM.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+        result = marshal_handle => tracing::error!(?result, "marshal stopped"),
+        result = consensus_handle => tracing::error!(?result, "consensus stopped"),
+    }
+    use commonware_runtime::Spawner as _;
+    let _ = context.stop(0, Some(Duration::from_secs(10))).await;
+    Ok(())
+}
