@@ -29,6 +29,15 @@ pub type Marshal = commonware_consensus::marshal::core::Mailbox<
     commonware_consensus::marshal::standard::Standard<Block>,
 >;
 
+/// When the mempool is empty, a leader waits up to this long after its parent's timestamp
+/// before proposing an empty block. This keeps an idle chain at about two blocks a second
+/// (instead of one per network round trip) while a transaction that arrives is proposed at once.
+/// It must stay well below the consensus leader timeout (1 s).
+pub const IDLE_BLOCK_INTERVAL_MS: u64 = 500;
+
+/// How often an idle leader looks at the mempool while it waits.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// How far ahead of a validator's clock a proposed timestamp may be, in milliseconds.
 pub const TIMESTAMP_DRIFT_MS: u64 = 5_000;
 
@@ -75,7 +84,14 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             exclude.extend(block.inner().txs.iter().map(|tx| tx.id()));
             ancestor = ancestry.next().await;
         }
-        let txs = self.chain.mempool().select(BLOCK_TXS_MAX, BLOCK_BYTES_MAX, &exclude);
+        let idle_until = parent.inner().timestamp_ms.saturating_add(IDLE_BLOCK_INTERVAL_MS);
+        let txs = loop {
+            let txs = self.chain.mempool().select(BLOCK_TXS_MAX, BLOCK_BYTES_MAX, &exclude);
+            if !txs.is_empty() || millis(runtime.current()) >= idle_until {
+                break txs;
+            }
+            runtime.sleep(IDLE_POLL).await;
+        };
         let now = millis(runtime.current());
         let timestamp_ms = now.max(parent.inner().timestamp_ms.saturating_add(1));
         let block = Block::child(parent.inner(), parent.digest(), timestamp_ms, txs);

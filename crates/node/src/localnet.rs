@@ -49,7 +49,11 @@ pub fn spawn_node(exe: &Path, home: &Path) -> anyhow::Result<Child> {
 
 /// Sends SIGTERM to `child`, waits up to `grace`, then kills it.
 pub fn stop_node(child: &mut Child, grace: Duration) {
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .stderr(Stdio::null())
+        .status();
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -124,7 +128,11 @@ pub fn run(options: InitOptions) -> anyhow::Result<()> {
     })?;
     println!("stopping {} validators…", children.len());
     for child in &mut children {
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
     }
     for child in &mut children {
         stop_node(child, STOP_GRACE);

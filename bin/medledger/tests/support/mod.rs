@@ -27,7 +27,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// One HTTP/1.1 request; returns (status, body).
-pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(15)))?;
     let head = format!(
@@ -38,9 +44,16 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: &str, body
     stream.write_all(body)?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or(std::io::ErrorKind::InvalidData)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or(std::io::ErrorKind::InvalidData)?;
     let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or(std::io::ErrorKind::InvalidData)?;
     let mut body = response[split + 4..].to_vec();
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = dechunk(&body);
@@ -51,7 +64,8 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: &str, body
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -69,7 +83,8 @@ pub fn get_json(addr: SocketAddr, path: &str) -> Option<(u16, Value)> {
 /// Submits a transaction (binary); `wait` asks for the receipt once committed.
 pub fn submit(addr: SocketAddr, tx: &Transaction, wait: bool) -> (u16, Value) {
     let path = if wait { "/v1/txs?wait=commit" } else { "/v1/txs" };
-    let (status, body) = http(addr, "POST", path, "application/octet-stream", &tx.encode()).expect("API reachable");
+    let (status, body) =
+        http(addr, "POST", path, "application/octet-stream", &tx.encode()).expect("API reachable");
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
@@ -97,12 +112,22 @@ impl Net {
         let dir = temp_dir(name);
         let port = base_port(slot);
         let output = medledger()
-            .args(["init", "--validators", &validators.to_string(), "--patients", "20", "--base-port", &port.to_string(), "--dir"])
+            .args([
+                "init",
+                "--validators",
+                &validators.to_string(),
+                "--patients",
+                "20",
+                "--base-port",
+                &port.to_string(),
+                "--dir",
+            ])
             .arg(&dir)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        let apis = (0..validators).map(|i| SocketAddr::from(([127, 0, 0, 1], port + i as u16))).collect();
+        let apis =
+            (0..validators).map(|i| SocketAddr::from(([127, 0, 0, 1], port + i as u16))).collect();
         Self { dir, apis, nodes: (0..validators).map(|_| None).collect() }
     }
 
@@ -111,7 +136,11 @@ impl Net {
     }
 
     pub fn start(&mut self, i: usize) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.home(i).join("node.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home(i).join("node.log"))
+            .unwrap();
         let child = medledger()
             .arg("node")
             .arg("--home")
@@ -141,7 +170,8 @@ impl Net {
         list.iter()
             .map(|p| {
                 let pseudonym: Pseudonym = p["pseudonym"].as_str().unwrap().parse().unwrap();
-                let seed: [u8; 32] = decode_hex(p["secret_key"].as_str().unwrap()).unwrap().try_into().unwrap();
+                let seed: [u8; 32] =
+                    decode_hex(p["secret_key"].as_str().unwrap()).unwrap().try_into().unwrap();
                 (pseudonym, SigningKey::from_seed(seed))
             })
             .collect()
@@ -149,7 +179,14 @@ impl Net {
 
     pub fn log_tail(&self, i: usize) -> String {
         let text = std::fs::read_to_string(self.home(i).join("node.log")).unwrap_or_default();
-        text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        text.lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
