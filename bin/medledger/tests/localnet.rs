@@ -61,7 +61,14 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
     let mut f = factory(&net);
     let bill_id = |n: u64| medledger_types::BillId::new(BILL_CODE, n).unwrap();
     let bills = (1..=50)
-        .map(|n| bill(bill_id(n), patients[n as usize % patients.len()].0, 10_000, 5_000))
+        .map(|n| {
+            bill(
+                bill_id(n),
+                patients[usize::try_from(n).unwrap() % patients.len()].0,
+                10_000,
+                5_000,
+            )
+        })
         .collect::<Vec<_>>();
     let mut bills = bills;
     bills[0].patient = patient;

@@ -17,7 +17,7 @@ pub fn medledger() -> Command {
 
 /// A port range unlikely to collide between concurrent test runs.
 pub fn base_port(slot: u16) -> u16 {
-    20_000 + (std::process::id() % 400) as u16 * 100 + slot * 10
+    20_000 + u16::try_from(std::process::id() % 400).unwrap() * 100 + slot * 10
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -126,8 +126,9 @@ impl Net {
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        let apis =
-            (0..validators).map(|i| SocketAddr::from(([127, 0, 0, 1], port + i as u16))).collect();
+        let apis = (0..validators)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], port + u16::try_from(i).unwrap())))
+            .collect();
         Self { dir, apis, nodes: (0..validators).map(|_| None).collect() }
     }
 
