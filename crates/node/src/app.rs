@@ -94,7 +94,21 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         };
         let now = millis(runtime.current());
         let timestamp_ms = now.max(parent.inner().timestamp_ms.saturating_add(1));
-        let block = Block::child(parent.inner(), parent.digest(), timestamp_ms, txs);
+        // Commit to the newest state root this node has, never older than the parent's.
+        let (mut executed_height, mut state_root) = self.chain.executed_root();
+        if executed_height < parent.inner().executed_height
+            || executed_height > parent.inner().height
+        {
+            (executed_height, state_root) =
+                (parent.inner().executed_height, parent.inner().state_root);
+        }
+        let block = Block::child(
+            parent.inner(),
+            parent.digest(),
+            timestamp_ms,
+            (executed_height, state_root),
+            txs,
+        );
         let digest = block.digest();
         Some(Digested::precomputed(block, digest))
     }
@@ -124,7 +138,32 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             tracing::warn!(height = block.height, "refusing block: timestamp too far ahead");
             return false;
         }
-        true
+        if block.executed_height < parent.executed_height || block.executed_height >= block.height {
+            tracing::warn!(height = block.height, "refusing block: state-root height out of order");
+            return false;
+        }
+        // The claimed height is finalized (its proposer executed it), so this node will execute
+        // it too; wait for that rather than guess. Waiting is cancellation-safe.
+        while self.chain.executed_height() < block.executed_height {
+            runtime.sleep(IDLE_POLL).await;
+        }
+        match self.chain.executed_at(block.executed_height) {
+            Some(executed) if executed.state_root == block.state_root => true,
+            Some(_) => {
+                tracing::warn!(
+                    height = block.height,
+                    executed_height = block.executed_height,
+                    "refusing block: state root differs from this node's execution"
+                );
+                false
+            }
+            // Older than the blocks this node holds in memory: it was checked when the parent
+            // (which carries the same or an older height) was verified, by this or another node.
+            None => {
+                block.executed_height == parent.executed_height
+                    && block.state_root == parent.state_root
+            }
+        }
     }
 }
 

@@ -2,9 +2,18 @@
 //! its parent, height, consensus time and the ids of its transactions.
 //!
 //! ```text
-//! digest  = H("medledger/block/v1" || parent || height || timestamp_ms || tx_root)
+//! digest  = H("medledger/block/v1" || parent || height || timestamp_ms || tx_root
+//!             || executed_height || state_root)
 //! tx_root = H("medledger/block-tx-root/v1" || id_1 || … || id_n)
 //! ```
+//!
+//! **State root.** Each header carries `state_root`, the state root after executing block
+//! `executed_height`: the proposer's latest executed (finalized) height, usually the parent or
+//! the one before. Every validator checks it against its own execution before voting, so
+//! finalizing a block certifies the state at `executed_height`. The root cannot be that of the
+//! block itself without executing unfinalized blocks speculatively, and waiting for the parent
+//! to finalize first could stall consensus (simplex may finalize a block only through its
+//! descendants); see docs/design/0004-node.md.
 //!
 //! The genesis block (height 0) has no transactions; its `tx_root` is the digest of the genesis
 //! configuration, so two networks with different genesis files never share a block.
@@ -38,8 +47,17 @@ pub struct Block {
     pub timestamp_ms: u64,
     /// Root of the transaction ids (see the module documentation).
     pub tx_root: Digest,
+    /// The height whose post-execution state `state_root` commits to (below `height`).
+    pub executed_height: u64,
+    /// The state root after executing block `executed_height`.
+    pub state_root: Digest,
     /// The transactions, in execution order.
     pub txs: Vec<Transaction>,
+}
+
+/// The state root at genesis (height 0): bound to the genesis configuration.
+pub fn genesis_state_root(genesis_tx_root: &Digest) -> Digest {
+    hash(Domain::StateRoot, &[&genesis_tx_root.0])
 }
 
 /// The root of a list of transactions.
@@ -53,20 +71,24 @@ impl Block {
     /// The genesis block of `genesis`.
     pub fn genesis(genesis: &Genesis) -> Self {
         let config = serde_json::to_vec(genesis).expect("genesis serializes");
+        let tx_root = hash(Domain::Genesis, &[&config]);
         Self {
             parent: sha256::Digest([0; 32]),
             height: 0,
             timestamp_ms: genesis.genesis_time_ms,
-            tx_root: hash(Domain::Genesis, &[&config]),
+            tx_root,
+            executed_height: 0,
+            state_root: genesis_state_root(&tx_root),
             txs: Vec::new(),
         }
     }
 
-    /// A child of `parent` carrying `txs`.
+    /// A child of `parent` carrying `txs`, committing to the state root after `executed_height`.
     pub fn child(
         parent: &Block,
         parent_digest: BlockDigest,
         timestamp_ms: u64,
+        (executed_height, state_root): (u64, Digest),
         txs: Vec<Transaction>,
     ) -> Self {
         Self {
@@ -74,6 +96,8 @@ impl Block {
             height: parent.height.checked_add(1).expect("height fits u64"),
             timestamp_ms,
             tx_root: tx_root(&txs),
+            executed_height,
+            state_root,
             txs,
         }
     }
@@ -90,6 +114,8 @@ impl Write for Block {
         self.height.write(buf);
         self.timestamp_ms.write(buf);
         self.tx_root.write(buf);
+        self.executed_height.write(buf);
+        self.state_root.write(buf);
         self.txs.write(buf);
     }
 }
@@ -100,6 +126,8 @@ impl EncodeSize for Block {
             + u64::SIZE
             + u64::SIZE
             + self.tx_root.encode_size()
+            + u64::SIZE
+            + self.state_root.encode_size()
             + self.txs.encode_size()
     }
 }
@@ -111,8 +139,10 @@ impl Read for Block {
         let height = u64::read_cfg(buf, &())?;
         let timestamp_ms = u64::read_cfg(buf, &())?;
         let tx_root = Digest::read_cfg(buf, &())?;
+        let executed_height = u64::read_cfg(buf, &())?;
+        let state_root = Digest::read_cfg(buf, &())?;
         let txs = Vec::<Transaction>::read_cfg(buf, &(RangeCfg::new(0..=BLOCK_TXS_MAX), ()))?;
-        Ok(Self { parent, height, timestamp_ms, tx_root, txs })
+        Ok(Self { parent, height, timestamp_ms, tx_root, executed_height, state_root, txs })
     }
 }
 
@@ -126,6 +156,8 @@ impl Digestible for Block {
                 &self.height.to_be_bytes(),
                 &self.timestamp_ms.to_be_bytes(),
                 &self.tx_root.0,
+                &self.executed_height.to_be_bytes(),
+                &self.state_root.0,
             ],
         );
         sha256::Digest(digest.0)
@@ -146,8 +178,8 @@ impl commonware_consensus::Block for Block {
 
 impl commonware_consensus::BoundedBlock for Block {
     fn max_encode_size(_: &()) -> usize {
-        // Header (32 + 8 + 8 + 32), the length prefix, and the transactions.
-        32 + 8 + 8 + 32 + 5 + BLOCK_BYTES_MAX
+        // Header (32 + 8 + 8 + 32 + 8 + 32), the length prefix, and the transactions.
+        32 + 8 + 8 + 32 + 8 + 32 + 5 + BLOCK_BYTES_MAX
     }
 }
 
@@ -165,7 +197,9 @@ mod tests {
         let mut f = TxFactory::new(c.chain_id().clone(), 10);
         let tx =
             f.sign(&c.regulator.key, Payload::FreezeMember { member: c.insurers[0].id.clone() });
-        let child = Block::child(&genesis, genesis.digest(), genesis.timestamp_ms + 1, vec![tx]);
+        let root = (0, genesis.state_root);
+        let child =
+            Block::child(&genesis, genesis.digest(), genesis.timestamp_ms + 1, root, vec![tx]);
         let bytes = child.encode();
         let back = Block::decode(bytes.clone()).unwrap();
         assert_eq!(back, child);
@@ -173,6 +207,9 @@ mod tests {
         assert_eq!(back.encode(), bytes);
         let mut other = child.clone();
         other.timestamp_ms += 1;
+        assert_ne!(other.digest(), child.digest());
+        let mut other = child.clone();
+        other.state_root = Digest([9; 32]);
         assert_ne!(other.digest(), child.digest());
         let other_chain = Consortium::demo("medledger-other", 1);
         assert_ne!(Block::genesis(&other_chain.genesis).digest(), genesis.digest());

@@ -101,11 +101,10 @@ impl Chain {
     pub fn new(genesis: &Genesis, genesis_block: &Block, mempool: Mempool) -> anyhow::Result<Self> {
         use commonware_cryptography::Digestible as _;
         let state = MemoryState::from_genesis(genesis)?;
-        let genesis_root = hash(Domain::StateRoot, &[&genesis_block.tx_root.0]);
         let tip = ExecutedBlock {
             height: 0,
             digest: genesis_block.digest(),
-            state_root: genesis_root,
+            state_root: genesis_block.state_root,
             timestamp_ms: genesis_block.timestamp_ms,
             txs: 0,
         };
@@ -134,6 +133,17 @@ impl Chain {
     /// The height of the last executed block.
     pub fn executed_height(&self) -> u64 {
         self.executed().tip.height
+    }
+
+    /// The last executed height and the state root after it.
+    pub fn executed_root(&self) -> (u64, Digest) {
+        let tip = self.executed().tip;
+        (tip.height, tip.state_root)
+    }
+
+    /// The executed block at `height`, if executed and still held.
+    pub fn executed_at(&self, height: u64) -> Option<ExecutedBlock> {
+        self.executed().recent.get(&height).copied()
     }
 
     /// Executes a finalized block exactly once: a block at or below the executed height (a
