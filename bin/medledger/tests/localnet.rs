@@ -103,6 +103,23 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
         assert_eq!(outcome_code(&receipt), "over_claim", "over-claim refused on {api}");
     }
 
+    // Every validator shows the bill fully claimed, once, and finds it by the patient.
+    for api in &net.apis {
+        let (status, bill) = get_json(*api, &format!("/v1/bills/{BILL_CODE}/0000000001")).unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(bill["reserved"], 10_000, "60.00 + 40.00 reserved on {api}: {bill}");
+        assert_eq!(bill["claims"].as_array().unwrap().len(), 2);
+        let (_, list) = get_json(*api, &format!("/v1/patients/{patient}/bills")).unwrap();
+        assert!(
+            list.as_array()
+                .unwrap()
+                .iter()
+                .any(|b| b["issue"]["id"] == format!("{BILL_CODE}/0000000001"))
+        );
+        let (_, claims) = get_json(*api, "/v1/payers/social-security/claims").unwrap();
+        assert_eq!(claims.as_array().unwrap().len(), 2);
+    }
+
     // kill -9 one validator while transactions flow: the other three keep committing.
     net.kill9(3);
     let before = height(net.apis[0]).unwrap();

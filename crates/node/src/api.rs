@@ -5,6 +5,8 @@
 //!   `?wait=commit` answers with the receipt once committed
 //! - `GET /v1/txs/{id}`: a transaction's status and receipt
 //! - `GET /v1/blocks/{height}`: an executed block's digest and state root (recent blocks)
+//! - `GET /v1/bills/{code}/{number}`, `GET /v1/patients/{pseudonym}/bills`: bills
+//! - `GET /v1/claims/{id}`, `GET /v1/payers/{member}/claims`: claims (newest 1,000)
 //! - `GET /metrics` (Prometheus text), `GET /healthz`
 //!
 //! Every error is JSON `{"code": …, "message": …}` with a 4xx status; bad input never panics.
@@ -20,7 +22,7 @@ use bytes::Bytes;
 use futures::channel::mpsc;
 use medledger_ledger::StateReader as _;
 use medledger_types::limits::TX_BYTES_MAX;
-use medledger_types::{Transaction, TxId};
+use medledger_types::{BillId, ClaimId, MemberId, Pseudonym, Transaction, TxId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -77,6 +79,10 @@ where
         .route("/v1/txs", post(submit))
         .route("/v1/txs/{id}", get(tx_status))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/bills/{code}/{number}", get(bill))
+        .route("/v1/patients/{pseudonym}/bills", get(patient_bills))
+        .route("/v1/claims/{id}", get(claim))
+        .route("/v1/payers/{member}/claims", get(payer_claims))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(2 * TX_BYTES_MAX + 4096))
@@ -255,6 +261,63 @@ async fn block(State(api): State<Api>, Path(height): Path<u64>) -> Response {
             format!("no executed block at height {height} is held"),
         ),
     }
+}
+
+/// Items a list endpoint returns at most (pagination arrives with the full API).
+const LIST_ITEMS_MAX: usize = 1_000;
+
+async fn bill(State(api): State<Api>, Path((code, number)): Path<(String, String)>) -> Response {
+    let id = match format!("{code}/{number}").parse::<BillId>() {
+        Ok(id) => id,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_bill_id", e.to_string()),
+    };
+    match api.chain.executed().state.bill(&id).cloned() {
+        Some(bill) => Json(bill).into_response(),
+        None => error(StatusCode::NOT_FOUND, "unknown_bill", format!("no bill {id}")),
+    }
+}
+
+async fn patient_bills(State(api): State<Api>, Path(pseudonym): Path<String>) -> Response {
+    let patient = match pseudonym.parse::<Pseudonym>() {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_pseudonym", e.to_string()),
+    };
+    let executed = api.chain.executed();
+    let ids = executed.bills_by_patient.get(&patient).map(Vec::as_slice).unwrap_or(&[]);
+    let bills: Vec<_> = ids
+        .iter()
+        .rev()
+        .take(LIST_ITEMS_MAX)
+        .filter_map(|id| executed.state.bill(id).cloned())
+        .collect();
+    Json(bills).into_response()
+}
+
+async fn claim(State(api): State<Api>, Path(id): Path<String>) -> Response {
+    let id = match id.parse::<ClaimId>() {
+        Ok(id) => id,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_claim_id", e.to_string()),
+    };
+    match api.chain.executed().state.claim(&id).cloned() {
+        Some(claim) => Json(claim).into_response(),
+        None => error(StatusCode::NOT_FOUND, "unknown_claim", format!("no claim {id}")),
+    }
+}
+
+async fn payer_claims(State(api): State<Api>, Path(member): Path<String>) -> Response {
+    let payer = match member.parse::<MemberId>() {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_member_id", e.to_string()),
+    };
+    let executed = api.chain.executed();
+    let ids = executed.claims_by_payer.get(&payer).map(Vec::as_slice).unwrap_or(&[]);
+    let claims: Vec<_> = ids
+        .iter()
+        .rev()
+        .take(LIST_ITEMS_MAX)
+        .filter_map(|id| executed.state.claim(id).cloned())
+        .collect();
+    Json(claims).into_response()
 }
 
 async fn metrics(State(api): State<Api>) -> Response {

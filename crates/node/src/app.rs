@@ -29,11 +29,9 @@ pub type Marshal = commonware_consensus::marshal::core::Mailbox<
     commonware_consensus::marshal::standard::Standard<Block>,
 >;
 
-/// When the mempool is empty, a leader waits up to this long after its parent's timestamp
-/// before proposing an empty block. This keeps an idle chain at about two blocks a second
-/// (instead of one per network round trip) while a transaction that arrives is proposed at once.
-/// It must stay well below the consensus leader timeout (1 s).
-pub const IDLE_BLOCK_INTERVAL_MS: u64 = 500;
+/// The longest idle interval allowed: it must stay well below the consensus leader timeout
+/// (1 s), or idle leaders would be skipped. See `ConsensusConfig::idle_block_interval_ms`.
+pub const IDLE_BLOCK_INTERVAL_MAX_MS: u64 = 800;
 
 /// How often an idle leader looks at the mempool while it waits.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(5);
@@ -51,12 +49,20 @@ fn millis(time: SystemTime) -> u64 {
 #[derive(Clone, Debug)]
 pub struct App {
     chain: Arc<Chain>,
+    idle_block_interval_ms: u64,
 }
 
 impl App {
-    /// An application over `chain`.
-    pub fn new(chain: Arc<Chain>) -> Self {
-        Self { chain }
+    /// An application over `chain`. With an empty mempool, a leader waits up to
+    /// `idle_block_interval_ms` (capped at [`IDLE_BLOCK_INTERVAL_MAX_MS`]) after its parent's
+    /// timestamp before proposing an empty block: an idle chain then makes a block or two a
+    /// second instead of one per network round trip, while a transaction that arrives is
+    /// proposed at once.
+    pub fn new(chain: Arc<Chain>, idle_block_interval_ms: u64) -> Self {
+        Self {
+            chain,
+            idle_block_interval_ms: idle_block_interval_ms.min(IDLE_BLOCK_INTERVAL_MAX_MS),
+        }
     }
 }
 
@@ -84,7 +90,7 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             exclude.extend(block.inner().txs.iter().map(|tx| tx.id()));
             ancestor = ancestry.next().await;
         }
-        let idle_until = parent.inner().timestamp_ms.saturating_add(IDLE_BLOCK_INTERVAL_MS);
+        let idle_until = parent.inner().timestamp_ms.saturating_add(self.idle_block_interval_ms);
         let txs = loop {
             let txs = self.chain.mempool().select(BLOCK_TXS_MAX, BLOCK_BYTES_MAX, &exclude);
             if !txs.is_empty() || millis(runtime.current()) >= idle_until {

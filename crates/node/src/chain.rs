@@ -6,7 +6,9 @@ use crate::block::{Block, BlockDigest};
 use crate::mempool::Mempool;
 use medledger_crypto::{Digest, Domain, hash};
 use medledger_ledger::{BlockContext, MemoryState, StateReader, execute_block};
-use medledger_types::{Genesis, Receipt, TxId};
+use medledger_types::{
+    BillId, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt, Transaction, TxId,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +60,33 @@ pub struct Executed {
     pub recent: BTreeMap<u64, ExecutedBlock>,
     /// Receipts of committed transactions.
     pub receipts: HashMap<TxId, Committed>,
+    /// Bills by patient pseudonym, in issue order.
+    pub bills_by_patient: HashMap<Pseudonym, Vec<BillId>>,
+    /// Claims by payer, in submission order.
+    pub claims_by_payer: HashMap<MemberId, Vec<ClaimId>>,
+}
+
+impl Executed {
+    /// Updates the query indexes for an accepted transaction.
+    fn index(&mut self, tx: &Transaction) {
+        match &tx.body().payload {
+            Payload::IssueBills { bills } => {
+                for bill in bills {
+                    self.bills_by_patient.entry(bill.patient).or_default().push(bill.id);
+                }
+            }
+            Payload::VoidBill { bill, red_number } => {
+                let red = BillId { code: bill.code, number: *red_number };
+                if let Some(patient) = self.state.bill(&red).map(|b| b.issue.patient) {
+                    self.bills_by_patient.entry(patient).or_default().push(red);
+                }
+            }
+            Payload::SubmitClaim { claim, .. } => {
+                self.claims_by_payer.entry(claim.payer.clone()).or_default().push(claim.claim_id);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Counters for `/metrics`.
@@ -114,6 +143,8 @@ impl Chain {
                 tip,
                 recent: BTreeMap::from([(0, tip)]),
                 receipts: HashMap::new(),
+                bills_by_patient: HashMap::new(),
+                claims_by_payer: HashMap::new(),
             }),
             mempool: Mutex::new(mempool),
             counters: Counters::default(),
@@ -163,9 +194,10 @@ impl Chain {
         let receipts = execute_block(&mut executed.state, &ctx, &block.txs);
         let state_root = next_state_root(&executed.tip.state_root, block.height, &receipts);
         let mut accepted = 0u64;
-        for (index, receipt) in receipts.into_iter().enumerate() {
+        for (index, (receipt, tx)) in receipts.into_iter().zip(&block.txs).enumerate() {
             if receipt.outcome.is_accepted() {
                 accepted += 1;
+                executed.index(tx);
             }
             let index = u32::try_from(index).expect("block size is bounded");
             // The first inclusion of an id is its answer; a later replay keeps it.

@@ -30,6 +30,25 @@ pub struct NodeConfig {
     /// Mempool limits.
     #[serde(default)]
     pub mempool: MempoolConfig,
+    /// Consensus pacing.
+    #[serde(default)]
+    pub consensus: ConsensusConfig,
+}
+
+/// Consensus pacing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusConfig {
+    /// With an empty mempool, the leader waits this long after the parent's timestamp before
+    /// proposing an empty block (0 = propose at once). Must stay well below the 1 s leader
+    /// timeout; values above 800 are capped.
+    pub idle_block_interval_ms: u64,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        Self { idle_block_interval_ms: 500 }
+    }
 }
 
 /// Limits of the mempool: it refuses new transactions rather than grow past them.

@@ -10,7 +10,7 @@
 //! DIR/nodeI/genesis.json               a copy, so each home is self-contained
 //! ```
 
-use crate::config::{API_BASE_PORT, MempoolConfig, NodeConfig, P2P_PORT_OFFSET};
+use crate::config::{API_BASE_PORT, ConsensusConfig, MempoolConfig, NodeConfig, P2P_PORT_OFFSET};
 use anyhow::{Context as _, bail};
 use medledger_crypto::{SigningKey, encode_hex, keyfile};
 use medledger_ledger::MemoryState;
@@ -186,6 +186,7 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
             validator_key: PathBuf::from("validator.key.json"),
             data_dir: PathBuf::from("data"),
             mempool: MempoolConfig::default(),
+            consensus: ConsensusConfig::default(),
         };
         let text = format!(
             "# medledger validator {i} of {n} on chain {}\n{}",

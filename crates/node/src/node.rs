@@ -260,7 +260,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
     let (executor, updates) = Executor::new();
     let wrapper = Inline::new(
         context.child("application"),
-        App::new(chain.clone()),
+        App::new(chain.clone(), config.consensus.idle_block_interval_ms),
         marshal_mailbox.clone(),
         epocher,
     );
