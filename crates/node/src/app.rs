@@ -19,6 +19,7 @@ use commonware_runtime::Clock;
 use commonware_utils::Acknowledgement as _;
 use futures::StreamExt as _;
 use futures::channel::mpsc;
+use medledger_ledger::verify_signatures;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -126,6 +127,7 @@ impl<E: Clock + Send + 'static> Application<E> for App {
     ) -> bool {
         let Some(block) = ancestry.next().await else { return false };
         let Some(parent) = ancestry.next().await else { return false };
+        let digest = block.digest();
         let (block, parent) = (block.inner(), parent.inner());
         if block.txs_bytes() > BLOCK_BYTES_MAX {
             tracing::warn!(height = block.height, "refusing block: too many bytes");
@@ -153,7 +155,7 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         while self.chain.executed_height() < block.executed_height {
             runtime.sleep(IDLE_POLL).await;
         }
-        match self.chain.executed_at(block.executed_height) {
+        let root_ok = match self.chain.executed_at(block.executed_height) {
             Some(executed) if executed.state_root == block.state_root => true,
             Some(_) => {
                 tracing::warn!(
@@ -169,7 +171,19 @@ impl<E: Clock + Send + 'static> Application<E> for App {
                 block.executed_height == parent.executed_height
                     && block.state_root == parent.state_root
             }
+        };
+        if !root_ok {
+            return false;
         }
+        // Honest leaders propose only transactions whose signatures verified on admission; a
+        // block carrying a forged one is refused rather than left to waste block space.
+        let checks = verify_signatures(&block.txs);
+        if checks.iter().any(|check| !check.signature) {
+            tracing::warn!(height = block.height, "refusing block: a signature does not verify");
+            return false;
+        }
+        self.chain.remember_checks(digest, block.height, checks);
+        true
     }
 }
 

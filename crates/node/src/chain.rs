@@ -5,7 +5,9 @@
 use crate::block::{Block, BlockDigest};
 use crate::mempool::Mempool;
 use medledger_crypto::{Digest, Domain, hash};
-use medledger_ledger::{BlockContext, MemoryState, StateReader, execute_block};
+use medledger_ledger::{
+    BlockContext, MemoryState, SignatureCheck, StateReader, execute_block, execute_block_checked,
+};
 use medledger_types::{
     BillId, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt, Transaction, TxId,
 };
@@ -106,11 +108,17 @@ pub struct Counters {
     pub admissions_refused: AtomicU64,
 }
 
+/// Signature checks made while verifying a proposal, kept until the block executes so that
+/// its signatures are verified once. Bounded: entries at or below the executed height are
+/// dropped, and at most this many are held.
+pub const VERIFIED_BLOCKS_MAX: usize = 1_024;
+
 /// Everything shared inside one node.
 #[derive(Debug)]
 pub struct Chain {
     executed: Mutex<Executed>,
     mempool: Mutex<Mempool>,
+    verified: Mutex<HashMap<BlockDigest, (u64, Vec<SignatureCheck>)>>,
     /// Counters for metrics.
     pub counters: Counters,
 }
@@ -147,6 +155,7 @@ impl Chain {
                 claims_by_payer: HashMap::new(),
             }),
             mempool: Mutex::new(mempool),
+            verified: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         })
     }
@@ -164,6 +173,16 @@ impl Chain {
     /// The height of the last executed block.
     pub fn executed_height(&self) -> u64 {
         self.executed().tip.height
+    }
+
+    /// Remembers the signature checks of a verified proposal until it executes.
+    pub fn remember_checks(&self, digest: BlockDigest, height: u64, checks: Vec<SignatureCheck>) {
+        let executed = self.executed_height();
+        let mut verified = self.verified.lock().expect("verified lock poisoned");
+        verified.retain(|_, (h, _)| *h > executed);
+        if verified.len() < VERIFIED_BLOCKS_MAX {
+            verified.insert(digest, (height, checks));
+        }
     }
 
     /// The last executed height and the state root after it.
@@ -191,7 +210,13 @@ impl Chain {
         }
         assert_eq!(block.height, executed.tip.height + 1, "finalized blocks arrive in order");
         let ctx = BlockContext { height: block.height, timestamp_ms: block.timestamp_ms };
-        let receipts = execute_block(&mut executed.state, &ctx, &block.txs);
+        let cached = self.verified.lock().expect("verified lock poisoned").remove(&digest);
+        let receipts = match cached {
+            Some((_, checks)) if checks.len() == block.txs.len() => {
+                execute_block_checked(&mut executed.state, &ctx, &block.txs, &checks)
+            }
+            _ => execute_block(&mut executed.state, &ctx, &block.txs),
+        };
         let state_root = next_state_root(&executed.tip.state_root, block.height, &receipts);
         let mut accepted = 0u64;
         for (index, (receipt, tx)) in receipts.into_iter().zip(&block.txs).enumerate() {
