@@ -245,3 +245,134 @@ pub async fn run_execution<E: Clock>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MempoolConfig;
+    use crate::mempool::Mempool;
+    use commonware_consensus::simplex::types::Context as SimplexContext;
+    use commonware_consensus::types::{Epoch, Round, View};
+    use commonware_cryptography::{Signer as _, ed25519::PrivateKey};
+    use commonware_math::algebra::Random as _;
+    use commonware_runtime::{Runner as _, deterministic};
+    use futures::Stream;
+    use medledger_crypto::Digest;
+    use medledger_testkit::{Consortium, TxFactory};
+    use medledger_types::{Payload, Transaction};
+    use std::pin::Pin;
+    use std::task::{Context as TaskContext, Poll};
+
+    /// Newest first: the candidate, then its parent.
+    #[derive(Clone)]
+    struct Blocks(Vec<Digested<Block>>);
+
+    impl Stream for Blocks {
+        type Item = Digested<Block>;
+        fn poll_next(
+            mut self: Pin<&mut Self>,
+            _: &mut TaskContext<'_>,
+        ) -> Poll<Option<Self::Item>> {
+            Poll::Ready(if self.0.is_empty() { None } else { Some(self.0.remove(0)) })
+        }
+    }
+
+    impl Ancestry<Block> for Blocks {
+        fn peek(&self) -> Option<&Digested<Block>> {
+            self.0.first()
+        }
+    }
+
+    fn digested(block: Block) -> Digested<Block> {
+        let digest = block.digest();
+        Digested::precomputed(block, digest)
+    }
+
+    fn context(parent: BlockDigest) -> SimplexContext<BlockDigest, ed25519::PublicKey> {
+        let leader =
+            PrivateKey::random(&mut rand_chacha::ChaCha20Rng::seed_from_u64(1)).public_key();
+        SimplexContext {
+            round: Round::new(Epoch::zero(), View::new(1)),
+            leader,
+            parent: (View::zero(), parent),
+        }
+    }
+
+    /// Runs `verify` on `edit(valid child of genesis)`.
+    fn verify_child(edit: impl FnOnce(&mut Block, &mut Vec<Transaction>)) -> bool {
+        let mut c = Consortium::demo("medledger-verify", 1);
+        // The deterministic runtime's clock starts at the Unix epoch.
+        c.genesis.genesis_time_ms = 0;
+        let genesis = Block::genesis(&c.genesis);
+        let chain = Arc::new(
+            Chain::new(
+                &c.genesis,
+                &genesis,
+                Mempool::new(c.chain_id().clone(), MempoolConfig::default()),
+            )
+            .unwrap(),
+        );
+        let mut f = TxFactory::new(c.chain_id().clone(), 10);
+        let mut txs =
+            vec![f.sign(
+                &c.regulator.key,
+                Payload::FreezeMember { member: c.insurers[0].id.clone() },
+            )];
+        let mut child = Block::child(
+            &genesis,
+            genesis.digest(),
+            genesis.timestamp_ms + 1,
+            (0, genesis.state_root),
+            txs.clone(),
+        );
+        edit(&mut child, &mut txs);
+        child.txs = txs;
+        let genesis_digest = genesis.digest();
+        deterministic::Runner::seeded(7).start(|runtime| async move {
+            let mut app = App::new(chain, 0);
+            let ancestry = Blocks(vec![digested(child), digested(genesis)]);
+            app.verify((runtime, context(genesis_digest)), ancestry).await
+        })
+    }
+
+    use rand_core::SeedableRng as _;
+
+    #[test]
+    fn verify_accepts_a_well_formed_block() {
+        assert!(verify_child(|_, _| {}));
+    }
+
+    #[test]
+    fn verify_refuses_a_wrong_state_root() {
+        assert!(!verify_child(|block, _| block.state_root = Digest([1; 32])));
+    }
+
+    #[test]
+    fn verify_refuses_a_state_root_height_that_is_not_below_the_block() {
+        assert!(!verify_child(|block, _| block.executed_height = 1));
+    }
+
+    #[test]
+    fn verify_refuses_a_tampered_transaction_list() {
+        assert!(!verify_child(|_, txs| {
+            txs.push(txs[0].clone());
+        }));
+    }
+
+    #[test]
+    fn verify_refuses_a_forged_signature() {
+        assert!(!verify_child(|block, txs| {
+            let c = Consortium::demo("medledger-verify", 1);
+            let mut body = txs[0].body().clone();
+            body.payload = Payload::FreezeMember { member: c.insurers[1].id.clone() };
+            txs[0] = Transaction::from_parts(body, txs[0].signature().clone());
+            block.tx_root = tx_root(txs);
+        }));
+    }
+
+    #[test]
+    fn verify_refuses_timestamps_out_of_order_or_ahead() {
+        assert!(!verify_child(|block, _| block.timestamp_ms -= 1));
+        assert!(!verify_child(|block, _| block.timestamp_ms = u64::MAX));
+    }
+}
