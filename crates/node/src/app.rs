@@ -289,8 +289,7 @@ mod tests {
     }
 
     fn context(parent: BlockDigest) -> SimplexContext<BlockDigest, ed25519::PublicKey> {
-        let leader =
-            PrivateKey::random(&mut rand_chacha::ChaCha20Rng::seed_from_u64(1)).public_key();
+        let leader = PrivateKey::random(rand_chacha::ChaCha20Rng::seed_from_u64(1)).public_key();
         SimplexContext {
             round: Round::new(Epoch::zero(), View::new(1)),
             leader,
