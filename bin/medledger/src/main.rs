@@ -15,6 +15,39 @@ struct Cli {
     command: Command,
 }
 
+/// What `init` creates and `localnet` runs.
+#[derive(clap::Args, Debug)]
+struct NetworkArgs {
+    /// Number of validators (4 tolerates one crashed or malicious validator).
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// The network's directory (`init` needs it empty or absent; `localnet` creates the
+    /// network there when it is).
+    #[arg(long, default_value = "localnet")]
+    dir: PathBuf,
+    /// API port of validator 0; validator I uses P+I for its API and P+1000+I for P2P.
+    #[arg(long, default_value_t = 8700)]
+    base_port: u16,
+    /// Number of demo patients.
+    #[arg(long, default_value_t = 300)]
+    patients: usize,
+    /// The chain id.
+    #[arg(long, default_value = "medledger-demo")]
+    chain_id: String,
+}
+
+impl From<NetworkArgs> for medledger_node::init::InitOptions {
+    fn from(a: NetworkArgs) -> Self {
+        Self {
+            validators: a.validators,
+            dir: a.dir,
+            base_port: a.base_port,
+            patients: a.patients,
+            chain_id: a.chain_id,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a demo consortium with fresh keys: genesis.json, one home per validator, and the
@@ -22,23 +55,7 @@ enum Command {
     ///
     /// Validator I serves its API on 127.0.0.1:(P+I) and P2P on 127.0.0.1:(P+1000+I), where P is
     /// --base-port (8700 by default). Key files are written with owner-only permissions.
-    Init {
-        /// Number of validators (4 tolerates one crashed or malicious validator).
-        #[arg(long, default_value_t = 4)]
-        validators: usize,
-        /// Directory to create; must be empty or absent.
-        #[arg(long, default_value = "localnet")]
-        dir: PathBuf,
-        /// API port of validator 0.
-        #[arg(long, default_value_t = 8700)]
-        base_port: u16,
-        /// Number of demo patients.
-        #[arg(long, default_value_t = 300)]
-        patients: usize,
-        /// The chain id.
-        #[arg(long, default_value = "medledger-demo")]
-        chain_id: String,
-    },
+    Init(NetworkArgs),
     /// Run one validator from its home directory (created by `init`).
     Node {
         /// The validator's home: config.toml, genesis.json, validator.key.json, data/.
@@ -50,17 +67,7 @@ enum Command {
     /// Creates the consortium first when --dir is empty or absent. Writes DIR/localnet.json with
     /// each node's API and P2P addresses, process id and home; logs go to DIR/nodeI/node.log.
     /// Ctrl-C or SIGTERM stops every validator cleanly.
-    Localnet {
-        /// Number of validators.
-        #[arg(long, default_value_t = 4)]
-        validators: usize,
-        /// The network's directory.
-        #[arg(long, default_value = "localnet")]
-        dir: PathBuf,
-        /// API port of validator 0 (used when the directory is created).
-        #[arg(long, default_value_t = 8700)]
-        base_port: u16,
-    },
+    Localnet(NetworkArgs),
     /// Generate an ed25519 signing key and write it as a key file (owner-only permissions).
     Keygen {
         /// Where to write the key file. Without it, the key file is printed to standard output.
@@ -107,27 +114,13 @@ fn init_logging() {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Init { validators, dir, base_port, patients, chain_id } => {
-            init(medledger_node::init::InitOptions {
-                validators,
-                dir,
-                base_port,
-                patients,
-                chain_id,
-            })
-        }
+        Command::Init(args) => init(args.into()),
         Command::Node { home } => {
             init_logging();
             medledger_node::node::launch(&home).map(|()| std::process::ExitCode::SUCCESS)
         }
-        Command::Localnet { validators, dir, base_port } => {
-            let options = medledger_node::init::InitOptions {
-                validators,
-                dir,
-                base_port,
-                ..medledger_node::init::InitOptions::default()
-            };
-            medledger_node::localnet::run(options).map(|()| std::process::ExitCode::SUCCESS)
+        Command::Localnet(args) => {
+            medledger_node::localnet::run(args.into()).map(|()| std::process::ExitCode::SUCCESS)
         }
         Command::Keygen { out } => keygen::run(out.as_deref()),
         Command::Scenario { json } => scenario::run(json),

@@ -51,13 +51,19 @@ pub fn write(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
     };
     let mut text = serde_json::to_string_pretty(&body).expect("key file serializes");
     text.push('\n');
+    write_private(path, text.as_bytes()).map_err(io)
+}
+
+/// Creates `path` with owner-only permissions (0600 on Unix), refusing to overwrite an existing
+/// file, writes `bytes` and syncs. For anything holding secrets.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Reads a key file and checks that its public key matches its secret.

@@ -12,7 +12,7 @@
 // Sizes here are small constants and scale factors; truncation cannot happen.
 #![allow(clippy::cast_possible_truncation)]
 
-use medledger_crypto::{Namespace, SignedMessage, verify_batch};
+use medledger_crypto::{SignedMessage, verify_batch};
 use medledger_ledger::{
     BlockContext, MemoryState, SignatureCheck, execute_block, execute_block_checked,
 };
@@ -182,15 +182,7 @@ fn main() {
 
     // The signature bound on its own, for context.
     let sample = &submit_b[..CLAIM_BLOCK_TXS.min(submit_b.len())];
-    let items: Vec<SignedMessage<'_>> = sample
-        .iter()
-        .map(|tx| SignedMessage {
-            namespace: Namespace::Transaction,
-            message: tx.signed_bytes(),
-            public_key: &tx.body().signer,
-            signature: tx.signature(),
-        })
-        .collect();
+    let items: Vec<SignedMessage<'_>> = sample.iter().map(Transaction::signed_message).collect();
     let rounds = 20;
     let start = Instant::now();
     for _ in 0..rounds {

@@ -57,15 +57,7 @@ fn consent_message(tx: &Transaction) -> Option<(Vec<u8>, &PatientConsent)> {
 pub fn verify_signatures(txs: &[Transaction]) -> Vec<SignatureCheck> {
     let consents: Vec<Option<(Vec<u8>, &PatientConsent)>> =
         txs.iter().map(consent_message).collect();
-    let mut items: Vec<SignedMessage<'_>> = txs
-        .iter()
-        .map(|tx| SignedMessage {
-            namespace: Namespace::Transaction,
-            message: tx.signed_bytes(),
-            public_key: &tx.body().signer,
-            signature: tx.signature(),
-        })
-        .collect();
+    let mut items: Vec<SignedMessage<'_>> = txs.iter().map(Transaction::signed_message).collect();
     for (message, consent) in consents.iter().flatten() {
         items.push(SignedMessage {
             namespace: Namespace::PatientConsent,

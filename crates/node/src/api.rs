@@ -192,14 +192,14 @@ async fn submit(
                 tracing::warn!(%id, "gossip queue full; the transaction waits for this node to lead");
             }
         }
-        Err(crate::mempool::AdmitError::Duplicate) => {}
+        Err(crate::mempool::AdmitError::DuplicateInMempool) => {}
         Err(e) => {
             api.chain.counters.admissions_refused.fetch_add(1, Ordering::Relaxed);
             let status = match e {
-                crate::mempool::AdmitError::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                crate::mempool::AdmitError::MempoolFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             };
-            return error(status, e.code(), e.to_string());
+            return error(status, &e.code(), e.to_string());
         }
     }
     if !wait {

@@ -94,18 +94,6 @@ fn create_private_dir(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
-}
-
 /// Creates the consortium described by `options`.
 pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
     let n = options.validators;
@@ -168,10 +156,12 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
             secret_key: encode_hex(&p.key.seed()),
         })
         .collect();
-    write_private(
-        &options.dir.join("keys").join("patients.json"),
-        &(serde_json::to_string_pretty(&patients)? + "\n"),
-    )?;
+    let patients_path = options.dir.join("keys").join("patients.json");
+    keyfile::write_private(
+        &patients_path,
+        (serde_json::to_string_pretty(&patients)? + "\n").as_bytes(),
+    )
+    .with_context(|| format!("writing {}", patients_path.display()))?;
 
     for (i, (node, key)) in nodes.iter().zip(&validator_keys).enumerate() {
         create_private_dir(&node.home)?;

@@ -11,9 +11,9 @@
 
 use crate::config::MempoolConfig;
 use commonware_codec::EncodeSize as _;
-use medledger_crypto::{Namespace, SignedMessage, verify_batch};
+use medledger_crypto::{SignedMessage, verify_batch};
 use medledger_types::limits::TX_LIFETIME_BLOCKS_MAX;
-use medledger_types::{ChainId, PublicKey, Transaction, TxId};
+use medledger_types::{ChainId, PublicKey, Rejection, Transaction, TxId};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 pub enum AdmitError {
     /// The mempool holds as much as it may.
     #[error("mempool is full ({txs} transactions, {bytes} bytes); retry later")]
-    Full {
+    MempoolFull {
         /// Transactions held.
         txs: usize,
         /// Bytes held.
@@ -31,46 +31,21 @@ pub enum AdmitError {
     },
     /// Already waiting in the mempool.
     #[error("transaction is already in the mempool")]
-    Duplicate,
-    /// Signed for another network.
-    #[error("transaction is for chain {got}, this chain is {expected}")]
-    WrongChainId {
-        /// This chain.
-        expected: String,
-        /// The transaction's.
-        got: String,
-    },
-    /// Its expiry has passed.
-    #[error("transaction expired at height {expires_at_height}; the chain is at {height}")]
-    Expired {
-        /// The expiry.
-        expires_at_height: u64,
-        /// The current height.
-        height: u64,
-    },
-    /// Its expiry is further ahead than allowed.
-    #[error("expiry height {expires_at_height} is beyond the limit {max_height}")]
-    ExpiryTooFar {
-        /// The expiry.
-        expires_at_height: u64,
-        /// The furthest allowed.
-        max_height: u64,
-    },
-    /// The signature does not verify.
-    #[error("signature does not verify")]
-    BadSignature,
+    DuplicateInMempool,
+    /// An envelope check the ledger would fail too (chain id, expiry, signature): the same
+    /// rejection, with the same code and message, is given now instead of after a block.
+    #[error("{0}")]
+    #[serde(untagged)]
+    Rejected(Rejection),
 }
 
 impl AdmitError {
-    /// The stable machine code.
-    pub fn code(&self) -> &'static str {
+    /// The stable machine code, shared with the ledger's rejections where they overlap.
+    pub fn code(&self) -> String {
         match self {
-            AdmitError::Full { .. } => "mempool_full",
-            AdmitError::Duplicate => "duplicate_in_mempool",
-            AdmitError::WrongChainId { .. } => "wrong_chain_id",
-            AdmitError::Expired { .. } => "expired",
-            AdmitError::ExpiryTooFar { .. } => "expiry_too_far",
-            AdmitError::BadSignature => "bad_signature",
+            AdmitError::MempoolFull { .. } => "mempool_full".to_string(),
+            AdmitError::DuplicateInMempool => "duplicate_in_mempool".to_string(),
+            AdmitError::Rejected(rejection) => rejection.code(),
         }
     }
 }
@@ -133,19 +108,12 @@ impl Mempool {
         let mut results: Vec<Option<Result<TxId, AdmitError>>> =
             txs.iter().map(|tx| self.precheck(tx, height).err().map(Err)).collect();
         let to_verify: Vec<usize> = (0..txs.len()).filter(|i| results[*i].is_none()).collect();
-        let items: Vec<SignedMessage<'_>> = to_verify
-            .iter()
-            .map(|i| SignedMessage {
-                namespace: Namespace::Transaction,
-                message: txs[*i].signed_bytes(),
-                public_key: &txs[*i].body().signer,
-                signature: txs[*i].signature(),
-            })
-            .collect();
+        let items: Vec<SignedMessage<'_>> =
+            to_verify.iter().map(|i| txs[*i].signed_message()).collect();
         let valid = verify_batch(&items);
         for (i, ok) in to_verify.iter().zip(valid) {
             if !ok {
-                results[*i] = Some(Err(AdmitError::BadSignature));
+                results[*i] = Some(Err(AdmitError::Rejected(Rejection::BadSignature)));
             }
         }
         txs.into_iter()
@@ -160,25 +128,30 @@ impl Mempool {
     fn precheck(&self, tx: &Transaction, height: u64) -> Result<(), AdmitError> {
         let body = tx.body();
         if body.chain_id != self.chain_id {
-            return Err(AdmitError::WrongChainId {
-                expected: self.chain_id.to_string(),
-                got: body.chain_id.to_string(),
-            });
+            return Err(AdmitError::Rejected(Rejection::WrongChainId {
+                expected: self.chain_id.clone(),
+                got: body.chain_id.clone(),
+            }));
         }
         // The next block is at least `height + 1`.
         let next = height.saturating_add(1);
         if body.expires_at_height < next {
-            return Err(AdmitError::Expired { expires_at_height: body.expires_at_height, height });
+            let expires_at_height = body.expires_at_height;
+            return Err(AdmitError::Rejected(Rejection::Expired {
+                expires_at_height,
+                height: next,
+            }));
         }
         let max_height = next.saturating_add(TX_LIFETIME_BLOCKS_MAX);
         if body.expires_at_height > max_height {
-            return Err(AdmitError::ExpiryTooFar {
-                expires_at_height: body.expires_at_height,
+            let expires_at_height = body.expires_at_height;
+            return Err(AdmitError::Rejected(Rejection::ExpiryTooFar {
+                expires_at_height,
                 max_height,
-            });
+            }));
         }
         if self.entries.contains_key(&tx.id()) {
-            return Err(AdmitError::Duplicate);
+            return Err(AdmitError::DuplicateInMempool);
         }
         Ok(())
     }
@@ -187,13 +160,13 @@ impl Mempool {
         let id = tx.id();
         // A duplicate within the same batch is caught here.
         if self.entries.contains_key(&id) {
-            return Err(AdmitError::Duplicate);
+            return Err(AdmitError::DuplicateInMempool);
         }
         let bytes = tx.encode_size();
         if self.entries.len() >= self.limits.txs_max
             || self.bytes.saturating_add(bytes) > self.limits.bytes_max
         {
-            return Err(AdmitError::Full { txs: self.entries.len(), bytes: self.bytes });
+            return Err(AdmitError::MempoolFull { txs: self.entries.len(), bytes: self.bytes });
         }
         let signer = tx.body().signer.clone();
         let queue = self.queues.entry(signer.clone()).or_default();
@@ -294,15 +267,24 @@ mod tests {
         let (c, mut f, mut pool) = setup(MempoolConfig::default());
         let tx = freeze(&c, &mut f);
         assert!(pool.admit(vec![tx.clone()], 0)[0].is_ok());
-        assert_eq!(pool.admit(vec![tx.clone()], 0)[0], Err(AdmitError::Duplicate));
+        assert_eq!(pool.admit(vec![tx.clone()], 0)[0], Err(AdmitError::DuplicateInMempool));
         let forged =
             Transaction::from_parts(freeze(&c, &mut f).body().clone(), tx.signature().clone());
-        assert_eq!(pool.admit(vec![forged], 0)[0], Err(AdmitError::BadSignature));
+        assert_eq!(
+            pool.admit(vec![forged], 0)[0],
+            Err(AdmitError::Rejected(Rejection::BadSignature))
+        );
         let late = freeze(&c, &mut f);
-        assert!(matches!(pool.admit(vec![late], 50)[0], Err(AdmitError::Expired { .. })));
+        assert!(matches!(
+            pool.admit(vec![late], 50)[0],
+            Err(AdmitError::Rejected(Rejection::Expired { .. }))
+        ));
         let mut other = TxFactory::new(medledger_types::ChainId::new("elsewhere").unwrap(), 50);
         let wrong = freeze(&c, &mut other);
-        assert!(matches!(pool.admit(vec![wrong], 0)[0], Err(AdmitError::WrongChainId { .. })));
+        assert!(matches!(
+            pool.admit(vec![wrong], 0)[0],
+            Err(AdmitError::Rejected(Rejection::WrongChainId { .. }))
+        ));
         assert_eq!(pool.len(), 1);
     }
 
@@ -312,7 +294,7 @@ mod tests {
         let txs: Vec<_> = (0..3).map(|_| freeze(&c, &mut f)).collect();
         let results = pool.admit(txs, 0);
         assert!(results[0].is_ok() && results[1].is_ok());
-        assert!(matches!(results[2], Err(AdmitError::Full { txs: 2, .. })));
+        assert!(matches!(results[2], Err(AdmitError::MempoolFull { txs: 2, .. })));
         assert_eq!(pool.len(), 2);
     }
 

@@ -25,7 +25,7 @@ use crate::limits::{ISSUE_BATCH_BILLS_MAX, TX_BYTES_MAX};
 use crate::money::Fen;
 use bytes::{BufMut, Bytes};
 use commonware_codec::{Buf, Copying, DecodeExt, Encode, EncodeSize, Error, Read, Write};
-use medledger_crypto::{Domain, Namespace, PublicKey, Signature, SigningKey, hash};
+use medledger_crypto::{Domain, Namespace, PublicKey, Signature, SignedMessage, SigningKey, hash};
 use serde::{Deserialize, Serialize};
 
 /// What a transaction asks the ledger to do.
@@ -327,6 +327,16 @@ impl Transaction {
     /// The signature.
     pub fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    /// The envelope signature as an item for batch verification.
+    pub fn signed_message(&self) -> SignedMessage<'_> {
+        SignedMessage {
+            namespace: Namespace::Transaction,
+            message: &self.body_bytes,
+            public_key: &self.body.signer,
+            signature: &self.signature,
+        }
     }
 }
 
