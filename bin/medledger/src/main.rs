@@ -1,6 +1,7 @@
 //! The `medledger` command. Parses flags and hands off; the work lives in the modules and,
 //! as the node grows, in library crates.
 
+mod demo;
 mod keygen;
 mod scenario;
 
@@ -74,6 +75,21 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Start a 4-validator local network and play the bill-and-claim story on it.
+    ///
+    /// Each step is a signed transaction committed by consensus; the outcome and latency of
+    /// each are printed, then a summary. The network keeps running until Ctrl-C (or stops at
+    /// once with --exit). Reuses the network in --dir if there is one.
+    Demo {
+        #[command(flatten)]
+        network: NetworkArgs,
+        /// Print a machine-readable JSON summary.
+        #[arg(long)]
+        json: bool,
+        /// Stop the network after the story.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Play the bill-and-claim story on an in-process ledger and check every outcome.
     ///
     /// A hospital issues a batch of bills, a patient finds them and claims part of one from the
@@ -122,6 +138,7 @@ fn main() -> std::process::ExitCode {
         Command::Localnet(args) => {
             medledger_node::localnet::run(args.into()).map(|()| std::process::ExitCode::SUCCESS)
         }
+        Command::Demo { network, json, exit } => demo::run(network.into(), json, exit),
         Command::Keygen { out } => keygen::run(out.as_deref()),
         Command::Scenario { json } => scenario::run(json),
     };

@@ -259,3 +259,47 @@ fn localnet_runs_and_stops_validators_and_refuses_a_stranger() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn demo_plays_the_story_on_a_real_network_and_exits() {
+    let dir = temp_dir("demo");
+    let output = medledger()
+        .args(["demo", "--exit", "--json", "--base-port", &base_port(2).to_string(), "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let start = stdout.find('{').expect("a JSON summary");
+    let summary: Value = serde_json::from_str(&stdout[start..]).unwrap();
+    assert_eq!(summary["all_ok"], true, "{summary}");
+    let outcomes: Vec<&str> = summary["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "accepted",
+            "accepted",
+            "accepted",
+            "accepted",
+            "accepted",
+            "duplicate_claim",
+            "over_claim",
+            "bill_has_claims"
+        ]
+    );
+    assert_eq!(summary["bill"]["reimbursed"], "250.00");
+    assert!(summary["claim_submit_to_settled_ms"][0].as_f64().unwrap() > 0.0);
+    // The network was stopped: nothing answers any more.
+    let api: SocketAddr =
+        summary["apis"][0].as_str().unwrap().trim_start_matches("http://").parse().unwrap();
+    assert!(
+        http(api, "GET", "/v1/status", "application/json", b"").is_err(),
+        "validators still running"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,7 +11,7 @@
 //!
 //! Every error is JSON `{"code": …, "message": …}` with a 4xx status; bad input never panics.
 
-use crate::chain::{Chain, Committed, ExecutedBlock};
+use crate::chain::{Chain, ExecutedBlock};
 use crate::config::NodeConfig;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -21,9 +21,10 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use futures::channel::mpsc;
 use medledger_ledger::StateReader as _;
+use medledger_types::api::{ApiError, Status, TxStatus};
 use medledger_types::limits::TX_BYTES_MAX;
 use medledger_types::{BillId, ClaimId, MemberId, Pseudonym, Transaction, TxId};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -38,13 +39,6 @@ struct Api {
     config: NodeConfig,
     validators: u32,
     metrics: Arc<dyn Fn() -> String + Send + Sync>,
-}
-
-/// A JSON error with a stable code.
-#[derive(Serialize)]
-struct ApiError {
-    code: String,
-    message: String,
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -95,19 +89,6 @@ where
     Ok(())
 }
 
-#[derive(Serialize)]
-struct Status {
-    chain_id: String,
-    validator_index: usize,
-    height: u64,
-    last_block_hash: String,
-    state_root: String,
-    last_block_time_ms: u64,
-    validators: u32,
-    mempool_txs: usize,
-    mempool_bytes: usize,
-}
-
 async fn status(State(api): State<Api>) -> Json<Status> {
     let tip = api.chain.executed().tip;
     let (mempool_txs, mempool_bytes) = {
@@ -130,14 +111,6 @@ async fn status(State(api): State<Api>) -> Json<Status> {
 #[derive(Deserialize)]
 struct SubmitQuery {
     wait: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Submitted {
-    tx_id: TxId,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    committed: Option<Committed>,
 }
 
 async fn submit(
@@ -179,7 +152,11 @@ async fn submit(
     if let Some(committed) = api.chain.executed().receipts.get(&id).cloned() {
         return (
             StatusCode::OK,
-            Json(Submitted { tx_id: id, status: "committed", committed: Some(committed) }),
+            Json(TxStatus {
+                tx_id: id,
+                status: "committed".to_string(),
+                committed: Some(committed),
+            }),
         )
             .into_response();
     }
@@ -205,7 +182,7 @@ async fn submit(
     if !wait {
         return (
             StatusCode::ACCEPTED,
-            Json(Submitted { tx_id: id, status: "pending", committed: None }),
+            Json(TxStatus { tx_id: id, status: "pending".to_string(), committed: None }),
         )
             .into_response();
     }
@@ -214,7 +191,11 @@ async fn submit(
         if let Some(committed) = api.chain.executed().receipts.get(&id).cloned() {
             return (
                 StatusCode::OK,
-                Json(Submitted { tx_id: id, status: "committed", committed: Some(committed) }),
+                Json(TxStatus {
+                    tx_id: id,
+                    status: "committed".to_string(),
+                    committed: Some(committed),
+                }),
             )
                 .into_response();
         }
@@ -238,11 +219,16 @@ async fn tx_status(State(api): State<Api>, Path(id): Path<String>) -> Response {
         );
     };
     if let Some(committed) = api.chain.executed().receipts.get(&id).cloned() {
-        return Json(Submitted { tx_id: id, status: "committed", committed: Some(committed) })
-            .into_response();
+        return Json(TxStatus {
+            tx_id: id,
+            status: "committed".to_string(),
+            committed: Some(committed),
+        })
+        .into_response();
     }
     if api.chain.mempool().contains(&id) {
-        return Json(Submitted { tx_id: id, status: "pending", committed: None }).into_response();
+        return Json(TxStatus { tx_id: id, status: "pending".to_string(), committed: None })
+            .into_response();
     }
     error(
         StatusCode::NOT_FOUND,
@@ -254,7 +240,7 @@ async fn tx_status(State(api): State<Api>, Path(id): Path<String>) -> Response {
 async fn block(State(api): State<Api>, Path(height): Path<u64>) -> Response {
     let found: Option<ExecutedBlock> = api.chain.executed().recent.get(&height).copied();
     match found {
-        Some(block) => Json(block).into_response(),
+        Some(block) => Json(block.summary()).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
             "unknown_block",

@@ -11,30 +11,19 @@ use medledger_ledger::{
 use medledger_types::{
     BillId, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt, Transaction, TxId,
 };
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-/// Where a committed transaction is and what it did.
-#[derive(Clone, Debug, Serialize)]
-pub struct Committed {
-    /// Height of the block that included it.
-    pub height: u64,
-    /// Position in that block.
-    pub index: u32,
-    /// The ledger's receipt.
-    pub receipt: Receipt,
-}
+pub use medledger_types::api::Committed;
 
 /// One executed block, as `/v1/status` and agreement checks see it.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecutedBlock {
     /// Height.
     pub height: u64,
-    /// The block's digest (hex in JSON).
-    #[serde(serialize_with = "hex_digest")]
+    /// The block's digest.
     pub digest: BlockDigest,
     /// The state root after executing it.
     pub state_root: Digest,
@@ -44,8 +33,17 @@ pub struct ExecutedBlock {
     pub txs: u32,
 }
 
-fn hex_digest<S: serde::Serializer>(d: &BlockDigest, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&medledger_crypto::encode_hex(d.as_ref()))
+impl ExecutedBlock {
+    /// The API's view of it.
+    pub fn summary(&self) -> medledger_types::api::BlockSummary {
+        medledger_types::api::BlockSummary {
+            height: self.height,
+            digest: medledger_crypto::encode_hex(self.digest.as_ref()),
+            state_root: self.state_root,
+            timestamp_ms: self.timestamp_ms,
+            txs: self.txs,
+        }
+    }
 }
 
 /// How many recent executed blocks are kept in memory for `/v1/status` and agreement checks.

@@ -69,11 +69,35 @@ pub struct InitReport {
     pub nodes: Vec<CreatedNode>,
 }
 
-#[derive(Serialize)]
+/// A demo patient's entry in `keys/patients.json`.
+#[derive(Serialize, serde::Deserialize)]
 struct PatientKey {
     pseudonym: String,
     public_key: String,
     secret_key: String,
+}
+
+/// Reads the demo patients' keys written by [`init`] (`DIR/keys/patients.json`).
+pub fn read_patients(dir: &Path) -> anyhow::Result<Vec<(medledger_types::Pseudonym, SigningKey)>> {
+    let path = dir.join("keys").join("patients.json");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let list: Vec<PatientKey> =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    list.into_iter()
+        .map(|p| {
+            let pseudonym =
+                p.pseudonym.parse().map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let seed: [u8; 32] = medledger_crypto::decode_hex(&p.secret_key)?
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("{}: a secret key is not 32 bytes", path.display()))?;
+            Ok((pseudonym, SigningKey::from_seed(seed)))
+        })
+        .collect()
+}
+
+/// Reads a member's signing key written by [`init`] (`DIR/keys/members/<member>.key.json`).
+pub fn read_member_key(dir: &Path, member: &str) -> anyhow::Result<SigningKey> {
+    Ok(keyfile::read(&dir.join("keys").join("members").join(format!("{member}.key.json")))?)
 }
 
 /// Whether `dir` is absent or an empty directory.

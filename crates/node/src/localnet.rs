@@ -23,8 +23,9 @@ struct NodeEntry {
     home: PathBuf,
 }
 
+/// The JSON form of `localnet.json`.
 #[derive(Serialize)]
-struct Localnet {
+struct Manifest {
     nodes: Vec<NodeEntry>,
 }
 
@@ -65,78 +66,133 @@ pub fn stop_node(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
-/// Runs the local network until SIGINT or SIGTERM.
-pub fn run(options: InitOptions) -> anyhow::Result<()> {
-    let dir = options.dir.clone();
-    if is_empty_dir(&dir) {
-        init(&options)?;
-        println!("created a {}-validator consortium in {}", options.validators, dir.display());
-    }
-    let mut homes: Vec<PathBuf> = (0..)
-        .map(|i| dir.join(format!("node{i}")))
-        .take_while(|home| home.join("config.toml").exists())
-        .collect();
-    if homes.is_empty() {
-        bail!("{} holds no validator homes (node0/config.toml, …)", dir.display());
-    }
-    homes.truncate(options.validators.max(1));
-    let exe = std::env::current_exe().context("finding the medledger executable")?;
-    let mut children = Vec::new();
-    let mut entries = Vec::new();
-    for home in &homes {
-        let config = NodeConfig::load(home)?;
-        let child = spawn_node(&exe, home)?;
-        entries.push(NodeEntry {
-            api: format!("http://{}", config.api_address),
-            p2p: config.p2p_address.to_string(),
-            pid: child.id(),
-            home: home.clone(),
-        });
-        children.push(child);
-    }
-    let manifest = dir.join("localnet.json");
-    std::fs::write(&manifest, serde_json::to_string_pretty(&Localnet { nodes: entries })? + "\n")?;
-    println!("{} validators running; details in {}", children.len(), manifest.display());
-    for (i, home) in homes.iter().enumerate() {
-        let config = NodeConfig::load(home)?;
-        println!(
-            "  node{i}: status http://{}/v1/status   log {}",
-            config.api_address,
-            home.join("node.log").display()
-        );
-    }
-    println!("Ctrl-C (or SIGTERM) stops them all.");
+/// A running local network.
+#[derive(Debug)]
+pub struct Localnet {
+    /// The network's directory.
+    pub dir: PathBuf,
+    /// Each validator's home.
+    pub homes: Vec<PathBuf>,
+    /// Each validator's API address.
+    pub apis: Vec<std::net::SocketAddr>,
+    children: Vec<Child>,
+}
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = terminate.recv() => break,
-                _ = tick.tick() => {
-                    for (i, child) in children.iter_mut().enumerate() {
-                        if let Ok(Some(status)) = child.try_wait() {
-                            eprintln!("node{i} exited ({status}); see {}", homes[i].join("node.log").display());
+impl Localnet {
+    /// Creates the consortium if `options.dir` is empty, starts one process per validator and
+    /// writes `DIR/localnet.json`.
+    pub fn start(options: &InitOptions) -> anyhow::Result<Self> {
+        let dir = options.dir.clone();
+        if is_empty_dir(&dir) {
+            init(options)?;
+            println!("created a {}-validator consortium in {}", options.validators, dir.display());
+        }
+        let mut homes: Vec<PathBuf> = (0..)
+            .map(|i| dir.join(format!("node{i}")))
+            .take_while(|home| home.join("config.toml").exists())
+            .collect();
+        if homes.is_empty() {
+            bail!("{} holds no validator homes (node0/config.toml, …)", dir.display());
+        }
+        homes.truncate(options.validators.max(1));
+        let exe = std::env::current_exe().context("finding the medledger executable")?;
+        let mut net =
+            Self { dir: dir.clone(), homes: Vec::new(), apis: Vec::new(), children: Vec::new() };
+        let mut entries = Vec::new();
+        for home in &homes {
+            let config = NodeConfig::load(home)?;
+            let child = spawn_node(&exe, home)?;
+            entries.push(NodeEntry {
+                api: format!("http://{}", config.api_address),
+                p2p: config.p2p_address.to_string(),
+                pid: child.id(),
+                home: home.clone(),
+            });
+            net.children.push(child);
+            net.apis.push(config.api_address);
+            net.homes.push(home.clone());
+        }
+        let manifest = dir.join("localnet.json");
+        std::fs::write(
+            &manifest,
+            serde_json::to_string_pretty(&Manifest { nodes: entries })? + "\n",
+        )?;
+        Ok(net)
+    }
+
+    /// Prints where to look.
+    pub fn describe(&self) {
+        println!(
+            "{} validators running; details in {}",
+            self.children.len(),
+            self.dir.join("localnet.json").display()
+        );
+        for (i, (api, home)) in self.apis.iter().zip(&self.homes).enumerate() {
+            println!(
+                "  node{i}: status http://{api}/v1/status   log {}",
+                home.join("node.log").display()
+            );
+        }
+    }
+
+    /// Blocks until SIGINT or SIGTERM, reporting validators that exit on their own.
+    pub fn wait_for_signal(&mut self) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (children, homes) = (&mut self.children, &self.homes);
+        runtime.block_on(async {
+            let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            let mut reported = vec![false; children.len()];
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = terminate.recv() => break,
+                    _ = tick.tick() => {
+                        for (i, child) in children.iter_mut().enumerate() {
+                            if let Ok(Some(status)) = child.try_wait()
+                                && !reported[i]
+                            {
+                                reported[i] = true;
+                                eprintln!("node{i} exited ({status}); see {}", homes[i].join("node.log").display());
+                            }
                         }
                     }
                 }
             }
+            anyhow::Ok(())
+        })
+    }
+
+    /// Stops every validator: SIGTERM to all, then each gets [`STOP_GRACE`] before SIGKILL.
+    pub fn stop(&mut self) {
+        for child in &mut self.children {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .stderr(Stdio::null())
+                .status();
         }
-        anyhow::Ok(())
-    })?;
-    println!("stopping {} validators…", children.len());
-    for child in &mut children {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .stderr(Stdio::null())
-            .status();
+        for child in &mut self.children {
+            stop_node(child, STOP_GRACE);
+        }
+        self.children.clear();
     }
-    for child in &mut children {
-        stop_node(child, STOP_GRACE);
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        self.stop();
     }
+}
+
+/// Runs the local network until SIGINT or SIGTERM.
+pub fn run(options: InitOptions) -> anyhow::Result<()> {
+    let mut net = Localnet::start(&options)?;
+    net.describe();
+    println!("Ctrl-C (or SIGTERM) stops them all.");
+    net.wait_for_signal()?;
+    println!("stopping {} validators…", net.children.len());
+    net.stop();
     println!("stopped");
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! untrusted bytes is bounded by the limits in [`limits`]. A value that exists is valid: bill
 //! codes have eight digits, money cannot be negative, identifiers have a fixed alphabet.
 
+pub mod api;
 pub mod bill;
 pub mod claim;
 mod codec_util;

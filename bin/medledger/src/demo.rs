@@ -1,0 +1,262 @@
+//! `medledger demo`: the bill-and-claim story on a real 4-validator network.
+//!
+//! Starts (or reuses) a local network in the directory it names, then plays the story through
+//! the SDK, every step a signed transaction committed by consensus, printing each step's
+//! outcome and its submit-to-commit latency: a hospital issues bills, the patient finds them,
+//! claims part of one from the social security bureau, which settles; the wallet platform files
+//! the rest with an insurer, which settles; a duplicate claim, an over-claim and voiding a
+//! reimbursed bill are refused with their reasons. Then it keeps the network running (or exits
+//! with `--exit`).
+
+use anyhow::Context as _;
+use medledger_client::Client;
+use medledger_node::init::{InitOptions, read_member_key, read_patients};
+use medledger_node::localnet::Localnet;
+use medledger_testkit::{TxFactory, bill, claim, claim_id, consent_submit};
+use medledger_types::api::Committed;
+use medledger_types::{BillId, ChainId, Fen, MemberId, Outcome, Payload, Text, Transaction};
+use serde::Serialize;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Serialize)]
+struct Step {
+    step: usize,
+    description: String,
+    expected: String,
+    outcome: String,
+    detail: String,
+    ok: bool,
+    height: u64,
+    latency_ms: f64,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    chain_id: String,
+    directory: String,
+    apis: Vec<String>,
+    steps: Vec<Step>,
+    all_ok: bool,
+    claim_submit_to_settled_ms: Vec<f64>,
+    bill: serde_json::Value,
+}
+
+struct Story {
+    nodes: Vec<Client>,
+    steps: Vec<Step>,
+    json: bool,
+}
+
+impl Story {
+    /// Submits `tx` to node `node % n`, waits for its receipt, records the step.
+    fn step(
+        &mut self,
+        node: usize,
+        description: &str,
+        expected: &str,
+        tx: &Transaction,
+    ) -> anyhow::Result<f64> {
+        let client = &self.nodes[node % self.nodes.len()];
+        let start = Instant::now();
+        let committed: Committed =
+            client.submit_and_wait(tx).with_context(|| description.to_string())?;
+        let latency_ms = start.elapsed().as_secs_f64() * 1_000.0;
+        let (outcome, detail) = match &committed.receipt.outcome {
+            Outcome::Accepted(effect) => ("accepted".to_string(), effect.to_string()),
+            Outcome::Rejected(rejection) => (rejection.code(), rejection.to_string()),
+        };
+        let step = Step {
+            step: self.steps.len() + 1,
+            description: description.to_string(),
+            ok: outcome == expected,
+            expected: expected.to_string(),
+            outcome,
+            detail,
+            height: committed.height,
+            latency_ms,
+        };
+        if !self.json {
+            let mark = if step.ok { "ok " } else { "FAIL" };
+            println!("{:>2}. [{mark}] {}", step.step, step.description);
+            println!(
+                "          {} — {} (block {}, {:.0} ms via node{})",
+                step.outcome,
+                step.detail,
+                step.height,
+                step.latency_ms,
+                node % self.nodes.len()
+            );
+            if !step.ok {
+                println!("          expected: {}", step.expected);
+            }
+        }
+        self.steps.push(step);
+        Ok(latency_ms)
+    }
+}
+
+/// Plays the story; `exit` stops the network afterwards instead of waiting for Ctrl-C.
+pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitCode> {
+    let mut net = Localnet::start(&options)?;
+    let nodes: Vec<Client> =
+        net.apis.iter().map(|a| Client::new(&format!("http://{a}"))).collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    let height = loop {
+        let heights: Vec<u64> =
+            nodes.iter().filter_map(|n| n.status().ok()).map(|s| s.height).collect();
+        if heights.len() == nodes.len() && heights.iter().all(|h| *h >= 1) {
+            break heights.into_iter().max().unwrap_or(1);
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(120),
+            "the network did not start; see the node logs in {}",
+            net.dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if !json {
+        net.describe();
+        println!("\nThe story, each step a signed transaction committed by 4 validators:\n");
+    }
+    let dir = net.dir.clone();
+    let chain = ChainId::new(nodes[0].status()?.chain_id)?;
+    let hospital = read_member_key(&dir, "city-central-hospital")?;
+    let platform = read_member_key(&dir, "wallet-platform")?;
+    let ss = (MemberId::new("social-security")?, read_member_key(&dir, "social-security")?);
+    let insurer = (MemberId::new("ping-health")?, read_member_key(&dir, "ping-health")?);
+    let patients = read_patients(&dir)?;
+    let (patient, patient_key) =
+        patients.first().context("the network has no demo patients")?.clone();
+    let mut f = TxFactory::new(chain.clone(), height + 1_000);
+    // Fresh numbers on every run of the same network: ten per height.
+    let base = (height + 1) * 10;
+    let code = medledger_testkit::DEMO_BILL_CODE;
+    let (a, b, red) =
+        (BillId::new(code, base + 1)?, BillId::new(code, base + 2)?, BillId::new(code, base + 9)?);
+    let mut story = Story { nodes, steps: Vec::new(), json };
+
+    // 970.00 outpatient bill: the pooled fund paid 600.00 and the personal account 120.00 at
+    // the counter; the patient paid 250.00, all that can ever be claimed.
+    let mut first = bill(a, patient, 25_000, 60_000);
+    first.amounts.personal_account = Fen(12_000);
+    first.amounts.total = Fen(97_000);
+    let issue = f.sign(
+        &hospital,
+        Payload::IssueBills { bills: vec![first, bill(b, patient, 8_000, 10_000)] },
+    );
+    story.step(0, "City Central Hospital issues a signed batch of bills", "accepted", &issue)?;
+
+    let found = story.nodes[1].patient_bills(patient)?;
+    let listed: Vec<String> = found
+        .iter()
+        .filter(|bill| bill.id() == a || bill.id() == b)
+        .map(|bill| {
+            format!(
+                "{} (check code {}, claimable {})",
+                bill.id(),
+                bill.check_code,
+                bill.claimable()
+            )
+        })
+        .collect();
+    if !json {
+        println!(
+            "          the patient's wallet finds {} new bills: {}",
+            listed.len(),
+            listed.join("; ")
+        );
+    }
+
+    let first_claim = claim(claim_id(base + 1), &ss.0, patient, &[(a, 15_000)]);
+    let submit_first =
+        f.sign(&patient_key, Payload::SubmitClaim { claim: first_claim, consent: None });
+    let t1 = story.step(
+        1,
+        "The patient claims 150.00 of the bill from the social security bureau",
+        "accepted",
+        &submit_first,
+    )?;
+    let settle = f.sign(
+        &ss.1,
+        Payload::SettleClaim {
+            claim_id: claim_id(base + 1),
+            approved: vec![Fen(15_000)],
+            payment_reference: Text::new("SSB-DEMO-1")?,
+        },
+    );
+    let t2 = story.step(2, "The social security bureau settles 150.00", "accepted", &settle)?;
+
+    let second = claim(claim_id(base + 2), &insurer.0, patient, &[(a, 10_000)]);
+    let consent = consent_submit(&chain, &patient_key, &second);
+    let submit_second = f.sign(
+        &platform,
+        Payload::SubmitClaim { claim: second.clone(), consent: Some(consent.clone()) },
+    );
+    let t3 = story.step(3, "The wallet platform files the remaining 100.00 with Ping Health, with the patient's consent", "accepted", &submit_second)?;
+    let settle = f.sign(
+        &insurer.1,
+        Payload::SettleClaim {
+            claim_id: claim_id(base + 2),
+            approved: vec![Fen(10_000)],
+            payment_reference: Text::new("PING-DEMO-2")?,
+        },
+    );
+    let t4 = story.step(0, "Ping Health settles 100.00", "accepted", &settle)?;
+
+    let duplicate =
+        f.sign(&platform, Payload::SubmitClaim { claim: second, consent: Some(consent) });
+    story.step(1, "The same claim is filed again", "duplicate_claim", &duplicate)?;
+    let over = claim(claim_id(base + 3), &MemberId::new("tai-insurance")?, patient, &[(a, 1)]);
+    let over = f.sign(&patient_key, Payload::SubmitClaim { claim: over, consent: None });
+    story.step(
+        2,
+        "Tai Insurance is asked for 0.01 more on the fully reimbursed bill",
+        "over_claim",
+        &over,
+    )?;
+    let void = f.sign(&hospital, Payload::VoidBill { bill: a, red_number: red.number });
+    story.step(3, "The hospital tries to void the reimbursed bill", "bill_has_claims", &void)?;
+
+    let final_bill = story.nodes[2].bill(a)?;
+    let summary = Summary {
+        chain_id: chain.to_string(),
+        directory: dir.display().to_string(),
+        apis: net.apis.iter().map(|a| format!("http://{a}")).collect(),
+        all_ok: story.steps.iter().all(|s| s.ok),
+        claim_submit_to_settled_ms: vec![t1 + t2, t3 + t4],
+        bill: serde_json::json!({
+            "id": a.to_string(),
+            "claimable": final_bill.claimable().to_string(),
+            "reimbursed": final_bill.reimbursed.to_string(),
+            "reserved": final_bill.reserved.to_string(),
+        }),
+        steps: story.steps,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        let passed = summary.steps.iter().filter(|s| s.ok).count();
+        println!(
+            "\nbill {a}: claimable {}, reimbursed {} by two payers, reserved {}",
+            final_bill.claimable(),
+            final_bill.reimbursed,
+            final_bill.reserved
+        );
+        println!(
+            "claim submit-to-settled: {:.0} ms (social security), {:.0} ms (Ping Health)",
+            summary.claim_submit_to_settled_ms[0], summary.claim_submit_to_settled_ms[1]
+        );
+        println!("{passed} of {} steps turned out as the rules require", summary.steps.len());
+    }
+    let code = if summary.all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    if exit {
+        net.stop();
+    } else {
+        println!("\nThe network keeps running: try curl -s {}/v1/status", summary.apis[0]);
+        println!("Ctrl-C stops it.");
+        net.wait_for_signal()?;
+        net.stop();
+    }
+    Ok(code)
+}

@@ -1,0 +1,169 @@
+//! Rust SDK for medledger nodes: typed requests and responses (shared with the server through
+//! `medledger_types::api`), transaction submission and submit-and-wait.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), medledger_client::ClientError> {
+//! let node = medledger_client::Client::new("http://127.0.0.1:8700")?;
+//! println!("height {}", node.status()?.height);
+//! # Ok(()) }
+//! ```
+//!
+//! The transport is a deliberately small HTTP/1.1 client over `std::net` (one connection per
+//! request, bounded response size, timeouts), enough for loopback and internal networks
+//! without pulling an HTTP stack into every wallet and payer system that embeds the SDK.
+
+mod http;
+
+use medledger_types::api::{ApiError, BlockSummary, Committed, Status, TxStatus};
+use medledger_types::{Bill, BillId, Claim, ClaimId, Encode as _, Pseudonym, Transaction, TxId};
+use serde::de::DeserializeOwned;
+use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::time::Duration;
+
+/// What can go wrong talking to a node.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL is not `http://host:port`.
+    #[error("not a node URL (expected http://host:port): {0}")]
+    Url(String),
+    /// The node could not be reached or the connection failed.
+    #[error("cannot reach {addr}: {source}")]
+    Io {
+        /// The node.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The node answered with an error.
+    #[error("{status} {}: {}", error.code, error.message)]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The node's error.
+        error: ApiError,
+    },
+    /// The node's answer could not be understood.
+    #[error("unexpected answer from the node: {0}")]
+    Decode(String),
+}
+
+/// A connection to one node's API.
+#[derive(Clone, Debug)]
+pub struct Client {
+    addr: SocketAddr,
+    timeout: Duration,
+}
+
+impl Client {
+    /// A client for `url`, e.g. `http://127.0.0.1:8700`.
+    pub fn new(url: &str) -> Result<Self, ClientError> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| ClientError::Url(url.to_string()))?;
+        let host = rest.trim_end_matches('/');
+        let addr = host
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| ClientError::Url(url.to_string()))?;
+        Ok(Self { addr, timeout: Duration::from_secs(30) })
+    }
+
+    /// The node's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn request<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(u16, T), ClientError> {
+        let (status, bytes) =
+            http::request(self.addr, method, path, content_type, body, self.timeout)
+                .map_err(|source| ClientError::Io { addr: self.addr, source })?;
+        if status >= 400 {
+            let error = serde_json::from_slice::<ApiError>(&bytes).unwrap_or_else(|_| ApiError {
+                code: format!("http_{status}"),
+                message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            });
+            return Err(ClientError::Api { status, error });
+        }
+        let value =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?;
+        Ok((status, value))
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.request("GET", path, "application/json", b"").map(|(_, v)| v)
+    }
+
+    /// `GET /v1/status`.
+    pub fn status(&self) -> Result<Status, ClientError> {
+        self.get("/v1/status")
+    }
+
+    /// Submits a signed transaction; answers once it is in the node's mempool (`pending`), or
+    /// with its receipt if it was already committed.
+    pub fn submit(&self, tx: &Transaction) -> Result<TxStatus, ClientError> {
+        self.request("POST", "/v1/txs", "application/octet-stream", &tx.encode()).map(|(_, v)| v)
+    }
+
+    /// Submits a signed transaction and waits (up to the node's limit, 10 s) for its receipt.
+    pub fn submit_and_wait(&self, tx: &Transaction) -> Result<Committed, ClientError> {
+        let (status, answer): (u16, serde_json::Value) =
+            self.request("POST", "/v1/txs?wait=commit", "application/octet-stream", &tx.encode())?;
+        if status == 200
+            && let Ok(done) = serde_json::from_value::<TxStatus>(answer.clone())
+            && let Some(committed) = done.committed
+        {
+            return Ok(committed);
+        }
+        // Still pending after the node's wait: keep polling.
+        self.wait(tx.id(), Duration::from_secs(60))
+    }
+
+    /// Waits up to `timeout` for `id` to be committed.
+    pub fn wait(&self, id: TxId, timeout: Duration) -> Result<Committed, ClientError> {
+        let start = std::time::Instant::now();
+        loop {
+            match self.tx(id) {
+                Ok(TxStatus { committed: Some(committed), .. }) => return Ok(committed),
+                Ok(_) | Err(ClientError::Api { status: 404, .. }) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(_) => {
+                    return Err(ClientError::Decode(format!(
+                        "transaction {id} not committed after {timeout:?}"
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// `GET /v1/txs/{id}`.
+    pub fn tx(&self, id: TxId) -> Result<TxStatus, ClientError> {
+        self.get(&format!("/v1/txs/{id}"))
+    }
+
+    /// `GET /v1/blocks/{height}`.
+    pub fn block(&self, height: u64) -> Result<BlockSummary, ClientError> {
+        self.get(&format!("/v1/blocks/{height}"))
+    }
+
+    /// `GET /v1/bills/{code}/{number}`.
+    pub fn bill(&self, id: BillId) -> Result<Bill, ClientError> {
+        self.get(&format!("/v1/bills/{}/{}", id.code, id.number))
+    }
+
+    /// `GET /v1/patients/{pseudonym}/bills`, newest first.
+    pub fn patient_bills(&self, patient: Pseudonym) -> Result<Vec<Bill>, ClientError> {
+        self.get(&format!("/v1/patients/{patient}/bills"))
+    }
+
+    /// `GET /v1/claims/{id}`.
+    pub fn claim(&self, id: ClaimId) -> Result<Claim, ClientError> {
+        self.get(&format!("/v1/claims/{id}"))
+    }
+}
