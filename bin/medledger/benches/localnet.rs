@@ -24,8 +24,7 @@ use support::*;
 const CLIENT_THREADS: usize = 8;
 
 fn metric(api: SocketAddr, name: &str) -> u64 {
-    let (_, body) = http(api, "GET", "/metrics", "text/plain", b"").expect("metrics");
-    String::from_utf8_lossy(&body)
+    metrics(api)
         .lines()
         .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
         .unwrap_or(0)

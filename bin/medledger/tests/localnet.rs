@@ -53,6 +53,11 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
     wait_until("all four validators finalize blocks", STARTUP, || {
         net.apis.iter().all(|api| height(*api).is_some_and(|h| h >= 2))
     });
+    wait_until("every validator reports its three peers", STARTUP, || {
+        net.apis
+            .iter()
+            .all(|api| get_json(*api, "/v1/status").is_some_and(|(_, s)| s["peers_connected"] == 3))
+    });
 
     // A hospital issues a batch; the patient claims part of a bill.
     let hospital = net.member_key("city-central-hospital");
@@ -221,8 +226,7 @@ fn localnet_runs_and_stops_validators_and_refuses_a_stranger() {
     std::thread::sleep(Duration::from_secs(8));
     let stranger_hex = key.public_key().to_hex();
     for api in &apis {
-        let (_, metrics) = http(*api, "GET", "/metrics", "text/plain", b"").unwrap();
-        let metrics = String::from_utf8_lossy(&metrics);
+        let metrics = metrics(*api);
         let connected = metrics.lines().any(|l| {
             l.starts_with("network_tracker_directory_connected") && l.contains(&stranger_hex)
         });
@@ -297,9 +301,6 @@ fn demo_plays_the_story_on_a_real_network_and_exits() {
     // The network was stopped: nothing answers any more.
     let api: SocketAddr =
         summary["apis"][0].as_str().unwrap().trim_start_matches("http://").parse().unwrap();
-    assert!(
-        http(api, "GET", "/v1/status", "application/json", b"").is_err(),
-        "validators still running"
-    );
+    assert!(client(api).status().is_err(), "validators still running");
     let _ = std::fs::remove_dir_all(&dir);
 }

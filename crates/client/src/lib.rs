@@ -98,6 +98,22 @@ impl Client {
         self.request("GET", path, "application/json", b"").map(|(_, v)| v)
     }
 
+    /// Any `GET` endpoint as raw JSON, for tools that print what the node says.
+    pub fn get_value(&self, path: &str) -> Result<serde_json::Value, ClientError> {
+        self.get(path)
+    }
+
+    /// `GET /metrics`: Prometheus text.
+    pub fn metrics(&self) -> Result<String, ClientError> {
+        let (status, bytes) =
+            http::request(self.addr, "GET", "/metrics", "text/plain", b"", self.timeout)
+                .map_err(|source| ClientError::Io { addr: self.addr, source })?;
+        if status != 200 {
+            return Err(ClientError::Decode(format!("/metrics answered {status}")));
+        }
+        String::from_utf8(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
     /// `GET /v1/status`.
     pub fn status(&self) -> Result<Status, ClientError> {
         self.get("/v1/status")

@@ -95,7 +95,13 @@ async fn status(State(api): State<Api>) -> Json<Status> {
         let pool = api.chain.mempool();
         (pool.len(), pool.bytes())
     };
+    // The P2P layer reports each connected peer as one sample of this metric.
+    let peers_connected = (api.metrics)()
+        .lines()
+        .filter(|line| line.starts_with("network_tracker_directory_connected{"))
+        .count();
     Json(Status {
+        peers_connected: u32::try_from(peers_connected).unwrap_or(u32::MAX),
         chain_id: api.config.chain_id.clone(),
         validator_index: api.config.validator_index,
         height: tip.height,

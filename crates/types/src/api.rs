@@ -32,6 +32,8 @@ pub struct Status {
     pub last_block_time_ms: u64,
     /// Number of validators.
     pub validators: u32,
+    /// Validators this node is connected to right now (not counting itself).
+    pub peers_connected: u32,
     /// Transactions waiting in this node's mempool.
     pub mempool_txs: usize,
     /// Their bytes.

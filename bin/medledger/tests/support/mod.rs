@@ -2,11 +2,11 @@
 
 #![allow(dead_code)]
 
+use medledger_client::{Client, ClientError};
 use medledger_crypto::{SigningKey, decode_hex, keyfile};
-use medledger_types::{Encode as _, Pseudonym, Transaction};
+use medledger_types::{Pseudonym, Transaction};
 use serde_json::Value;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,66 +26,46 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// One HTTP/1.1 request; returns (status, body).
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or(std::io::ErrorKind::InvalidData)?;
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or(std::io::ErrorKind::InvalidData)?;
-    let mut body = response[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    Ok((status, body))
+/// An SDK client for the node at `addr`.
+pub fn client(addr: SocketAddr) -> Client {
+    Client::new(&format!("http://{addr}")).expect("loopback address")
 }
 
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
-    }
-    out
-}
-
+/// A `GET` answered with JSON: (HTTP status, body). `None` if the node cannot be reached.
 pub fn get_json(addr: SocketAddr, path: &str) -> Option<(u16, Value)> {
-    let (status, body) = http(addr, "GET", path, "application/json", b"").ok()?;
-    Some((status, serde_json::from_slice(&body).ok()?))
+    match client(addr).get_value(path) {
+        Ok(value) => Some((200, value)),
+        Err(ClientError::Api { status, error }) => {
+            Some((status, serde_json::to_value(error).ok()?))
+        }
+        Err(_) => None,
+    }
 }
 
-/// Submits a transaction (binary); `wait` asks for the receipt once committed.
+/// Prometheus text from `/metrics`.
+pub fn metrics(addr: SocketAddr) -> String {
+    client(addr).metrics().expect("metrics reachable")
+}
+
+/// Submits a transaction (binary); `wait` asks for the receipt once committed. Returns the
+/// HTTP status the node answered and its JSON body.
 pub fn submit(addr: SocketAddr, tx: &Transaction, wait: bool) -> (u16, Value) {
-    let path = if wait { "/v1/txs?wait=commit" } else { "/v1/txs" };
-    let (status, body) =
-        http(addr, "POST", path, "application/octet-stream", &tx.encode()).expect("API reachable");
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    let node = client(addr);
+    let answer = if wait {
+        node.submit_and_wait(tx).map(|committed| {
+            (200, serde_json::json!({ "status": "committed", "committed": committed }))
+        })
+    } else {
+        node.submit(tx).map(|status| {
+            let code = if status.status == "committed" { 200 } else { 202 };
+            (code, serde_json::to_value(status).unwrap())
+        })
+    };
+    match answer {
+        Ok(answer) => answer,
+        Err(ClientError::Api { status, error }) => (status, serde_json::to_value(error).unwrap()),
+        Err(e) => panic!("API unreachable: {e}"),
+    }
 }
 
 pub fn height(addr: SocketAddr) -> Option<u64> {
