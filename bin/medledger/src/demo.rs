@@ -14,7 +14,7 @@ use medledger_node::init::{InitOptions, read_member_key, read_patients};
 use medledger_node::localnet::Localnet;
 use medledger_testkit::{TxFactory, bill, claim, claim_id, consent_submit};
 use medledger_types::api::Committed;
-use medledger_types::{BillId, ChainId, Fen, MemberId, Outcome, Payload, Text, Transaction};
+use medledger_types::{BillId, ChainId, Fen, MemberId, Payload, Text, Transaction};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -62,10 +62,8 @@ impl Story {
         let committed: Committed =
             client.submit_and_wait(tx).with_context(|| description.to_string())?;
         let latency_ms = start.elapsed().as_secs_f64() * 1_000.0;
-        let (outcome, detail) = match &committed.receipt.outcome {
-            Outcome::Accepted(effect) => ("accepted".to_string(), effect.to_string()),
-            Outcome::Rejected(rejection) => (rejection.code(), rejection.to_string()),
-        };
+        let (outcome, detail) =
+            (committed.receipt.outcome.code(), committed.receipt.outcome.to_string());
         let step = Step {
             step: self.steps.len() + 1,
             description: description.to_string(),

@@ -6,9 +6,7 @@
 
 use medledger_ledger::{BlockContext, MemoryState, StateReader, execute_block};
 use medledger_testkit::{Consortium, TxFactory, bill, claim, claim_id, consent_submit};
-use medledger_types::{
-    BillAmounts, BillId, Fen, Outcome, Payload, Pseudonym, Text, Transaction, VisitType,
-};
+use medledger_types::{BillAmounts, BillId, Fen, Payload, Pseudonym, Text, Transaction, VisitType};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -63,10 +61,7 @@ impl Story {
         let start = Instant::now();
         let receipt = execute_block(&mut self.state, &ctx, std::slice::from_ref(tx)).remove(0);
         let latency_us = start.elapsed().as_micros();
-        let (outcome, detail) = match &receipt.outcome {
-            Outcome::Accepted(effect) => ("accepted".to_string(), effect.to_string()),
-            Outcome::Rejected(rejection) => (rejection.code(), rejection.to_string()),
-        };
+        let (outcome, detail) = (receipt.outcome.code(), receipt.outcome.to_string());
         let step = Step {
             step: self.steps.len() + 1,
             description: description.to_string(),

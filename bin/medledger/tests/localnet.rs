@@ -4,7 +4,7 @@
 mod support;
 
 use medledger_testkit::{TxFactory, bill, claim, claim_id};
-use medledger_types::{ChainId, MemberId, Payload};
+use medledger_types::{ChainId, Encode as _, MemberId, Payload};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -33,6 +33,16 @@ fn committed(api: SocketAddr, id: &str) -> Value {
         }
     });
     found
+}
+
+/// The HTTP status and error code of a call that must fail.
+fn api_error<T: std::fmt::Debug>(
+    result: Result<T, medledger_client::ClientError>,
+) -> (u16, String) {
+    match result {
+        Err(medledger_client::ClientError::Api { status, error }) => (status, error.code),
+        other => panic!("expected an API error, got {other:?}"),
+    }
 }
 
 fn outcome_code(committed: &Value) -> String {
@@ -124,6 +134,35 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
         let (_, claims) = get_json(*api, "/v1/payers/social-security/claims").unwrap();
         assert_eq!(claims.as_array().unwrap().len(), 2);
     }
+
+    // Bad input gets a specific 4xx with a stable code, and the node carries on.
+    let node = client(net.apis[0]);
+    assert_eq!(
+        api_error(node.submit_bytes(b"garbage")),
+        (400, "malformed_transaction".to_string())
+    );
+    assert_eq!(api_error(node.submit_json("{\"body\": 1}")), (400, "malformed_json".to_string()));
+    // A committed transaction re-sent with a mangled signature just gets its receipt back (the
+    // id covers the signed body, not the signature); a new one with a bad signature is refused.
+    let mut resent = issue.encode().to_vec();
+    let last = resent.len() - 1;
+    resent[last] ^= 1;
+    assert_eq!(node.submit_bytes(&resent).unwrap().status, "committed");
+    let fresh =
+        f.sign(&hospital, Payload::IssueBills { bills: vec![bill(bill_id(77), patient, 1, 0)] });
+    let mut forged = fresh.encode().to_vec();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    assert_eq!(api_error(node.submit_bytes(&forged)), (400, "bad_signature".to_string()));
+    assert_eq!(api_error(node.submit_bytes(&vec![0u8; 2 * 1024 * 1024])).0, 413);
+    assert_eq!(api_error(node.get_value("/v1/txs/not-an-id")), (400, "bad_tx_id".to_string()));
+    assert_eq!(api_error(node.get_value("/v1/bills/1/2")), (400, "bad_bill_id".to_string()));
+    assert_eq!(api_error(node.get_value("/v1/claims/00")).0, 400);
+    assert_eq!(
+        api_error(node.get_value("/v1/bills/44010126/0999999999")),
+        (404, "unknown_bill".to_string())
+    );
+    assert!(node.status().is_ok(), "the node still answers");
 
     // kill -9 one validator while transactions flow: the other three keep committing.
     net.kill9(3);

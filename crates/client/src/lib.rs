@@ -125,6 +125,17 @@ impl Client {
         self.request("POST", "/v1/txs", "application/octet-stream", &tx.encode()).map(|(_, v)| v)
     }
 
+    /// Submits an already encoded transaction (canonical binary), as produced by another
+    /// system or a hardware signer.
+    pub fn submit_bytes(&self, encoded: &[u8]) -> Result<TxStatus, ClientError> {
+        self.request("POST", "/v1/txs", "application/octet-stream", encoded).map(|(_, v)| v)
+    }
+
+    /// Submits a transaction in its JSON form.
+    pub fn submit_json(&self, json: &str) -> Result<TxStatus, ClientError> {
+        self.request("POST", "/v1/txs", "application/json", json.as_bytes()).map(|(_, v)| v)
+    }
+
     /// Submits a signed transaction and waits (up to the node's limit, 10 s) for its receipt.
     pub fn submit_and_wait(&self, tx: &Transaction) -> Result<Committed, ClientError> {
         let (status, answer): (u16, serde_json::Value) =

@@ -258,10 +258,18 @@ async fn block(State(api): State<Api>, Path(height): Path<u64>) -> Response {
 /// Items a list endpoint returns at most (pagination arrives with the full API).
 const LIST_ITEMS_MAX: usize = 1_000;
 
+/// Parses a path segment, or answers 400 with `code` and the parser's reason.
+fn parse<T: std::str::FromStr>(text: &str, code: &str) -> Result<T, Box<Response>>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e: T::Err| Box::new(error(StatusCode::BAD_REQUEST, code, e.to_string())))
+}
+
 async fn bill(State(api): State<Api>, Path((code, number)): Path<(String, String)>) -> Response {
-    let id = match format!("{code}/{number}").parse::<BillId>() {
+    let id: BillId = match parse(&format!("{code}/{number}"), "bad_bill_id") {
         Ok(id) => id,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_bill_id", e.to_string()),
+        Err(response) => return *response,
     };
     match api.chain.executed().state.bill(&id).cloned() {
         Some(bill) => Json(bill).into_response(),
@@ -270,9 +278,9 @@ async fn bill(State(api): State<Api>, Path((code, number)): Path<(String, String
 }
 
 async fn patient_bills(State(api): State<Api>, Path(pseudonym): Path<String>) -> Response {
-    let patient = match pseudonym.parse::<Pseudonym>() {
+    let patient: Pseudonym = match parse(&pseudonym, "bad_pseudonym") {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_pseudonym", e.to_string()),
+        Err(response) => return *response,
     };
     let executed = api.chain.executed();
     let ids = executed.bills_by_patient.get(&patient).map(Vec::as_slice).unwrap_or(&[]);
@@ -286,9 +294,9 @@ async fn patient_bills(State(api): State<Api>, Path(pseudonym): Path<String>) ->
 }
 
 async fn claim(State(api): State<Api>, Path(id): Path<String>) -> Response {
-    let id = match id.parse::<ClaimId>() {
+    let id: ClaimId = match parse(&id, "bad_claim_id") {
         Ok(id) => id,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_claim_id", e.to_string()),
+        Err(response) => return *response,
     };
     match api.chain.executed().state.claim(&id).cloned() {
         Some(claim) => Json(claim).into_response(),
@@ -297,9 +305,9 @@ async fn claim(State(api): State<Api>, Path(id): Path<String>) -> Response {
 }
 
 async fn payer_claims(State(api): State<Api>, Path(member): Path<String>) -> Response {
-    let payer = match member.parse::<MemberId>() {
+    let payer: MemberId = match parse(&member, "bad_member_id") {
         Ok(m) => m,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_member_id", e.to_string()),
+        Err(response) => return *response,
     };
     let executed = api.chain.executed();
     let ids = executed.claims_by_payer.get(&payer).map(Vec::as_slice).unwrap_or(&[]);

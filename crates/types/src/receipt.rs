@@ -33,6 +33,24 @@ impl Outcome {
     pub fn is_accepted(&self) -> bool {
         matches!(self, Outcome::Accepted(_))
     }
+
+    /// `accepted`, or the rejection's stable code.
+    pub fn code(&self) -> String {
+        match self {
+            Outcome::Accepted(_) => "accepted".to_string(),
+            Outcome::Rejected(rejection) => rejection.code(),
+        }
+    }
+}
+
+/// What happened, for people: the effect, or why it was refused.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Accepted(effect) => effect.fmt(f),
+            Outcome::Rejected(rejection) => rejection.fmt(f),
+        }
+    }
 }
 
 /// What an accepted transaction did.
