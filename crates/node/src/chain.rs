@@ -268,3 +268,61 @@ impl Chain {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::MempoolConfig;
+    use commonware_cryptography::Digestible as _;
+    use medledger_testkit::{Consortium, TxFactory, bill};
+
+    #[test]
+    fn a_block_delivered_twice_executes_once() {
+        let c = Consortium::demo("medledger-chain", 1);
+        let genesis = Block::genesis(&c.genesis);
+        let chain = Chain::new(
+            &c.genesis,
+            &genesis,
+            Mempool::new(c.chain_id().clone(), MempoolConfig::default()),
+        )
+        .unwrap();
+        let mut f = TxFactory::new(c.chain_id().clone(), 10);
+        let issue = f.sign(
+            &c.hospitals[0].key,
+            Payload::IssueBills {
+                bills: vec![bill(c.bill_id(0, 1), c.patients[0].pseudonym, 100, 0)],
+            },
+        );
+        let block = Block::child(
+            &genesis,
+            genesis.digest(),
+            genesis.timestamp_ms + 1,
+            (0, genesis.state_root),
+            vec![issue.clone()],
+        );
+        assert!(chain.execute(&block, block.digest(), 0));
+        let root = chain.executed_root();
+        assert!(!chain.execute(&block, block.digest(), 0), "a redelivered block is skipped");
+        assert_eq!(chain.executed_root(), root);
+        let executed = chain.executed();
+        assert_eq!(executed.receipts[&issue.id()].height, 1);
+        assert_eq!(executed.bills_by_patient[&c.patients[0].pseudonym].len(), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "finalized blocks arrive in order")]
+    fn a_gap_in_heights_is_a_bug() {
+        let c = Consortium::demo("medledger-chain", 1);
+        let genesis = Block::genesis(&c.genesis);
+        let chain = Chain::new(
+            &c.genesis,
+            &genesis,
+            Mempool::new(c.chain_id().clone(), MempoolConfig::default()),
+        )
+        .unwrap();
+        let mut skipped =
+            Block::child(&genesis, genesis.digest(), 1, (0, genesis.state_root), vec![]);
+        skipped.height = 2;
+        chain.execute(&skipped, skipped.digest(), 0);
+    }
+}
