@@ -34,6 +34,9 @@ pub type Marshal = commonware_consensus::marshal::core::Mailbox<
 /// (1 s), or idle leaders would be skipped. See `ConsensusConfig::idle_block_interval_ms`.
 pub const IDLE_BLOCK_INTERVAL_MAX_MS: u64 = 800;
 
+/// How many unexecuted ancestors a proposer inspects for transactions already proposed.
+const ANCESTORS_EXCLUDED_MAX: usize = 32;
+
 /// How often an idle leader looks at the mempool while it waits.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
@@ -80,12 +83,16 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         _: (),
     ) -> Option<Digested<Self::Block>> {
         let parent = ancestry.next().await?;
-        // Transactions already in proposed-but-unexecuted ancestors must not be proposed again.
+        // Transactions already in proposed-but-unexecuted ancestors are not proposed again. The
+        // walk is capped: a leader far behind (catching up) must still propose in time, and a
+        // transaction included twice is answered `replayed` the second time, with no effect.
         let executed = self.chain.executed_height();
         let mut exclude = HashSet::new();
         let mut ancestor = Some(parent.clone());
+        let mut walked = 0usize;
         while let Some(block) = ancestor {
-            if block.inner().height <= executed {
+            walked = walked.saturating_add(1);
+            if block.inner().height <= executed || walked > ANCESTORS_EXCLUDED_MAX {
                 break;
             }
             exclude.extend(block.inner().txs.iter().map(|tx| tx.id()));
