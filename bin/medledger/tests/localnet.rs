@@ -162,6 +162,21 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
         api_error(node.get_value("/v1/bills/44010126/0999999999")),
         (404, "unknown_bill".to_string())
     );
+    // JSON has no length limits of its own: 65 amounts (the codec allows 64) are refused.
+    let oversized = f.sign(
+        &net.member_key("social-security"),
+        Payload::SettleClaim {
+            claim_id: claim_id(1),
+            approved: vec![medledger_types::Fen(1); 65],
+            payment_reference: medledger_types::Text::new("X").unwrap(),
+        },
+    );
+    let json = serde_json::to_string(&oversized).unwrap();
+    assert_eq!(api_error(node.submit_json(&json)), (400, "malformed_transaction".to_string()));
+    // A key the ledger does not know never reaches the mempool.
+    let stranger = medledger_crypto::SigningKey::generate();
+    let unknown = f.sign(&stranger, Payload::FreezeMember { member: ss.clone() });
+    assert_eq!(api_error(node.submit(&unknown)), (400, "unknown_signer".to_string()));
     assert!(node.status().is_ok(), "the node still answers");
 
     // kill -9 one validator while transactions flow: the other three keep committing.

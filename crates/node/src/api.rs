@@ -137,9 +137,18 @@ async fn submit(
             }
         }
     } else {
-        match serde_json::from_slice::<Transaction>(&body) {
+        let parsed = match serde_json::from_slice::<Transaction>(&body) {
             Ok(tx) => tx,
             Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()),
+        };
+        // JSON carries no length limits of its own: pass the canonical encoding through the
+        // same bounded decoder as binary submissions, so nothing admitted is undecodable.
+        use commonware_codec::Encode as _;
+        match Transaction::decode_untrusted(&parsed.encode()) {
+            Ok(tx) => tx,
+            Err(e) => {
+                return error(StatusCode::BAD_REQUEST, "malformed_transaction", e.to_string());
+            }
         }
     };
     let id = tx.id();
@@ -166,8 +175,7 @@ async fn submit(
         )
             .into_response();
     }
-    let height = api.chain.executed_height();
-    let result = api.chain.mempool().admit(vec![tx.clone()], height).remove(0);
+    let result = api.chain.admit(vec![tx.clone()]).remove(0);
     match result {
         Ok(_) => {
             let mut gossip = api.gossip.clone();

@@ -98,7 +98,15 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             exclude.extend(block.inner().txs.iter().map(|tx| tx.id()));
             ancestor = ancestry.next().await;
         }
-        let idle_until = parent.inner().timestamp_ms.saturating_add(self.idle_block_interval_ms);
+        // Wait for transactions until the interval after the parent has passed, but never for
+        // longer than the interval itself: a parent stamped ahead of this node's clock (allowed
+        // up to the drift) must not make this leader miss its timeout.
+        let started = millis(runtime.current());
+        let idle_until = parent
+            .inner()
+            .timestamp_ms
+            .saturating_add(self.idle_block_interval_ms)
+            .min(started.saturating_add(self.idle_block_interval_ms));
         let txs = loop {
             let txs = self.chain.mempool().select(BLOCK_TXS_MAX, BLOCK_BYTES_MAX, &exclude);
             if !txs.is_empty() || millis(runtime.current()) >= idle_until {

@@ -60,10 +60,15 @@ pub fn genesis_state_root(genesis_tx_root: &Digest) -> Digest {
     hash(Domain::StateRoot, &[&genesis_tx_root.0])
 }
 
-/// The root of a list of transactions.
+/// The root of a list of transactions: each transaction's id (which covers its signed body)
+/// followed by its signature bytes, so a block's digest binds exactly the bytes it carries.
 pub fn tx_root(txs: &[Transaction]) -> Digest {
     let ids: Vec<[u8; 32]> = txs.iter().map(|tx| tx.id().0.0).collect();
-    let parts: Vec<&[u8]> = ids.iter().map(|id| id.as_slice()).collect();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * txs.len());
+    for (id, tx) in ids.iter().zip(txs) {
+        parts.push(id.as_slice());
+        parts.push(tx.signature().as_bytes());
+    }
     hash(Domain::BlockTxRoot, &parts)
 }
 
@@ -142,6 +147,13 @@ impl Read for Block {
         let executed_height = u64::read_cfg(buf, &())?;
         let state_root = Digest::read_cfg(buf, &())?;
         let txs = Vec::<Transaction>::read_cfg(buf, &(RangeCfg::new(0..=BLOCK_TXS_MAX), ()))?;
+        // The digest covers `tx_root`, not the transactions themselves; a block whose
+        // transactions do not match its root is refused here, wherever it came from (proposal,
+        // broadcast or backfill). Genesis commits to the configuration instead and is never
+        // fetched from peers.
+        if height > 0 && tx_root != self::tx_root(&txs) {
+            return Err(Error::Invalid("Block", "transactions do not match the transaction root"));
+        }
         Ok(Self { parent, height, timestamp_ms, tx_root, executed_height, state_root, txs })
     }
 }
@@ -211,6 +223,10 @@ mod tests {
         let mut other = child.clone();
         other.state_root = Digest([9; 32]);
         assert_ne!(other.digest(), child.digest());
+        // Swapping the transactions under an unchanged header is refused by the decoder.
+        let mut swapped = child.clone();
+        swapped.txs.clear();
+        assert!(Block::decode(swapped.encode()).is_err());
         let other_chain = Consortium::demo("medledger-other", 1);
         assert_ne!(Block::genesis(&other_chain.genesis).digest(), genesis.digest());
     }

@@ -3,13 +3,15 @@
 //! application, the executor and the API behind short-lived locks (never held across `.await`).
 
 use crate::block::{Block, BlockDigest};
+use crate::mempool::AdmitError;
 use crate::mempool::Mempool;
 use medledger_crypto::{Digest, Domain, hash};
 use medledger_ledger::{
-    BlockContext, MemoryState, SignatureCheck, StateReader, execute_block, execute_block_checked,
+    BlockContext, MemoryState, SignatureCheck, SignerRef, StateReader, execute_block_checked,
+    verify_signatures,
 };
 use medledger_types::{
-    BillId, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt, Transaction, TxId,
+    BillId, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt, Rejection, Transaction, TxId,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +69,21 @@ pub struct Executed {
 }
 
 impl Executed {
+    /// What the executed chain says about admitting `tx`: not if it was already included in a
+    /// block, nor if its signer is unknown or frozen.
+    fn admission_check(&self, tx: &Transaction) -> Result<(), AdmitError> {
+        if let Some(included) = self.receipts.get(&tx.id()) {
+            return Err(AdmitError::AlreadyIncluded { height: included.height });
+        }
+        match self.state.signer(&tx.body().signer) {
+            None => Err(AdmitError::Rejected(Rejection::UnknownSigner)),
+            Some(SignerRef::Member(id)) if self.state.member(id).is_some_and(|m| m.frozen) => {
+                Err(AdmitError::Rejected(Rejection::SignerFrozen { member: id.clone() }))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Updates the query indexes for an accepted transaction.
     fn index(&mut self, tx: &Transaction) {
         match &tx.body().payload {
@@ -173,6 +190,30 @@ impl Chain {
         self.executed().tip.height
     }
 
+    /// Admits transactions (from the API or gossip) into the mempool. Refused here, before any
+    /// block space is spent on them: transactions already included in a block, signers the
+    /// ledger does not know or has frozen, and everything `Mempool::precheck` refuses.
+    /// Signatures are verified without holding any lock.
+    pub fn admit(&self, txs: Vec<Transaction>) -> Vec<Result<TxId, AdmitError>> {
+        let (height, mut checked) = {
+            let executed = self.executed();
+            let checked: Vec<Result<(), AdmitError>> =
+                txs.iter().map(|tx| executed.admission_check(tx)).collect();
+            (executed.tip.height, checked)
+        };
+        {
+            let pool = self.mempool();
+            for (tx, check) in txs.iter().zip(checked.iter_mut()) {
+                if check.is_ok() {
+                    *check = pool.precheck(tx, height);
+                }
+            }
+        }
+        let checked = crate::mempool::verify_signatures(&txs, checked);
+        let mut pool = self.mempool();
+        txs.into_iter().zip(checked).map(|(tx, ok)| ok.and_then(|()| pool.insert(tx))).collect()
+    }
+
     /// Remembers the signature checks of a verified proposal until it executes.
     pub fn remember_checks(&self, digest: BlockDigest, height: u64, checks: Vec<SignatureCheck>) {
         let executed = self.executed_height();
@@ -202,19 +243,22 @@ impl Chain {
     /// bug of ours.
     pub fn execute(&self, block: &Block, digest: BlockDigest, now_ms: u64) -> bool {
         let started = Instant::now();
+        if block.height <= self.executed_height() {
+            return false;
+        }
+        // Signatures are checked before taking the state lock, so API reads are not held up.
+        let cached = self.verified.lock().expect("verified lock poisoned").remove(&digest);
+        let checks = match cached {
+            Some((_, checks)) if checks.len() == block.txs.len() => checks,
+            _ => verify_signatures(&block.txs),
+        };
         let mut executed = self.executed();
         if block.height <= executed.tip.height {
             return false;
         }
         assert_eq!(block.height, executed.tip.height + 1, "finalized blocks arrive in order");
         let ctx = BlockContext { height: block.height, timestamp_ms: block.timestamp_ms };
-        let cached = self.verified.lock().expect("verified lock poisoned").remove(&digest);
-        let receipts = match cached {
-            Some((_, checks)) if checks.len() == block.txs.len() => {
-                execute_block_checked(&mut executed.state, &ctx, &block.txs, &checks)
-            }
-            _ => execute_block(&mut executed.state, &ctx, &block.txs),
-        };
+        let receipts = execute_block_checked(&mut executed.state, &ctx, &block.txs, &checks);
         let state_root = next_state_root(&executed.tip.state_root, block.height, &receipts);
         let mut accepted = 0u64;
         for (index, (receipt, tx)) in receipts.into_iter().zip(&block.txs).enumerate() {

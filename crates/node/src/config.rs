@@ -59,13 +59,25 @@ pub struct MempoolConfig {
     pub txs_max: usize,
     /// Encoded bytes held at most.
     pub bytes_max: usize,
+    /// Transactions held at most for one signer, so that no one key can fill the pool.
+    #[serde(default = "default_txs_per_signer_max")]
+    pub txs_per_signer_max: usize,
+}
+
+fn default_txs_per_signer_max() -> usize {
+    10_000
 }
 
 impl Default for MempoolConfig {
     fn default() -> Self {
         // 100,000 transactions is several seconds of peak load; 256 MiB bounds memory even if
-        // every transaction is a full issuance batch.
-        Self { txs_max: 100_000, bytes_max: 256 * 1024 * 1024 }
+        // every transaction is a full issuance batch; 10,000 per signer keeps a busy hospital
+        // from crowding everyone else out.
+        Self {
+            txs_max: 100_000,
+            bytes_max: 256 * 1024 * 1024,
+            txs_per_signer_max: default_txs_per_signer_max(),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! Validators are directly connected, so nothing is forwarded a second time.
 
 use crate::chain::Chain;
-use commonware_codec::{Decode as _, Encode as _, RangeCfg};
+use commonware_codec::{Decode as _, Encode as _, EncodeSize as _, RangeCfg};
 use commonware_cryptography::ed25519;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Spawner};
@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// Transactions in one gossip message.
 pub const GOSSIP_BATCH_TXS_MAX: usize = 256;
+/// Encoded bytes in one gossip message (well under the P2P message limit).
+pub const GOSSIP_BATCH_BYTES_MAX: usize = 1024 * 1024;
 /// Transactions waiting to be gossiped; beyond this, gossip is dropped (the transaction stays in
 /// this node's mempool and is still proposed when this node leads).
 pub const GOSSIP_QUEUE_MAX: usize = 65_536;
@@ -36,12 +38,16 @@ where
     let (outbound, mut queue) = mpsc::channel::<Transaction>(GOSSIP_QUEUE_MAX);
     context.child("outbound").spawn(move |context| async move {
         while let Some(first) = queue.next().await {
+            let mut bytes = first.encode_size();
             let mut batch = vec![first];
-            // Collect whatever else is ready, briefly.
+            // Collect whatever else is ready, briefly, within the count and byte limits.
             let deadline = context.current() + FLUSH_INTERVAL;
-            while batch.len() < GOSSIP_BATCH_TXS_MAX {
+            while batch.len() < GOSSIP_BATCH_TXS_MAX && bytes < GOSSIP_BATCH_BYTES_MAX {
                 match queue.try_recv() {
-                    Ok(tx) => batch.push(tx),
+                    Ok(tx) => {
+                        bytes = bytes.saturating_add(tx.encode_size());
+                        batch.push(tx);
+                    }
                     Err(mpsc::TryRecvError::Closed) => break,
                     Err(_) if context.current() < deadline => {
                         context.sleep(Duration::from_millis(1)).await
@@ -65,8 +71,7 @@ where
                     continue;
                 }
             };
-            let height = chain.executed_height();
-            let refused = chain.mempool().admit(txs, height).iter().filter(|r| r.is_err()).count();
+            let refused = chain.admit(txs).iter().filter(|r| r.is_err()).count();
             chain.counters.admissions_refused.fetch_add(refused as u64, Ordering::Relaxed);
         }
     });

@@ -50,6 +50,10 @@ pub fn spawn_node(exe: &Path, home: &Path) -> anyhow::Result<Child> {
 
 /// Sends SIGTERM to `child`, waits up to `grace`, then kills it.
 pub fn stop_node(child: &mut Child, grace: Duration) {
+    // Never signal a process id that was already reaped: it may belong to someone else now.
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -166,6 +170,9 @@ impl Localnet {
     /// Stops every validator: SIGTERM to all, then each gets [`STOP_GRACE`] before SIGKILL.
     pub fn stop(&mut self) {
         for child in &mut self.children {
+            if let Ok(Some(_)) = child.try_wait() {
+                continue;
+            }
             let _ = Command::new("kill")
                 .arg("-TERM")
                 .arg(child.id().to_string())

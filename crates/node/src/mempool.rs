@@ -32,6 +32,18 @@ pub enum AdmitError {
     /// Already waiting in the mempool.
     #[error("transaction is already in the mempool")]
     DuplicateInMempool,
+    /// This signer already has as many transactions waiting as allowed.
+    #[error("this signer already has {waiting} transactions waiting; retry later")]
+    SignerQueueFull {
+        /// Transactions waiting for the signer.
+        waiting: usize,
+    },
+    /// Already included in a block (accepted or rejected there); inclusion is final.
+    #[error("transaction was already included in block {height}")]
+    AlreadyIncluded {
+        /// The block.
+        height: u64,
+    },
     /// An envelope check the ledger would fail too (chain id, expiry, signature): the same
     /// rejection, with the same code and message, is given now instead of after a block.
     #[error("{0}")]
@@ -45,6 +57,8 @@ impl AdmitError {
         match self {
             AdmitError::MempoolFull { .. } => "mempool_full".to_string(),
             AdmitError::DuplicateInMempool => "duplicate_in_mempool".to_string(),
+            AdmitError::SignerQueueFull { .. } => "signer_queue_full".to_string(),
+            AdmitError::AlreadyIncluded { .. } => "already_included".to_string(),
             AdmitError::Rejected(rejection) => rejection.code(),
         }
     }
@@ -102,30 +116,17 @@ impl Mempool {
         self.entries.contains_key(id)
     }
 
-    /// Admits `txs` (received together, e.g. one gossip message) at chain height `height`,
-    /// verifying their signatures in one batch. Returns one result per transaction.
+    /// Admits `txs` in one step: checks, batch signature verification, insertion. Holds the
+    /// pool throughout; the node uses `Chain::admit`, which verifies outside the lock.
     pub fn admit(&mut self, txs: Vec<Transaction>, height: u64) -> Vec<Result<TxId, AdmitError>> {
-        let mut results: Vec<Option<Result<TxId, AdmitError>>> =
-            txs.iter().map(|tx| self.precheck(tx, height).err().map(Err)).collect();
-        let to_verify: Vec<usize> = (0..txs.len()).filter(|i| results[*i].is_none()).collect();
-        let items: Vec<SignedMessage<'_>> =
-            to_verify.iter().map(|i| txs[*i].signed_message()).collect();
-        let valid = verify_batch(&items);
-        for (i, ok) in to_verify.iter().zip(valid) {
-            if !ok {
-                results[*i] = Some(Err(AdmitError::Rejected(Rejection::BadSignature)));
-            }
-        }
-        txs.into_iter()
-            .zip(results)
-            .map(|(tx, result)| match result {
-                Some(err) => err,
-                None => self.insert(tx),
-            })
-            .collect()
+        let checked: Vec<Result<(), AdmitError>> =
+            txs.iter().map(|tx| self.precheck(tx, height)).collect();
+        let checked = verify_signatures(&txs, checked);
+        txs.into_iter().zip(checked).map(|(tx, ok)| ok.and_then(|()| self.insert(tx))).collect()
     }
 
-    fn precheck(&self, tx: &Transaction, height: u64) -> Result<(), AdmitError> {
+    /// The checks that need the pool: chain id, expiry at chain height `height`, duplicates.
+    pub fn precheck(&self, tx: &Transaction, height: u64) -> Result<(), AdmitError> {
         let body = tx.body();
         if body.chain_id != self.chain_id {
             return Err(AdmitError::Rejected(Rejection::WrongChainId {
@@ -156,7 +157,8 @@ impl Mempool {
         Ok(())
     }
 
-    fn insert(&mut self, tx: Transaction) -> Result<TxId, AdmitError> {
+    /// Inserts a checked, signature-verified transaction, within the limits.
+    pub fn insert(&mut self, tx: Transaction) -> Result<TxId, AdmitError> {
         let id = tx.id();
         // A duplicate within the same batch is caught here.
         if self.entries.contains_key(&id) {
@@ -170,6 +172,9 @@ impl Mempool {
         }
         let signer = tx.body().signer.clone();
         let queue = self.queues.entry(signer.clone()).or_default();
+        if queue.len() >= self.limits.txs_per_signer_max {
+            return Err(AdmitError::SignerQueueFull { waiting: queue.len() });
+        }
         if queue.is_empty() {
             self.signers.push_back(signer);
         }
@@ -216,20 +221,28 @@ impl Mempool {
         picked
     }
 
-    /// Removes transactions (included in a finalized block).
+    /// Removes transactions (included in a finalized block). Linear in the removed ids plus the
+    /// queues they touch: each touched queue is compacted once.
     pub fn remove(&mut self, ids: impl IntoIterator<Item = TxId>) {
+        let mut touched = HashSet::new();
         for id in ids {
             let Some(entry) = self.entries.remove(&id) else { continue };
             self.bytes = self.bytes.saturating_sub(entry.bytes);
-            let signer = &entry.tx.body().signer;
+            touched.insert(entry.tx.body().signer.clone());
+        }
+        if touched.is_empty() {
+            return;
+        }
+        for signer in &touched {
             if let Some(queue) = self.queues.get_mut(signer) {
-                queue.retain(|queued| *queued != id);
+                queue.retain(|queued| self.entries.contains_key(queued));
                 if queue.is_empty() {
                     self.queues.remove(signer);
-                    self.signers.retain(|s| s != signer);
                 }
             }
         }
+        let queues = &self.queues;
+        self.signers.retain(|s| queues.contains_key(s));
     }
 
     /// Drops transactions that can no longer be included after `height`.
@@ -243,6 +256,23 @@ impl Mempool {
             .collect();
         self.remove(expired);
     }
+}
+
+/// Batch-verifies the signatures of the transactions whose checks passed so far. Needs no lock.
+pub fn verify_signatures(
+    txs: &[Transaction],
+    checked: Vec<Result<(), AdmitError>>,
+) -> Vec<Result<(), AdmitError>> {
+    let pending: Vec<usize> = (0..txs.len()).filter(|i| checked[*i].is_ok()).collect();
+    let items: Vec<SignedMessage<'_>> = pending.iter().map(|i| txs[*i].signed_message()).collect();
+    let valid = verify_batch(&items);
+    let mut checked = checked;
+    for (i, ok) in pending.iter().zip(valid) {
+        if !ok {
+            checked[*i] = Err(AdmitError::Rejected(Rejection::BadSignature));
+        }
+    }
+    checked
 }
 
 #[cfg(test)]
@@ -289,8 +319,18 @@ mod tests {
     }
 
     #[test]
+    fn one_signer_cannot_fill_the_pool() {
+        let (c, mut f, mut pool) =
+            setup(MempoolConfig { txs_max: 100, bytes_max: 1 << 20, txs_per_signer_max: 2 });
+        let txs: Vec<_> = (0..3).map(|_| freeze(&c, &mut f)).collect();
+        let results = pool.admit(txs, 0);
+        assert_eq!(results[2], Err(AdmitError::SignerQueueFull { waiting: 2 }));
+    }
+
+    #[test]
     fn refuses_when_full_instead_of_growing() {
-        let (c, mut f, mut pool) = setup(MempoolConfig { txs_max: 2, bytes_max: 1 << 20 });
+        let (c, mut f, mut pool) =
+            setup(MempoolConfig { txs_max: 2, bytes_max: 1 << 20, txs_per_signer_max: 100 });
         let txs: Vec<_> = (0..3).map(|_| freeze(&c, &mut f)).collect();
         let results = pool.admit(txs, 0);
         assert!(results[0].is_ok() && results[1].is_ok());
