@@ -7,7 +7,7 @@
 use crate::state::{SignerRef, StateReader, StateWriter};
 use medledger_crypto::{Namespace, SignedMessage, verify_batch};
 use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
-use medledger_types::limits::{BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
+use medledger_types::limits::{BILL_CLAIMS_MAX, BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
 use medledger_types::{
     Bill, BillId, BillIssue, BillKind, BillNumber, Claim, ClaimId, ClaimStatus, ClaimSubmission,
     Effect, Fen, Member, MemberId, Outcome, PatientConsent, Payload, Pseudonym, PublicKey,
@@ -521,6 +521,10 @@ fn submit_claim<S: StateReader>(
         }
         if bill.is_voided() {
             return Err(Rejection::BillVoided { bill: bill_id });
+        }
+        if bill.claims.len() >= BILL_CLAIMS_MAX {
+            let max = u32::try_from(BILL_CLAIMS_MAX).expect("small constant");
+            return Err(Rejection::TooManyClaims { bill: bill_id, max });
         }
         // Both are bounded by the claimable amount, itself bounded by BILL_TOTAL_MAX_FEN.
         let used = bill.reserved.checked_add(bill.reimbursed).expect("bounded amounts");

@@ -607,6 +607,25 @@ fn one_claim_over_several_bills_is_all_or_nothing() {
 }
 
 #[test]
+fn a_bill_takes_a_bounded_number_of_claims() {
+    // A patient cycling submit and withdraw cannot grow a bill's record without bound.
+    let (mut w, b1, _) = world_with_bills();
+    let patient = w.c.patients[0].key.clone();
+    let ss = w.c.social_security.id.clone();
+    let max = medledger_types::limits::BILL_CLAIMS_MAX as u64;
+    for n in 0..max {
+        let txs = [
+            w.tx(&patient, submit(&w, n, &ss, &[(b1, 1)])),
+            w.tx(&patient, Payload::WithdrawClaim { claim_id: claim_id(n), consent: None }),
+        ];
+        assert!(w.block(&txs).iter().all(|r| r.outcome.is_accepted()));
+    }
+    let r = w.reject(&patient, submit(&w, max, &ss, &[(b1, 1)]));
+    assert_eq!(r, Rejection::TooManyClaims { bill: b1, max: u32::try_from(max).unwrap() });
+    assert_eq!(w.state.bill(&b1).unwrap().claims.len() as u64, max);
+}
+
+#[test]
 fn someone_else_cannot_claim_for_a_patient() {
     let (mut w, b1, _) = world_with_bills();
     let other_patient = w.c.patients[1].key.clone();

@@ -9,7 +9,7 @@
 
 use medledger_crypto::Namespace;
 use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
-use medledger_types::limits::{BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
+use medledger_types::limits::{BILL_CLAIMS_MAX, BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
 use medledger_types::{
     BillId, ChainId, ClaimId, ClaimItem, Effect, Fen, Genesis, MemberId, Outcome, PatientConsent,
     Payload, Pseudonym, PublicKey, RangeAllocation, Receipt, Rejection, Role, Roles, Text,
@@ -430,6 +430,17 @@ impl Model {
                     }
                     if b.voided_by.is_some() {
                         return Err(Rejection::BillVoided { bill: item.bill });
+                    }
+                    let filed = self
+                        .claims
+                        .iter()
+                        .filter(|c| c.items.iter().any(|i| i.bill == item.bill))
+                        .count();
+                    if filed >= BILL_CLAIMS_MAX {
+                        return Err(Rejection::TooManyClaims {
+                            bill: item.bill,
+                            max: u32::try_from(BILL_CLAIMS_MAX).unwrap(),
+                        });
                     }
                     let (reserved, reimbursed) =
                         (self.reserved(item.bill), self.reimbursed(item.bill));

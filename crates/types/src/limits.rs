@@ -48,3 +48,8 @@ pub const BILL_TOTAL_MAX_FEN: u64 = 1_000_000_000_000;
 /// Validators in one network. BFT message cost grows with the square of this; a consortium of
 /// institutions runs tens of validators, not thousands.
 pub const VALIDATORS_MAX: usize = 100;
+
+/// Claims ever filed against one bill. Real bills see a handful (one per payer, a few
+/// resubmissions); the cap stops a submit-and-withdraw loop from growing a bill's record, which
+/// is copied on every change, without bound.
+pub const BILL_CLAIMS_MAX: usize = 64;

@@ -325,6 +325,14 @@ pub enum Rejection {
         /// The bill.
         bill: BillId,
     },
+    /// The bill has had as many claims filed against it as allowed.
+    #[error("bill {bill} already has {max} claims filed against it")]
+    TooManyClaims {
+        /// The bill.
+        bill: BillId,
+        /// The limit.
+        max: u32,
+    },
     /// The bill belongs to another patient.
     #[error("bill {bill} does not belong to the claiming patient")]
     NotPatientsBill {
