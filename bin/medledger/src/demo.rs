@@ -149,14 +149,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     let listed: Vec<String> = found
         .iter()
         .filter(|bill| bill.id() == a || bill.id() == b)
-        .map(|bill| {
-            format!(
-                "{} (check code {}, claimable {})",
-                bill.id(),
-                bill.check_code,
-                bill.claimable()
-            )
-        })
+        .map(|bill| bill.summary())
         .collect();
     if !json {
         println!(

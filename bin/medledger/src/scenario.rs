@@ -151,14 +151,7 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
         .state
         .bills()
         .filter(|bill| bill.issue.patient == patient.pseudonym)
-        .map(|bill| {
-            format!(
-                "{} (check code {}, claimable {})",
-                bill.id(),
-                bill.check_code,
-                bill.claimable()
-            )
-        })
+        .map(|bill| bill.summary())
         .collect();
     s.note(&format!(
         "patient {} finds {} bills: {}",

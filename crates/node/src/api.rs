@@ -266,6 +266,17 @@ async fn block(State(api): State<Api>, Path(height): Path<u64>) -> Response {
 /// Items a list endpoint returns at most (pagination arrives with the full API).
 const LIST_ITEMS_MAX: usize = 1_000;
 
+/// The newest `LIST_ITEMS_MAX` of `ids` (kept oldest first), looked up with `get`.
+fn newest<I, T>(ids: Option<&Vec<I>>, get: impl Fn(&I) -> Option<T>) -> Vec<T> {
+    ids.map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .rev()
+        .take(LIST_ITEMS_MAX)
+        .filter_map(get)
+        .collect()
+}
+
 /// Parses a path segment, or answers 400 with `code` and the parser's reason.
 fn parse<T: std::str::FromStr>(text: &str, code: &str) -> Result<T, Box<Response>>
 where
@@ -291,13 +302,8 @@ async fn patient_bills(State(api): State<Api>, Path(pseudonym): Path<String>) ->
         Err(response) => return *response,
     };
     let executed = api.chain.executed();
-    let ids = executed.bills_by_patient.get(&patient).map(Vec::as_slice).unwrap_or(&[]);
-    let bills: Vec<_> = ids
-        .iter()
-        .rev()
-        .take(LIST_ITEMS_MAX)
-        .filter_map(|id| executed.state.bill(id).cloned())
-        .collect();
+    let bills =
+        newest(executed.bills_by_patient.get(&patient), |id| executed.state.bill(id).cloned());
     Json(bills).into_response()
 }
 
@@ -318,13 +324,8 @@ async fn payer_claims(State(api): State<Api>, Path(member): Path<String>) -> Res
         Err(response) => return *response,
     };
     let executed = api.chain.executed();
-    let ids = executed.claims_by_payer.get(&payer).map(Vec::as_slice).unwrap_or(&[]);
-    let claims: Vec<_> = ids
-        .iter()
-        .rev()
-        .take(LIST_ITEMS_MAX)
-        .filter_map(|id| executed.state.claim(id).cloned())
-        .collect();
+    let claims =
+        newest(executed.claims_by_payer.get(&payer), |id| executed.state.claim(id).cloned());
     Json(claims).into_response()
 }
 

@@ -230,6 +230,11 @@ impl Bill {
         }
     }
 
+    /// One line for people: id, check code and claimable amount.
+    pub fn summary(&self) -> String {
+        format!("{} (check code {}, claimable {})", self.id(), self.check_code, self.claimable())
+    }
+
     /// The bill's id.
     pub fn id(&self) -> BillId {
         self.issue.id
