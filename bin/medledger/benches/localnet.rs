@@ -151,24 +151,18 @@ fn main() {
     let mut f = factory(&net);
     let claims = ((batches * 100) as f64 * 0.8) as usize;
     let ss = MemberId::new("social-security").unwrap();
-    let claim_txs: Vec<Transaction> = (0..claims)
-        .map(|i| {
-            let n = (i + 1) as u64;
-            let (patient, key) = &patients[(n as usize) % patients.len()];
-            let sub = claim(claim_id(n), &ss, *patient, &[(BillId::new(code, n).unwrap(), 6_000)]);
-            f.sign(key, Payload::SubmitClaim { claim: sub, consent: None })
-        })
-        .collect();
+    // The claim on bill `i + 1`, filed by that bill's patient.
+    let mut claim_on = |i: usize| {
+        let n = (i + 1) as u64;
+        let (patient, key) = &patients[(n as usize) % patients.len()];
+        let sub = claim(claim_id(n), &ss, *patient, &[(BillId::new(code, n).unwrap(), 6_000)]);
+        f.sign(key, Payload::SubmitClaim { claim: sub, consent: None })
+    };
+    let claim_txs: Vec<Transaction> = (0..claims).map(&mut claim_on).collect();
     // Latency probe: claims on the remaining bills, one at a time with ?wait=commit, while the
     // load runs.
-    let probe: Vec<Transaction> = (claims..(batches * 100).min(claims + 200))
-        .map(|i| {
-            let n = (i + 1) as u64;
-            let (patient, key) = &patients[(n as usize) % patients.len()];
-            let sub = claim(claim_id(n), &ss, *patient, &[(BillId::new(code, n).unwrap(), 6_000)]);
-            f.sign(key, Payload::SubmitClaim { claim: sub, consent: None })
-        })
-        .collect();
+    let probe: Vec<Transaction> =
+        (claims..(batches * 100).min(claims + 200)).map(&mut claim_on).collect();
     let probe_api = net.apis[1];
     let probes_done = Arc::new(AtomicU64::new(0));
     let probe_count = probe.len() as u64;

@@ -277,56 +277,63 @@ fn newest<I, T>(ids: Option<&Vec<I>>, get: impl Fn(&I) -> Option<T>) -> Vec<T> {
         .collect()
 }
 
-/// Parses a path segment, or answers 400 with `code` and the parser's reason.
-fn parse<T: std::str::FromStr>(text: &str, code: &str) -> Result<T, Box<Response>>
+/// A request refused with a ready error response (boxed: responses are large).
+struct Refused(Box<Response>);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// Parses a path segment, or refuses with 400, `code` and the parser's reason.
+fn parse<T: std::str::FromStr>(text: &str, code: &str) -> Result<T, Refused>
 where
     T::Err: std::fmt::Display,
 {
-    text.parse().map_err(|e: T::Err| Box::new(error(StatusCode::BAD_REQUEST, code, e.to_string())))
+    text.parse()
+        .map_err(|e: T::Err| Refused(Box::new(error(StatusCode::BAD_REQUEST, code, e.to_string()))))
 }
 
-async fn bill(State(api): State<Api>, Path((code, number)): Path<(String, String)>) -> Response {
-    let id: BillId = match parse(&format!("{code}/{number}"), "bad_bill_id") {
-        Ok(id) => id,
-        Err(response) => return *response,
-    };
-    match api.chain.executed().state.bill(&id).cloned() {
+async fn bill(
+    State(api): State<Api>,
+    Path((code, number)): Path<(String, String)>,
+) -> Result<Response, Refused> {
+    let id: BillId = parse(&format!("{code}/{number}"), "bad_bill_id")?;
+    Ok(match api.chain.executed().state.bill(&id).cloned() {
         Some(bill) => Json(bill).into_response(),
         None => error(StatusCode::NOT_FOUND, "unknown_bill", format!("no bill {id}")),
-    }
+    })
 }
 
-async fn patient_bills(State(api): State<Api>, Path(pseudonym): Path<String>) -> Response {
-    let patient: Pseudonym = match parse(&pseudonym, "bad_pseudonym") {
-        Ok(p) => p,
-        Err(response) => return *response,
-    };
+async fn patient_bills(
+    State(api): State<Api>,
+    Path(pseudonym): Path<String>,
+) -> Result<Response, Refused> {
+    let patient: Pseudonym = parse(&pseudonym, "bad_pseudonym")?;
     let executed = api.chain.executed();
     let bills =
         newest(executed.bills_by_patient.get(&patient), |id| executed.state.bill(id).cloned());
-    Json(bills).into_response()
+    Ok(Json(bills).into_response())
 }
 
-async fn claim(State(api): State<Api>, Path(id): Path<String>) -> Response {
-    let id: ClaimId = match parse(&id, "bad_claim_id") {
-        Ok(id) => id,
-        Err(response) => return *response,
-    };
-    match api.chain.executed().state.claim(&id).cloned() {
+async fn claim(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, Refused> {
+    let id: ClaimId = parse(&id, "bad_claim_id")?;
+    Ok(match api.chain.executed().state.claim(&id).cloned() {
         Some(claim) => Json(claim).into_response(),
         None => error(StatusCode::NOT_FOUND, "unknown_claim", format!("no claim {id}")),
-    }
+    })
 }
 
-async fn payer_claims(State(api): State<Api>, Path(member): Path<String>) -> Response {
-    let payer: MemberId = match parse(&member, "bad_member_id") {
-        Ok(m) => m,
-        Err(response) => return *response,
-    };
+async fn payer_claims(
+    State(api): State<Api>,
+    Path(member): Path<String>,
+) -> Result<Response, Refused> {
+    let payer: MemberId = parse(&member, "bad_member_id")?;
     let executed = api.chain.executed();
     let claims =
         newest(executed.claims_by_payer.get(&payer), |id| executed.state.claim(id).cloned());
-    Json(claims).into_response()
+    Ok(Json(claims).into_response())
 }
 
 async fn metrics(State(api): State<Api>) -> Response {

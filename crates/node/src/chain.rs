@@ -320,16 +320,17 @@ mod tests {
     use commonware_cryptography::Digestible as _;
     use medledger_testkit::{Consortium, TxFactory, bill};
 
-    #[test]
-    fn a_block_delivered_twice_executes_once() {
+    fn at_genesis() -> (Consortium, Block, Chain) {
         let c = Consortium::demo("medledger-chain", 1);
         let genesis = Block::genesis(&c.genesis);
-        let chain = Chain::new(
-            &c.genesis,
-            &genesis,
-            Mempool::new(c.chain_id().clone(), MempoolConfig::default()),
-        )
-        .unwrap();
+        let pool = Mempool::new(c.chain_id().clone(), MempoolConfig::default());
+        let chain = Chain::new(&c.genesis, &genesis, pool).unwrap();
+        (c, genesis, chain)
+    }
+
+    #[test]
+    fn a_block_delivered_twice_executes_once() {
+        let (c, genesis, chain) = at_genesis();
         let mut f = TxFactory::new(c.chain_id().clone(), 10);
         let issue = f.sign(
             &c.hospitals[0].key,
@@ -356,14 +357,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "finalized blocks arrive in order")]
     fn a_gap_in_heights_is_a_bug() {
-        let c = Consortium::demo("medledger-chain", 1);
-        let genesis = Block::genesis(&c.genesis);
-        let chain = Chain::new(
-            &c.genesis,
-            &genesis,
-            Mempool::new(c.chain_id().clone(), MempoolConfig::default()),
-        )
-        .unwrap();
+        let (_, genesis, chain) = at_genesis();
         let mut skipped =
             Block::child(&genesis, genesis.digest(), 1, (0, genesis.state_root), vec![]);
         skipped.height = 2;
