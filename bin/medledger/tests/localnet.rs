@@ -126,13 +126,14 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
         assert_eq!(bill["claims"].as_array().unwrap().len(), 2);
         let (_, list) = get_json(*api, &format!("/v1/patients/{patient}/bills")).unwrap();
         assert!(
-            list.as_array()
+            list["items"]
+                .as_array()
                 .unwrap()
                 .iter()
                 .any(|b| b["issue"]["id"] == format!("{BILL_CODE}/0000000001"))
         );
         let (_, claims) = get_json(*api, "/v1/payers/social-security/claims").unwrap();
-        assert_eq!(claims.as_array().unwrap().len(), 2);
+        assert_eq!(claims["items"].as_array().unwrap().len(), 2);
     }
 
     // Bad input gets a specific 4xx with a stable code, and the node carries on.

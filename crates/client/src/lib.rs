@@ -12,10 +12,17 @@
 //! request, bounded response size, timeouts), enough for loopback and internal networks
 //! without pulling an HTTP stack into every wallet and payer system that embeds the SDK.
 
+mod events;
 mod http;
 
-use medledger_types::api::{ApiError, BlockSummary, Committed, Status, TxStatus};
-use medledger_types::{Bill, BillId, Claim, ClaimId, Encode as _, Pseudonym, Transaction, TxId};
+pub use events::EventStream;
+
+use medledger_types::api::{
+    ApiError, BlockSummary, Committed, EventFilter, ListQuery, Page, Status, TxStatus,
+};
+use medledger_types::{
+    Bill, BillId, Claim, ClaimId, Encode as _, MemberId, Pseudonym, Transaction, TxId,
+};
 use serde::de::DeserializeOwned;
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::time::Duration;
@@ -184,13 +191,79 @@ impl Client {
         self.get(&format!("/v1/bills/{}/{}", id.code, id.number))
     }
 
-    /// `GET /v1/patients/{pseudonym}/bills`, newest first.
+    /// The newest page (100) of `GET /v1/patients/{pseudonym}/bills`, newest first.
     pub fn patient_bills(&self, patient: Pseudonym) -> Result<Vec<Bill>, ClientError> {
-        self.get(&format!("/v1/patients/{patient}/bills"))
+        Ok(self.patient_bills_page(patient, &ListQuery::default())?.items)
+    }
+
+    /// One page of a patient's bills, newest first; pass `next_cursor` back for the next.
+    pub fn patient_bills_page(
+        &self,
+        patient: Pseudonym,
+        query: &ListQuery,
+    ) -> Result<Page<Bill>, ClientError> {
+        self.get(&format!("/v1/patients/{patient}/bills{}", query_string(query)))
+    }
+
+    /// One page of the claims filed with a payer, newest first, optionally by status.
+    pub fn payer_claims(
+        &self,
+        payer: &MemberId,
+        query: &ListQuery,
+    ) -> Result<Page<Claim>, ClientError> {
+        self.get(&format!("/v1/payers/{payer}/claims{}", query_string(query)))
+    }
+
+    /// Follows `GET /v1/events` with `filter`, resuming by itself after dropped connections.
+    /// Without `from_height` it starts after the node's current block.
+    pub fn events(&self, filter: EventFilter) -> EventStream {
+        EventStream::new(self.clone(), filter)
     }
 
     /// `GET /v1/claims/{id}`.
     pub fn claim(&self, id: ClaimId) -> Result<Claim, ClientError> {
         self.get(&format!("/v1/claims/{id}"))
+    }
+}
+
+/// `?a=1&b=x` from a query struct's JSON form (absent fields left out), percent-encoded.
+pub(crate) fn query_string(query: &impl serde::Serialize) -> String {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(query) else {
+        return String::new();
+    };
+    let pairs: Vec<String> = fields
+        .iter()
+        .filter_map(|(key, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => return None,
+                other => other.to_string(),
+            };
+            Some(format!("{key}={}", percent_encode(&text)))
+        })
+        .collect();
+    if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b',' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_leave_out_absent_fields_and_escape_values() {
+        let query = ListQuery { limit: Some(5), cursor: None, status: Some("a b/c".into()) };
+        assert_eq!(query_string(&query), "?limit=5&status=a%20b%2Fc");
+        assert_eq!(query_string(&ListQuery::default()), "");
     }
 }

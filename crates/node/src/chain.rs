@@ -3,6 +3,7 @@
 //! application, the executor and the API behind short-lived locks (never held across `.await`).
 
 use crate::block::{Block, BlockDigest};
+use crate::events::{EventLog, block_events};
 use crate::mempool::AdmitError;
 use crate::mempool::Mempool;
 use medledger_crypto::{Digest, Domain, hash};
@@ -66,6 +67,8 @@ pub struct Executed {
     pub bills_by_patient: HashMap<Pseudonym, Vec<BillId>>,
     /// Claims by payer, in submission order.
     pub claims_by_payer: HashMap<MemberId, Vec<ClaimId>>,
+    /// Recent blocks' events.
+    pub events: EventLog,
 }
 
 impl Executed {
@@ -134,6 +137,8 @@ pub struct Chain {
     executed: Mutex<Executed>,
     mempool: Mutex<Mempool>,
     verified: Mutex<HashMap<BlockDigest, (u64, Vec<SignatureCheck>)>>,
+    /// The executed height, for waiters (event streams, `?wait=commit`).
+    executed_watch: tokio::sync::watch::Sender<u64>,
     /// Counters for metrics.
     pub counters: Counters,
 }
@@ -168,9 +173,11 @@ impl Chain {
                 receipts: HashMap::new(),
                 bills_by_patient: HashMap::new(),
                 claims_by_payer: HashMap::new(),
+                events: EventLog::default(),
             }),
             mempool: Mutex::new(mempool),
             verified: Mutex::new(HashMap::new()),
+            executed_watch: tokio::sync::watch::Sender::new(0),
             counters: Counters::default(),
         })
     }
@@ -183,6 +190,11 @@ impl Chain {
     /// The mempool (short critical sections only).
     pub fn mempool(&self) -> MutexGuard<'_, Mempool> {
         self.mempool.lock().expect("mempool lock poisoned")
+    }
+
+    /// Follows the executed height: changes after every executed block.
+    pub fn watch_executed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.executed_watch.subscribe()
     }
 
     /// The height of the last executed block.
@@ -260,6 +272,15 @@ impl Chain {
         let ctx = BlockContext { height: block.height, timestamp_ms: block.timestamp_ms };
         let receipts = execute_block_checked(&mut executed.state, &ctx, &block.txs, &checks);
         let state_root = next_state_root(&executed.tip.state_root, block.height, &receipts);
+        let tip = ExecutedBlock {
+            height: block.height,
+            digest,
+            state_root,
+            timestamp_ms: block.timestamp_ms,
+            txs: u32::try_from(block.txs.len()).expect("block size is bounded"),
+        };
+        let events = block_events(&executed.state, &tip, &block.txs, &receipts);
+        executed.events.push(block.height, events);
         let mut accepted = 0u64;
         for (index, (receipt, tx)) in receipts.into_iter().zip(&block.txs).enumerate() {
             if receipt.outcome.is_accepted() {
@@ -274,13 +295,6 @@ impl Chain {
                 receipt,
             });
         }
-        let tip = ExecutedBlock {
-            height: block.height,
-            digest,
-            state_root,
-            timestamp_ms: block.timestamp_ms,
-            txs: u32::try_from(block.txs.len()).expect("block size is bounded"),
-        };
         executed.tip = tip;
         executed.recent.insert(block.height, tip);
         while executed.recent.len() > RECENT_BLOCKS_MAX {
@@ -288,6 +302,7 @@ impl Chain {
         }
         let height = executed.state.height();
         drop(executed);
+        self.executed_watch.send_replace(height);
 
         let mut mempool = self.mempool();
         mempool.remove(block.txs.iter().map(|tx| tx.id()));

@@ -33,6 +33,37 @@ pub struct NodeConfig {
     /// Consensus pacing.
     #[serde(default)]
     pub consensus: ConsensusConfig,
+    /// API limits.
+    #[serde(default)]
+    pub api: ApiConfig,
+}
+
+/// Limits of the HTTP API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Requests per second allowed to one client IP address (0: no limit).
+    pub rate_per_s: u32,
+    /// Requests one client may send at once before the rate applies.
+    pub rate_burst: u32,
+    /// Connections held open at most; more wait until one closes.
+    pub connections_max: usize,
+    /// Event streams (`/v1/events`) open at most; more are refused with 503.
+    pub event_streams_max: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        // 5,000 requests/s per client is above what one client on this hardware submits
+        // (individually signed claims commit at about 4,000/s across the whole network), so
+        // only a runaway or hostile client meets it.
+        Self {
+            rate_per_s: 5_000,
+            rate_burst: 10_000,
+            connections_max: 1_024,
+            event_streams_max: 256,
+        }
+    }
 }
 
 /// Consensus pacing.

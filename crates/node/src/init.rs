@@ -10,7 +10,9 @@
 //! DIR/nodeI/genesis.json               a copy, so each home is self-contained
 //! ```
 
-use crate::config::{API_BASE_PORT, ConsensusConfig, MempoolConfig, NodeConfig, P2P_PORT_OFFSET};
+use crate::config::{
+    API_BASE_PORT, ApiConfig, ConsensusConfig, MempoolConfig, NodeConfig, P2P_PORT_OFFSET,
+};
 use anyhow::{Context as _, bail};
 use medledger_crypto::{SigningKey, encode_hex, keyfile};
 use medledger_ledger::MemoryState;
@@ -201,6 +203,7 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
             data_dir: PathBuf::from("data"),
             mempool: MempoolConfig::default(),
             consensus: ConsensusConfig::default(),
+            api: ApiConfig::default(),
         };
         let text = format!(
             "# medledger validator {i} of {n} on chain {}\n{}",

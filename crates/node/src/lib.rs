@@ -11,6 +11,7 @@ pub mod app;
 pub mod block;
 pub mod chain;
 pub mod config;
+pub mod events;
 pub mod gossip;
 pub mod init;
 pub mod localnet;

@@ -1,13 +1,15 @@
 //! The HTTP API's response bodies, shared by the node (which sends them) and the SDK (which
 //! reads them), so the two cannot drift apart.
 
-use crate::ids::TxId;
+use crate::ids::{BillId, ClaimId, MemberId, Pseudonym, TxId};
+use crate::money::Fen;
 use crate::receipt::Receipt;
 use medledger_crypto::Digest;
 use serde::{Deserialize, Serialize};
 
 /// Every API error: a stable machine code and a human message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     /// Stable code, e.g. `over_claim`, `malformed_transaction`, `mempool_full`.
     pub code: String,
@@ -17,6 +19,7 @@ pub struct ApiError {
 
 /// `GET /v1/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Status {
     /// The chain.
     pub chain_id: String,
@@ -42,6 +45,7 @@ pub struct Status {
 
 /// Where a committed transaction is and what it did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Committed {
     /// Height of the block that included it.
     pub height: u64,
@@ -53,6 +57,7 @@ pub struct Committed {
 
 /// `POST /v1/txs` and `GET /v1/txs/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxStatus {
     /// The transaction.
     pub tx_id: TxId,
@@ -65,6 +70,7 @@ pub struct TxStatus {
 
 /// `GET /v1/blocks/{height}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlockSummary {
     /// Height.
     pub height: u64,
@@ -76,4 +82,305 @@ pub struct BlockSummary {
     pub timestamp_ms: u64,
     /// Transactions in it.
     pub txs: u32,
+}
+
+/// A page of a list endpoint, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Page<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<u64>,
+}
+
+/// One thing that happened on the ledger, as `GET /v1/events` streams it. Every committed
+/// block yields its transactions' events in block order, then one `block` event; a client
+/// that has seen a block's `block` event has seen everything in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Event {
+    /// Bills were issued (one event per issuance batch).
+    BillsIssued {
+        /// The transaction.
+        tx_id: TxId,
+        /// The issuing hospital.
+        issuer: MemberId,
+        /// The bills.
+        bills: Vec<IssuedBill>,
+    },
+    /// A bill was voided by a red bill.
+    BillVoided {
+        /// The transaction.
+        tx_id: TxId,
+        /// The issuing hospital.
+        issuer: MemberId,
+        /// The voided bill.
+        bill: BillId,
+        /// The red bill.
+        red_bill: BillId,
+        /// The bill's patient.
+        patient: Pseudonym,
+    },
+    /// A claim was accepted and its amount locked on its bills.
+    ClaimSubmitted {
+        /// The transaction.
+        tx_id: TxId,
+        /// The claim.
+        claim_id: ClaimId,
+        /// Who is asked to pay.
+        payer: MemberId,
+        /// The patient.
+        patient: Pseudonym,
+        /// The bills claimed against.
+        bills: Vec<BillId>,
+        /// The amount locked.
+        reserved: Fen,
+    },
+    /// A claim was paid by its payer.
+    ClaimSettled {
+        /// The transaction.
+        tx_id: TxId,
+        /// The claim.
+        claim_id: ClaimId,
+        /// The payer.
+        payer: MemberId,
+        /// The patient.
+        patient: Pseudonym,
+        /// The amount paid.
+        approved: Fen,
+    },
+    /// A claim was refused by its payer.
+    ClaimRejected {
+        /// The transaction.
+        tx_id: TxId,
+        /// The claim.
+        claim_id: ClaimId,
+        /// The payer.
+        payer: MemberId,
+        /// The patient.
+        patient: Pseudonym,
+        /// The reservation released.
+        released: Fen,
+    },
+    /// A claim was withdrawn by the patient.
+    ClaimWithdrawn {
+        /// The transaction.
+        tx_id: TxId,
+        /// The claim.
+        claim_id: ClaimId,
+        /// The payer.
+        payer: MemberId,
+        /// The patient.
+        patient: Pseudonym,
+        /// The reservation released.
+        released: Fen,
+    },
+    /// A transaction was included in a block but refused by the ledger.
+    TxRejected {
+        /// The transaction.
+        tx_id: TxId,
+        /// What it tried to do (`submit_claim`, `issue_bills`, …).
+        payload: String,
+        /// The ledger's reason code.
+        code: String,
+        /// The ledger's message.
+        message: String,
+    },
+    /// A block was committed and executed (always the last event of its block).
+    Block {
+        /// The block.
+        #[serde(flatten)]
+        block: BlockSummary,
+    },
+}
+
+/// A bill in a [`Event::BillsIssued`] event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IssuedBill {
+    /// The bill.
+    pub id: BillId,
+    /// Its patient.
+    pub patient: Pseudonym,
+    /// The amount the patient paid, which claims may be made against.
+    pub claimable: Fen,
+}
+
+impl Event {
+    /// The event's type name, as in its JSON `type` field and the `types` filter.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::BillsIssued { .. } => "bills_issued",
+            Event::BillVoided { .. } => "bill_voided",
+            Event::ClaimSubmitted { .. } => "claim_submitted",
+            Event::ClaimSettled { .. } => "claim_settled",
+            Event::ClaimRejected { .. } => "claim_rejected",
+            Event::ClaimWithdrawn { .. } => "claim_withdrawn",
+            Event::TxRejected { .. } => "tx_rejected",
+            Event::Block { .. } => "block",
+        }
+    }
+
+    /// Every type name.
+    pub const KINDS: [&'static str; 8] = [
+        "bills_issued",
+        "bill_voided",
+        "claim_submitted",
+        "claim_settled",
+        "claim_rejected",
+        "claim_withdrawn",
+        "tx_rejected",
+        "block",
+    ];
+}
+
+/// An event with its position: `id` is `HEIGHT:INDEX`, the value to resume after (SSE's
+/// `Last-Event-ID`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventEnvelope {
+    /// `HEIGHT:INDEX`.
+    pub id: String,
+    /// The block's height.
+    pub height: u64,
+    /// Position among the block's events.
+    pub index: u32,
+    /// What happened.
+    pub event: Event,
+}
+
+/// Where an event stream resumes: after the event `HEIGHT:INDEX`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventPosition {
+    /// The block's height.
+    pub height: u64,
+    /// Position among the block's events.
+    pub index: u32,
+}
+
+impl std::fmt::Display for EventPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.height, self.index)
+    }
+}
+
+impl std::str::FromStr for EventPosition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("event id {s:?}: expected HEIGHT:INDEX");
+        let (height, index) = s.split_once(':').ok_or_else(bad)?;
+        Ok(Self {
+            height: height.parse().map_err(|_| bad())?,
+            index: index.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// `GET /v1/events` query: which events, from where. Every filter given must match; a
+/// `block` event passes every filter but `types`, so a filtered stream still shows progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
+pub struct EventFilter {
+    /// Comma-separated event types (see [`Event::KINDS`]); all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<String>,
+    /// Only events about claims to this payer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer: Option<MemberId>,
+    /// Only events about this patient's bills and claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<Pseudonym>,
+    /// Only events of bills issued or voided by this hospital.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<MemberId>,
+    /// Start with the events of this block; without it (and without `Last-Event-ID`), the
+    /// stream starts after the current block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_height: Option<u64>,
+}
+
+impl EventFilter {
+    /// The accepted type names, or an error naming the unknown one.
+    pub fn kinds(&self) -> Result<Option<Vec<&'static str>>, String> {
+        let Some(types) = &self.types else { return Ok(None) };
+        types
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                Event::KINDS.iter().copied().find(|k| *k == t).ok_or_else(|| {
+                    format!("unknown event type {t:?}; known: {}", Event::KINDS.join(", "))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// `event` as this filter lets it through: `None` if filtered out. Issuance events keep
+    /// only the patient's bills when filtered by patient.
+    pub fn apply(&self, kinds: Option<&[&str]>, event: &Event) -> Option<Event> {
+        if kinds.is_some_and(|k| !k.contains(&event.kind())) {
+            return None;
+        }
+        let payer_ok = |payer: &MemberId| self.payer.as_ref().is_none_or(|p| p == payer);
+        let patient_ok = |patient: &Pseudonym| self.patient.as_ref().is_none_or(|p| p == patient);
+        let issuer_ok = |issuer: &MemberId| self.issuer.as_ref().is_none_or(|i| i == issuer);
+        match event {
+            Event::Block { .. } => Some(event.clone()),
+            Event::BillsIssued { tx_id, issuer, bills } => {
+                if self.payer.is_some() || !issuer_ok(issuer) {
+                    return None;
+                }
+                let bills: Vec<IssuedBill> =
+                    bills.iter().filter(|b| patient_ok(&b.patient)).cloned().collect();
+                (!bills.is_empty()).then(|| Event::BillsIssued {
+                    tx_id: *tx_id,
+                    issuer: issuer.clone(),
+                    bills,
+                })
+            }
+            Event::BillVoided { issuer, patient, .. } => {
+                (self.payer.is_none() && issuer_ok(issuer) && patient_ok(patient))
+                    .then(|| event.clone())
+            }
+            Event::ClaimSubmitted { payer, patient, .. }
+            | Event::ClaimSettled { payer, patient, .. }
+            | Event::ClaimRejected { payer, patient, .. }
+            | Event::ClaimWithdrawn { payer, patient, .. } => {
+                (self.issuer.is_none() && payer_ok(payer) && patient_ok(patient))
+                    .then(|| event.clone())
+            }
+            Event::TxRejected { .. } => {
+                (self.payer.is_none() && self.patient.is_none() && self.issuer.is_none())
+                    .then(|| event.clone())
+            }
+        }
+    }
+}
+
+/// Query of the list endpoints (`/v1/patients/{p}/bills`, `/v1/payers/{m}/claims`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
+pub struct ListQuery {
+    /// Items per page, 1 to 1,000 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// From a previous page's `next_cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// Only items with this status: a bill's `valid`/`voided`/`red`, a claim's
+    /// `locked`/`settled`/`rejected`/`withdrawn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }

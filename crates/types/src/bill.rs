@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of visit a bill is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VisitType {
     /// Registration fee.
@@ -26,6 +27,7 @@ pub enum VisitType {
 /// Public category of a charge, so that payers can apply coverage ratios per category without
 /// seeing the itemised (private) charges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChargeCategory {
     /// Registration and consultation.
@@ -90,6 +92,7 @@ codec_enum_u8!(ChargeCategory {
 
 /// How a bill's total was paid at the counter. The parts must add up to the total.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BillAmounts {
     /// The whole bill.
     pub total: Fen,
@@ -124,6 +127,7 @@ impl BillAmounts {
 
 /// A category's share of a bill's total.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CategoryAmount {
     /// The category.
     pub category: ChargeCategory,
@@ -134,6 +138,7 @@ codec_struct!(CategoryAmount { category: ChargeCategory, amount: Fen });
 
 /// One bill as a hospital issues it (inside a signed batch).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BillIssue {
     /// The bill's identity; the number must lie in a range allocated to the issuer.
     pub id: BillId,
@@ -185,6 +190,7 @@ impl Read for BillIssue {
 
 /// Whether a bill is an ordinary bill or a red (reversal) bill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum BillKind {
     /// An ordinary bill.
@@ -198,6 +204,7 @@ pub enum BillKind {
 
 /// A bill as the ledger records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bill {
     /// What the hospital issued.
     pub issue: BillIssue,
@@ -222,6 +229,15 @@ pub struct Bill {
 }
 
 impl Bill {
+    /// Where the bill stands: `red` (a reversal bill), `voided`, or `valid`.
+    pub fn status_name(&self) -> &'static str {
+        match (self.kind, self.voided_by) {
+            (BillKind::Red { .. }, _) => "red",
+            (BillKind::Normal, Some(_)) => "voided",
+            (BillKind::Normal, None) => "valid",
+        }
+    }
+
     /// What can be claimed: the patient-pay part of an ordinary bill; nothing of a red one.
     pub fn claimable(&self) -> Fen {
         match self.kind {

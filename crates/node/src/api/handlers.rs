@@ -1,95 +1,23 @@
-//! The node's HTTP API (minimal for now; the full API is its own piece of work):
-//!
-//! - `GET /v1/status`: height, last block hash, state root, peers, mempool size
-//! - `POST /v1/txs`: submit a signed transaction, binary (`application/octet-stream`) or JSON;
-//!   `?wait=commit` answers with the receipt once committed
-//! - `GET /v1/txs/{id}`: a transaction's status and receipt
-//! - `GET /v1/blocks/{height}`: an executed block's digest and state root (recent blocks)
-//! - `GET /v1/bills/{code}/{number}`, `GET /v1/patients/{pseudonym}/bills`: bills
-//! - `GET /v1/claims/{id}`, `GET /v1/payers/{member}/claims`: claims (newest 1,000)
-//! - `GET /metrics` (Prometheus text), `GET /healthz`
-//!
-//! Every error is JSON `{"code": …, "message": …}` with a 4xx status; bad input never panics.
+//! The API's request handlers (see the module above for the list of endpoints).
 
-use crate::chain::{Chain, ExecutedBlock};
-use crate::config::NodeConfig;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use super::{Api, Refused, WAIT_COMMIT_MAX, error};
+use crate::chain::ExecutedBlock;
+use axum::Json;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::Bytes;
-use futures::channel::mpsc;
 use medledger_ledger::StateReader as _;
-use medledger_types::api::{ApiError, Status, TxStatus};
-use medledger_types::limits::TX_BYTES_MAX;
-use medledger_types::{BillId, ClaimId, MemberId, Pseudonym, Transaction, TxId};
+use medledger_types::api::{ListQuery, Page, Status, TxStatus};
+use medledger_types::{Bill, BillId, Claim, ClaimId, MemberId, Pseudonym, Transaction, TxId};
 use serde::Deserialize;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-/// How long `?wait=commit` waits for the receipt.
-pub const WAIT_COMMIT_MAX: Duration = Duration::from_secs(10);
-
-#[derive(Clone)]
-struct Api {
-    chain: Arc<Chain>,
-    gossip: mpsc::Sender<Transaction>,
-    config: NodeConfig,
-    validators: u32,
-    metrics: Arc<dyn Fn() -> String + Send + Sync>,
+pub(crate) async fn healthz() -> &'static str {
+    "ok"
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, Json(ApiError { code: code.to_string(), message: message.into() })).into_response()
-}
-
-/// Starts the API server on the configured address.
-pub async fn start<E>(
-    context: E,
-    config: NodeConfig,
-    chain: Arc<Chain>,
-    gossip: mpsc::Sender<Transaction>,
-    validators: u32,
-) -> anyhow::Result<()>
-where
-    E: commonware_runtime::Spawner + commonware_runtime::Metrics + commonware_runtime::Supervisor,
-{
-    let listener = tokio::net::TcpListener::bind(config.api_address)
-        .await
-        .map_err(|e| anyhow::anyhow!("API address {}: {e}", config.api_address))?;
-    let server = context.child("server");
-    let metrics_context = context;
-    let api = Api {
-        chain,
-        gossip,
-        config,
-        validators,
-        metrics: Arc::new(move || metrics_context.encode()),
-    };
-    let router = Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/txs", post(submit))
-        .route("/v1/txs/{id}", get(tx_status))
-        .route("/v1/blocks/{height}", get(block))
-        .route("/v1/bills/{code}/{number}", get(bill))
-        .route("/v1/patients/{pseudonym}/bills", get(patient_bills))
-        .route("/v1/claims/{id}", get(claim))
-        .route("/v1/payers/{member}/claims", get(payer_claims))
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(2 * TX_BYTES_MAX + 4096))
-        .with_state(api);
-    server.spawn(move |_| async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!("API server stopped: {e}");
-        }
-    });
-    Ok(())
-}
-
-async fn status(State(api): State<Api>) -> Json<Status> {
+pub(crate) async fn status(State(api): State<Api>) -> Json<Status> {
     let tip = api.chain.executed().tip;
     let (mempool_txs, mempool_bytes) = {
         let pool = api.chain.mempool();
@@ -115,11 +43,11 @@ async fn status(State(api): State<Api>) -> Json<Status> {
 }
 
 #[derive(Deserialize)]
-struct SubmitQuery {
+pub(crate) struct SubmitQuery {
     wait: Option<String>,
 }
 
-async fn submit(
+pub(crate) async fn submit(
     State(api): State<Api>,
     Query(query): Query<SubmitQuery>,
     headers: HeaderMap,
@@ -201,6 +129,7 @@ async fn submit(
             .into_response();
     }
     let deadline = tokio::time::Instant::now() + WAIT_COMMIT_MAX;
+    let mut executed = api.chain.watch_executed();
     loop {
         if let Some(committed) = api.chain.executed().receipts.get(&id).cloned() {
             return (
@@ -220,82 +149,112 @@ async fn submit(
                 format!("transaction {id} is pending; query GET /v1/txs/{id}"),
             );
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Woken by the next executed block (or the deadline).
+        let _ = tokio::time::timeout_at(deadline, executed.changed()).await;
     }
 }
 
-async fn tx_status(State(api): State<Api>, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<TxId>() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_tx_id",
-            "a transaction id is 64 hexadecimal characters",
-        );
-    };
-    if let Some(committed) = api.chain.executed().receipts.get(&id).cloned() {
-        return Json(TxStatus {
-            tx_id: id,
-            status: "committed".to_string(),
-            committed: Some(committed),
-        })
-        .into_response();
-    }
-    if api.chain.mempool().contains(&id) {
-        return Json(TxStatus { tx_id: id, status: "pending".to_string(), committed: None })
-            .into_response();
-    }
-    error(
-        StatusCode::NOT_FOUND,
-        "unknown_transaction",
-        format!("transaction {id} is neither committed nor pending here"),
-    )
+pub(crate) async fn tx_status(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Response, Refused> {
+    let id: TxId = parse(&id, "bad_tx_id")?;
+    Ok(if let Some(committed) = api.chain.executed().receipts.get(&id).cloned() {
+        Json(TxStatus { tx_id: id, status: "committed".to_string(), committed: Some(committed) })
+            .into_response()
+    } else if api.chain.mempool().contains(&id) {
+        Json(TxStatus { tx_id: id, status: "pending".to_string(), committed: None }).into_response()
+    } else {
+        error(
+            StatusCode::NOT_FOUND,
+            "unknown_transaction",
+            format!("transaction {id} is neither committed nor pending here"),
+        )
+    })
 }
 
-async fn block(State(api): State<Api>, Path(height): Path<u64>) -> Response {
+pub(crate) async fn block(
+    State(api): State<Api>,
+    Path(height): Path<String>,
+) -> Result<Response, Refused> {
+    let height: u64 = parse(&height, "bad_height")?;
     let found: Option<ExecutedBlock> = api.chain.executed().recent.get(&height).copied();
-    match found {
+    Ok(match found {
         Some(block) => Json(block.summary()).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
             "unknown_block",
             format!("no executed block at height {height} is held"),
         ),
+    })
+}
+
+/// Items a list page holds by default, and at most.
+const PAGE_ITEMS_DEFAULT: u32 = 100;
+const PAGE_ITEMS_MAX: u32 = 1_000;
+/// Entries one list request scans at most while filtering by status; past it, the page ends
+/// early with a cursor to continue from.
+const PAGE_SCAN_MAX: usize = 100_000;
+
+/// One page, newest first, of the items `ids` (kept oldest first) refer to, looked up with
+/// `get` and kept when `status` is wanted. The cursor is a position in `ids`.
+fn page<I, T>(
+    ids: Option<&Vec<I>>,
+    query: &ListQuery,
+    statuses: &[&str],
+    get: impl Fn(&I) -> Option<T>,
+    status: impl Fn(&T) -> &'static str,
+) -> Result<Page<T>, Refused> {
+    let limit = query.limit.unwrap_or(PAGE_ITEMS_DEFAULT);
+    if !(1..=PAGE_ITEMS_MAX).contains(&limit) {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "bad_limit",
+            format!("limit={limit}: a page holds 1 to {PAGE_ITEMS_MAX} items"),
+        ));
     }
-}
-
-/// Items a list endpoint returns at most (pagination arrives with the full API).
-const LIST_ITEMS_MAX: usize = 1_000;
-
-/// The newest `LIST_ITEMS_MAX` of `ids` (kept oldest first), looked up with `get`.
-fn newest<I, T>(ids: Option<&Vec<I>>, get: impl Fn(&I) -> Option<T>) -> Vec<T> {
-    ids.map(Vec::as_slice)
-        .unwrap_or(&[])
-        .iter()
-        .rev()
-        .take(LIST_ITEMS_MAX)
-        .filter_map(get)
-        .collect()
-}
-
-/// A request refused with a ready error response (boxed: responses are large).
-struct Refused(Box<Response>);
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        *self.0
+    if let Some(wanted) = &query.status
+        && !statuses.contains(&wanted.as_str())
+    {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "bad_status",
+            format!("status={wanted}: expected one of {}", statuses.join(", ")),
+        ));
     }
+    let ids = ids.map(Vec::as_slice).unwrap_or(&[]);
+    let end = query.cursor.map_or(ids.len(), |c| usize::try_from(c).unwrap_or(usize::MAX));
+    let end = end.min(ids.len());
+    let mut items = Vec::new();
+    let mut position = end;
+    let mut scanned = 0;
+    while position > 0 && items.len() < limit as usize && scanned < PAGE_SCAN_MAX {
+        position -= 1;
+        scanned += 1;
+        if let Some(item) = get(&ids[position])
+            && query.status.as_deref().is_none_or(|wanted| status(&item) == wanted)
+        {
+            items.push(item);
+        }
+    }
+    let next_cursor = (position > 0).then_some(position as u64);
+    Ok(Page { items, next_cursor })
 }
+
+/// Bill statuses a list can be filtered by.
+const BILL_STATUSES: [&str; 3] = ["valid", "voided", "red"];
+/// Claim statuses a list can be filtered by.
+const CLAIM_STATUSES: [&str; 4] = ["locked", "settled", "rejected", "withdrawn"];
 
 /// Parses a path segment, or refuses with 400, `code` and the parser's reason.
 fn parse<T: std::str::FromStr>(text: &str, code: &str) -> Result<T, Refused>
 where
     T::Err: std::fmt::Display,
 {
-    text.parse()
-        .map_err(|e: T::Err| Refused(Box::new(error(StatusCode::BAD_REQUEST, code, e.to_string()))))
+    text.parse().map_err(|e: T::Err| Refused::new(StatusCode::BAD_REQUEST, code, e.to_string()))
 }
 
-async fn bill(
+pub(crate) async fn bill(
     State(api): State<Api>,
     Path((code, number)): Path<(String, String)>,
 ) -> Result<Response, Refused> {
@@ -306,18 +265,22 @@ async fn bill(
     })
 }
 
-async fn patient_bills(
+pub(crate) async fn patient_bills(
     State(api): State<Api>,
     Path(pseudonym): Path<String>,
-) -> Result<Response, Refused> {
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<Bill>>, Refused> {
     let patient: Pseudonym = parse(&pseudonym, "bad_pseudonym")?;
     let executed = api.chain.executed();
-    let bills =
-        newest(executed.bills_by_patient.get(&patient), |id| executed.state.bill(id).cloned());
-    Ok(Json(bills).into_response())
+    let ids = executed.bills_by_patient.get(&patient);
+    page(ids, &query, &BILL_STATUSES, |id| executed.state.bill(id).cloned(), Bill::status_name)
+        .map(Json)
 }
 
-async fn claim(State(api): State<Api>, Path(id): Path<String>) -> Result<Response, Refused> {
+pub(crate) async fn claim(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+) -> Result<Response, Refused> {
     let id: ClaimId = parse(&id, "bad_claim_id")?;
     Ok(match api.chain.executed().state.claim(&id).cloned() {
         Some(claim) => Json(claim).into_response(),
@@ -325,18 +288,19 @@ async fn claim(State(api): State<Api>, Path(id): Path<String>) -> Result<Respons
     })
 }
 
-async fn payer_claims(
+pub(crate) async fn payer_claims(
     State(api): State<Api>,
     Path(member): Path<String>,
-) -> Result<Response, Refused> {
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<Claim>>, Refused> {
     let payer: MemberId = parse(&member, "bad_member_id")?;
     let executed = api.chain.executed();
-    let claims =
-        newest(executed.claims_by_payer.get(&payer), |id| executed.state.claim(id).cloned());
-    Ok(Json(claims).into_response())
+    let ids = executed.claims_by_payer.get(&payer);
+    page(ids, &query, &CLAIM_STATUSES, |id| executed.state.claim(id).cloned(), |c| c.status.name())
+        .map(Json)
 }
 
-async fn metrics(State(api): State<Api>) -> Response {
+pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     let c = &api.chain.counters;
     let (mempool_txs, mempool_bytes) = {
         let pool = api.chain.mempool();

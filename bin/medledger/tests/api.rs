@@ -1,0 +1,331 @@
+//! The client API as hospitals', payers' and operators' systems use it: every endpoint, the
+//! event stream and its resume across a node restart, pagination, and each class of bad input,
+//! against a real 4-validator network on loopback, through the Rust SDK.
+
+mod support;
+
+use medledger_client::{Client, ClientError};
+use medledger_testkit::{TxFactory, bill, claim, claim_id};
+use medledger_types::api::{Event, EventEnvelope, EventFilter, ListQuery};
+use medledger_types::{BillId, ChainId, Fen, MemberId, Payload, Text, Transaction};
+use std::collections::BTreeSet;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use support::*;
+
+const CHAIN: &str = "medledger-demo";
+const STARTUP: Duration = Duration::from_secs(90);
+
+fn bill_id(n: u64) -> BillId {
+    BillId::new(medledger_testkit::DEMO_BILL_CODE, n).unwrap()
+}
+
+/// The HTTP status and error code of a call that must fail.
+fn api_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> (u16, String) {
+    match result {
+        Err(ClientError::Api { status, error }) => (status, error.code),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+/// Submits and waits; returns the ledger's outcome code (`accepted` or the rejection code).
+fn outcome(node: &Client, tx: &Transaction) -> String {
+    node.submit_and_wait(tx).expect("committed").receipt.outcome.code()
+}
+
+/// Reads events from `stream` on a thread until `until` has been seen (or 60 s pass).
+fn collect_until(
+    stream: medledger_client::EventStream,
+    until: impl Fn(&EventEnvelope) -> bool + Send + 'static,
+) -> mpsc::Receiver<Vec<EventEnvelope>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for event in stream {
+            let event = event.expect("event stream");
+            let done = until(&event);
+            seen.push(event);
+            if done {
+                break;
+            }
+        }
+        let _ = tx.send(seen);
+    });
+    rx
+}
+
+/// A raw HTTP exchange, for what the SDK never sends (wrong methods, odd paths).
+fn raw(addr: std::net::SocketAddr, request: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn every_endpoint_and_error_class_over_a_real_network() {
+    let mut net = Net::init("api", 4, 3);
+    // Validator 3 gets a tight per-client rate, to show the 429.
+    let config = net.home(3).join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace("rate_per_s = 5000", "rate_per_s = 20");
+    let text = text.replace("rate_burst = 10000", "rate_burst = 20");
+    assert!(text.contains("rate_burst = 20"), "{text}");
+    std::fs::write(&config, text).unwrap();
+    for i in 0..4 {
+        net.start(i);
+    }
+    wait_until("all four validators finalize blocks", STARTUP, || {
+        net.apis.iter().all(|api| height(*api).is_some_and(|h| h >= 2))
+    });
+    let nodes: Vec<Client> = net.apis.iter().map(|a| client(*a)).collect();
+    let node = &nodes[0];
+    let status = node.status().unwrap();
+    assert_eq!(status.chain_id, CHAIN);
+    assert_eq!(status.validators, 4);
+
+    // A payer's system follows claims from block 1 on validator 1 (it will be restarted).
+    let ss = MemberId::new("social-security").unwrap();
+    let payer_filter = EventFilter {
+        types: Some("claim_submitted,claim_settled".into()),
+        payer: Some(ss.clone()),
+        from_height: Some(1),
+        ..EventFilter::default()
+    };
+    let payer_stream = collect_until(
+        nodes[1].events(payer_filter),
+        |e| matches!(&e.event, Event::ClaimSettled { approved, .. } if *approved == Fen(2_500)),
+    );
+    // An explorer follows everything on validator 0.
+    let all_stream = collect_until(
+        node.events(EventFilter { from_height: Some(1), ..EventFilter::default() }),
+        |e| matches!(&e.event, Event::ClaimSettled { approved, .. } if *approved == Fen(2_500)),
+    );
+
+    let hospital = net.member_key("city-central-hospital");
+    let payer = net.member_key("social-security");
+    let patients = net.patients();
+    let (patient, patient_key) = patients[0].clone();
+    let mut f = TxFactory::new(ChainId::new(CHAIN).unwrap(), status.height + 1_000);
+
+    // Issue 30 bills to the patient; look them up every way the API offers.
+    let bills = (1..=30).map(|n| bill(bill_id(n), patient, 10_000, 0)).collect();
+    let issue = f.sign(&hospital, Payload::IssueBills { bills });
+    let committed = node.submit_and_wait(&issue).unwrap();
+    assert_eq!(committed.receipt.outcome.code(), "accepted");
+    let tx = node.tx(issue.id()).unwrap();
+    assert_eq!((tx.status.as_str(), tx.committed.unwrap().height), ("committed", committed.height));
+    let block = node.block(committed.height).unwrap();
+    assert_eq!((block.height, block.txs), (committed.height, 1));
+    assert_eq!(node.bill(bill_id(7)).unwrap().issue.amounts.patient_pay, Fen(10_000));
+
+    // Pagination: pages of 7, newest first, cover all 30 exactly once.
+    let mut seen = Vec::new();
+    let mut query = ListQuery { limit: Some(7), ..ListQuery::default() };
+    loop {
+        let page = node.patient_bills_page(patient, &query).unwrap();
+        assert!(page.items.len() <= 7);
+        seen.extend(page.items.iter().map(|b| b.issue.id.number.get()));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=30).rev().collect::<Vec<_>>(), "every bill once, newest first");
+    assert_eq!(
+        api_error(
+            node.patient_bills_page(patient, &ListQuery { limit: Some(0), ..ListQuery::default() })
+        )
+        .1,
+        "bad_limit"
+    );
+    assert_eq!(
+        api_error(node.patient_bills_page(
+            patient,
+            &ListQuery { limit: Some(1_001), ..ListQuery::default() }
+        ))
+        .1,
+        "bad_limit"
+    );
+    assert_eq!(
+        api_error(node.patient_bills_page(
+            patient,
+            &ListQuery { status: Some("paid".into()), ..ListQuery::default() }
+        ))
+        .1,
+        "bad_status"
+    );
+
+    // The patient claims 60.00 of bill 1, then 25.00 more; the payer settles the second and
+    // rejects the first.
+    let patient_claim = |f: &mut TxFactory, n: u64, payer: &MemberId, amount: u64| {
+        let submission = claim(claim_id(n), payer, patient, &[(bill_id(1), amount)]);
+        f.sign(&patient_key, Payload::SubmitClaim { claim: submission, consent: None })
+    };
+    let first = patient_claim(&mut f, 1, &ss, 6_000);
+    assert_eq!(outcome(&nodes[2], &first), "accepted");
+    let second = patient_claim(&mut f, 2, &ss, 2_500);
+    assert_eq!(outcome(&nodes[2], &second), "accepted");
+    assert_eq!(node.claim(claim_id(1)).unwrap().status.name(), "locked");
+
+    // Validator 1 (serving the payer's stream) is killed and restarted while claims settle.
+    net.kill9(1);
+    let reject = f.sign(
+        &payer,
+        Payload::RejectClaim { claim_id: claim_id(1), reason: Text::new("not covered").unwrap() },
+    );
+    assert_eq!(outcome(node, &reject), "accepted");
+    let settle = f.sign(
+        &payer,
+        Payload::SettleClaim {
+            claim_id: claim_id(2),
+            approved: vec![Fen(2_500)],
+            payment_reference: Text::new("PAY-2").unwrap(),
+        },
+    );
+    assert_eq!(outcome(node, &settle), "accepted");
+    net.start(1);
+
+    // Ledger rejections pass through with their codes: over-claim, duplicate, unauthorised.
+    let over = patient_claim(&mut f, 3, &ss, 7_501);
+    assert_eq!(outcome(node, &over), "over_claim");
+    let duplicate = patient_claim(&mut f, 2, &ss, 100);
+    assert_eq!(outcome(node, &duplicate), "duplicate_claim");
+    let impostor = f.sign(
+        &hospital,
+        Payload::SettleClaim {
+            claim_id: claim_id(2),
+            approved: vec![Fen(1)],
+            payment_reference: Text::new("X").unwrap(),
+        },
+    );
+    let refused = outcome(node, &impostor);
+    assert!(["not_authorized", "not_claim_payer"].contains(&refused.as_str()), "{refused}");
+    // The same transaction again gets its receipt back, not a second execution.
+    assert_eq!(node.submit(&settle).unwrap().status, "committed");
+
+    // Claims by payer, filtered by status.
+    let settled = node
+        .payer_claims(&ss, &ListQuery { status: Some("settled".into()), ..ListQuery::default() })
+        .unwrap();
+    assert_eq!(settled.items.len(), 1);
+    assert_eq!(settled.items[0].submission.claim_id, claim_id(2));
+    let rejected = node
+        .payer_claims(&ss, &ListQuery { status: Some("rejected".into()), ..ListQuery::default() })
+        .unwrap();
+    assert_eq!(rejected.items[0].submission.claim_id, claim_id(1));
+    let claimed = node.bill(bill_id(1)).unwrap();
+    assert_eq!((claimed.reserved, claimed.reimbursed), (Fen::ZERO, Fen(2_500)));
+
+    // The explorer saw the story in order, each block's events closed by its block event.
+    let all = all_stream.recv_timeout(Duration::from_secs(60)).expect("explorer stream");
+    let kinds: Vec<&str> = all.iter().map(|e| e.event.kind()).collect();
+    for kind in ["bills_issued", "claim_submitted", "claim_rejected", "claim_settled", "block"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    let positions: Vec<(u64, u32)> = all.iter().map(|e| (e.height, e.index)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "strictly ordered, no repeats");
+    let heights: BTreeSet<u64> = all.iter().map(|e| e.height).collect();
+    let blocks = all.iter().filter(|e| e.event.kind() == "block").count();
+    assert!(blocks + 1 >= heights.len(), "every block but the last is closed by its block event");
+
+    // The payer's stream lived through its node's restart and missed nothing.
+    let payer_seen = payer_stream.recv_timeout(Duration::from_secs(90)).expect("payer stream");
+    let payer_kinds: Vec<&str> = payer_seen.iter().map(|e| e.event.kind()).collect();
+    assert_eq!(
+        payer_kinds,
+        ["claim_submitted", "claim_submitted", "claim_settled"],
+        "the payer saw each of its claim events once, across the restart"
+    );
+
+    // Resume after a given event: the next event is the one that followed it.
+    let submitted = all.iter().find(|e| e.event.kind() == "claim_submitted").unwrap();
+    let position = all.iter().position(|e| e.id == submitted.id).unwrap();
+    let mut resumed = node.events(EventFilter::default()).resume_after(submitted.id.clone());
+    assert_eq!(resumed.next().unwrap().unwrap(), all[position + 1]);
+    // A filter on a patient shows only that patient's bills.
+    let other = patients[1].0;
+    let mut for_other = node.events(EventFilter {
+        patient: Some(other),
+        from_height: Some(1),
+        types: Some("bills_issued".into()),
+        ..EventFilter::default()
+    });
+    let blank_node = client(net.apis[2]);
+    let filler =
+        f.sign(&hospital, Payload::IssueBills { bills: vec![bill(bill_id(99), other, 100, 0)] });
+    assert_eq!(outcome(&blank_node, &filler), "accepted");
+    match for_other.next().unwrap().unwrap().event {
+        Event::BillsIssued { bills, .. } => {
+            assert_eq!(bills.len(), 1, "only the other patient's bill");
+            assert_eq!(bills[0].id, bill_id(99));
+        }
+        other => panic!("expected bills_issued, got {other:?}"),
+    }
+    assert_eq!(
+        api_error(
+            node.events(EventFilter { types: Some("gossip".into()), ..EventFilter::default() })
+                .next()
+                .unwrap()
+        ),
+        (400, "bad_event_type".to_string())
+    );
+
+    // Every error is JSON with a stable code: envelope errors refused at admission…
+    let mut wrong_chain = TxFactory::new(ChainId::new("another-chain").unwrap(), 1_000_000);
+    let foreign = wrong_chain
+        .sign(&hospital, Payload::IssueBills { bills: vec![bill(bill_id(98), patient, 1, 0)] });
+    assert_eq!(api_error(node.submit(&foreign)), (400, "wrong_chain_id".to_string()));
+    assert_eq!(api_error(node.submit_json("{not json")), (400, "malformed_json".to_string()));
+    // …an oversized body is a 413 with a JSON body…
+    assert_eq!(
+        api_error(node.submit_bytes(&vec![0u8; 2 * 1024 * 1024])),
+        (413, "body_too_large".to_string())
+    );
+    // …unknown routes, wrong methods, bad path segments and bad queries too.
+    assert_eq!(api_error(node.get_value("/v2/nothing")), (404, "unknown_route".to_string()));
+    let (status, body) =
+        raw(net.apis[0], "DELETE /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!((status, body["code"].as_str()), (405, Some("method_not_allowed")));
+    assert_eq!(api_error(node.get_value("/v1/blocks/minus-one")), (400, "bad_height".to_string()));
+    assert_eq!(
+        api_error(node.get_value("/v1/blocks/999999999")),
+        (404, "unknown_block".to_string())
+    );
+    assert_eq!(api_error(node.get_value("/v1/claims/ff")).1, "bad_claim_id");
+    assert_eq!(api_error(node.get_value("/v1/payers/bad%20id/claims")).1, "bad_member_id");
+    assert_eq!(api_error(node.get_value("/v1/patients/xyz/bills")).1, "bad_pseudonym");
+    assert_eq!(
+        api_error(node.get_value("/v1/payers/social-security/claims?limit=x")).1,
+        "bad_query"
+    );
+    assert_eq!(
+        api_error(node.get_value(&format!(
+            "/v1/txs/{}",
+            f.sign(&hospital, Payload::FreezeMember { member: ss.clone() }).id()
+        ))),
+        (404, "unknown_transaction".to_string())
+    );
+
+    // A client over its rate is told to slow down, with a JSON body and Retry-After.
+    let limited = &nodes[3];
+    let started = Instant::now();
+    let answers: Vec<Result<_, _>> = (0..60).map(|_| limited.status()).collect();
+    let refused = answers.iter().filter(|a| matches!(a, Err(ClientError::Api { status: 429, error }) if error.code == "rate_limited")).count();
+    assert!(refused > 0 && refused < 60, "{refused} of 60 refused in {:?}", started.elapsed());
+    std::thread::sleep(Duration::from_millis(1_100));
+    assert!(limited.status().is_ok(), "the limit refills");
+
+    // Operators' endpoints.
+    let metrics = node.metrics().unwrap();
+    assert!(metrics.contains("medledger_height "), "{metrics}");
+    let (status, _) =
+        raw(net.apis[0], "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 200);
+    assert!(node.status().is_ok(), "the node still answers after all of it");
+}

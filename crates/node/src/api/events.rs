@@ -1,0 +1,168 @@
+//! `GET /v1/events`: the ledger's events as server-sent events.
+//!
+//! Each SSE message carries `id: HEIGHT:INDEX`, `event: TYPE` and the JSON [`EventEnvelope`].
+//! A client resumes after a reconnect with the standard `Last-Event-ID` header (or
+//! `?from_height=H` to start at a block), and misses nothing the node still holds: the stream
+//! replays held blocks first, then follows new ones. Blocks older than the node holds answer
+//! 410 `events_pruned` rather than a silent gap.
+
+use super::{Api, Refused};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures::Stream;
+use medledger_types::api::{EventEnvelope, EventFilter, EventPosition};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Blocks read from the event log per step while catching up.
+const CATCH_UP_BLOCKS: usize = 64;
+
+struct Follower {
+    api: Api,
+    filter: EventFilter,
+    kinds: Option<Vec<&'static str>>,
+    executed: tokio::sync::watch::Receiver<u64>,
+    /// The next event to send.
+    next: EventPosition,
+    ready: VecDeque<SseEvent>,
+    done: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Follower {
+    fn sse(envelope: &EventEnvelope) -> SseEvent {
+        SseEvent::default()
+            .id(envelope.id.clone())
+            .event(envelope.event.kind())
+            .json_data(envelope)
+            .expect("events serialize")
+    }
+
+    /// Queues the filtered events of held blocks from `next` on; false if none were held.
+    fn catch_up(&mut self) -> Result<bool, SseEvent> {
+        let (blocks, oldest, tip) = {
+            let executed = self.api.chain.executed();
+            let tip = executed.tip.height;
+            (
+                executed.events.range(self.next.height, tip, CATCH_UP_BLOCKS),
+                executed.events.oldest(),
+                tip,
+            )
+        };
+        if blocks.is_empty() {
+            if self.next.height <= tip {
+                // Pruned while this stream was behind.
+                return Err(pruned(self.next.height, oldest));
+            }
+            return Ok(false);
+        }
+        if blocks[0][0].height != self.next.height {
+            return Err(pruned(self.next.height, oldest));
+        }
+        for block in blocks {
+            for envelope in
+                block.iter().filter(|e| e.index >= self.next.index || e.height > self.next.height)
+            {
+                if let Some(event) = self.filter.apply(self.kinds.as_deref(), &envelope.event) {
+                    let shown = EventEnvelope { event, ..envelope.clone() };
+                    self.ready.push_back(Self::sse(&shown));
+                }
+            }
+            let height = block[0].height;
+            self.next = EventPosition { height: height + 1, index: 0 };
+        }
+        Ok(true)
+    }
+
+    async fn next_event(mut self) -> Option<(Result<SseEvent, Infallible>, Self)> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                return Some((Ok(event), self));
+            }
+            if self.done {
+                return None;
+            }
+            match self.catch_up() {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Nothing new: wait for the next executed block (or the node to stop).
+                    if self.executed.changed().await.is_err() {
+                        return None;
+                    }
+                }
+                Err(last) => {
+                    self.done = true;
+                    self.ready.push_back(last);
+                }
+            }
+        }
+    }
+}
+
+fn pruned(height: u64, oldest: Option<u64>) -> SseEvent {
+    SseEvent::default().event("error").data(format!(
+        "{{\"code\":\"events_pruned\",\"message\":\"events of block {height} are no longer held; the oldest held is {}\"}}",
+        oldest.unwrap_or(0)
+    ))
+}
+
+/// The stream's start: after `Last-Event-ID`, at `from_height`, or after the current block.
+fn start(api: &Api, filter: &EventFilter, headers: &HeaderMap) -> Result<EventPosition, Refused> {
+    let last_event = headers.get("last-event-id").map(|v| v.to_str().unwrap_or("?").to_string());
+    let executed = api.chain.executed();
+    let tip = executed.tip.height;
+    let start = match (last_event, filter.from_height) {
+        (Some(id), _) => {
+            let after: EventPosition = id
+                .parse()
+                .map_err(|e: String| Refused::new(StatusCode::BAD_REQUEST, "bad_event_id", e))?;
+            EventPosition { height: after.height, index: after.index.saturating_add(1) }
+        }
+        (None, Some(height)) => EventPosition { height, index: 0 },
+        (None, None) => EventPosition { height: tip + 1, index: 0 },
+    };
+    let oldest = executed.events.oldest().unwrap_or(tip + 1);
+    if start.height < oldest && start.height <= tip {
+        return Err(Refused::new(
+            StatusCode::GONE,
+            "events_pruned",
+            format!(
+                "events of block {} are no longer held by this node; the oldest held is {oldest}",
+                start.height
+            ),
+        ));
+    }
+    Ok(start)
+}
+
+pub(crate) async fn events(
+    State(api): State<Api>,
+    Query(filter): Query<EventFilter>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, Refused> {
+    let kinds =
+        filter.kinds().map_err(|e| Refused::new(StatusCode::BAD_REQUEST, "bad_event_type", e))?;
+    let next = start(&api, &filter, &headers)?;
+    let permit = Arc::clone(&api.streams).try_acquire_owned().map_err(|_| {
+        Refused::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            format!("this node serves at most {} event streams", api.config.api.event_streams_max),
+        )
+    })?;
+    let follower = Follower {
+        executed: api.chain.watch_executed(),
+        api,
+        filter,
+        kinds,
+        next,
+        ready: VecDeque::new(),
+        done: false,
+        _permit: permit,
+    };
+    Ok(Sse::new(futures::stream::unfold(follower, Follower::next_event))
+        .keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,254 @@
+//! What keeps the API bounded and its errors uniform: a listener that holds at most a set number
+//! of connections, a per-client rate limit (429), and a layer that turns every non-JSON error
+//! (axum's own rejections, unknown routes, oversized bodies) into the API's JSON error body.
+
+use super::{Api, error};
+use axum::body::Body;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::serve::{IncomingStream, Listener};
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A TCP listener that holds at most a set number of connections open: beyond it, new
+/// connections wait in the kernel's backlog until one closes.
+#[derive(Debug)]
+pub(crate) struct LimitedListener {
+    inner: TcpListener,
+    permits: Arc<Semaphore>,
+}
+
+impl LimitedListener {
+    pub(crate) fn new(inner: TcpListener, connections_max: usize) -> Self {
+        Self { inner, permits: Arc::new(Semaphore::new(connections_max.max(1))) }
+    }
+}
+
+/// A connection holding its slot until it closes.
+#[derive(Debug)]
+pub(crate) struct LimitedIo {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for LimitedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+impl Listener for LimitedListener {
+    type Io = LimitedIo;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let permit = self.permits.clone().acquire_owned().await.expect("semaphore never closed");
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    return (LimitedIo { stream, _permit: permit }, addr);
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("API accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// The client's address, as the rate limit sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, LimitedListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// Token buckets per client IP address.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+/// Clients tracked at most; past it, buckets idle long enough to be full again are dropped.
+const CLIENTS_TRACKED_MAX: usize = 10_000;
+
+impl RateLimiter {
+    /// `per_second` requests per second with bursts of `burst`; 0 turns the limit off.
+    pub(crate) fn new(per_second: u32, burst: u32) -> Self {
+        Self {
+            per_second: f64::from(per_second),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip`, or says how long until one is available.
+    pub(crate) fn take(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        if self.per_second <= 0.0 {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.lock().expect("rate limiter lock poisoned");
+        if buckets.len() >= CLIENTS_TRACKED_MAX && !buckets.contains_key(&ip) {
+            let refill = Duration::from_secs_f64(self.burst / self.per_second);
+            buckets.retain(|_, (_, last)| now.duration_since(*last) < refill);
+        }
+        let (tokens, last) = buckets.entry(ip).or_insert((self.burst, now));
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
+        }
+    }
+}
+
+/// Middleware: refuses a client over its rate with 429 and `Retry-After`.
+pub(crate) async fn rate_limit(
+    State(api): State<Api>,
+    ConnectInfo(client): ConnectInfo<ClientAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match api.limiter.take(client.0.ip(), Instant::now()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            let seconds = wait.as_secs().max(1);
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "more than {} requests per second from {}; retry in {} ms",
+                    api.config.api.rate_per_s,
+                    client.0.ip(),
+                    wait.as_millis().max(1)
+                ),
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+        }
+    }
+}
+
+/// Error bodies read at most, when rewriting a plain-text error.
+const PLAIN_ERROR_BYTES_MAX: usize = 4096;
+
+/// Middleware: every error leaves as JSON `{code, message}`. The API's own errors already are;
+/// this rewrites axum's plain-text rejections (bad path or query, oversized body, unknown
+/// route, wrong method) with a stable code per status.
+pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let body =
+        axum::body::to_bytes(response.into_body(), PLAIN_ERROR_BYTES_MAX).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_string();
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("body_too_large", format!("request body exceeds {} bytes", super::BODY_BYTES_MAX))
+        }
+        StatusCode::NOT_FOUND => ("unknown_route", "no such endpoint; see /openapi.json".into()),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "method not allowed on this endpoint".into())
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", text),
+        StatusCode::BAD_REQUEST if text.contains("query string") => ("bad_query", text),
+        StatusCode::BAD_REQUEST => ("bad_request", text),
+        StatusCode::INTERNAL_SERVER_ERROR => ("internal", text),
+        _ => ("http_error", text),
+    };
+    let mut response = error(status, code, message);
+    if let Some(retry_after) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, retry_after);
+    }
+    response
+}
+
+/// The fallback for unknown paths.
+pub(crate) async fn unknown_route() -> Response {
+    Response::builder().status(StatusCode::NOT_FOUND).body(Body::empty()).expect("static response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_over_its_rate_waits_and_others_do_not() {
+        let limiter = RateLimiter::new(10, 5);
+        let now = Instant::now();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..5 {
+            assert!(limiter.take(a, now).is_ok());
+        }
+        let wait = limiter.take(a, now).unwrap_err();
+        assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO, "{wait:?}");
+        assert!(limiter.take(b, now).is_ok(), "another client has its own bucket");
+        assert!(limiter.take(a, now + Duration::from_millis(100)).is_ok(), "refilled");
+        assert!(RateLimiter::new(0, 0).take(a, now).is_ok(), "0 turns the limit off");
+    }
+}

@@ -1,0 +1,130 @@
+//! The node's HTTP API, versioned under `/v1`, JSON by default, described by the OpenAPI
+//! document it serves at `/openapi.json`:
+//!
+//! - `GET /v1/status`: height, last block hash, state root, peers, mempool size
+//! - `POST /v1/txs`: submit a signed transaction, binary (`application/octet-stream`) or JSON;
+//!   `?wait=commit` answers with the receipt once committed
+//! - `GET /v1/txs/{id}`: a transaction's status and receipt
+//! - `GET /v1/blocks/{height}`: an executed block's digest and state root (recent blocks)
+//! - `GET /v1/bills/{code}/{number}`, `GET /v1/patients/{pseudonym}/bills`: bills
+//! - `GET /v1/claims/{id}`, `GET /v1/payers/{member}/claims`: claims (paginated, by status)
+//! - `GET /v1/events`: server-sent events, filterable, resumable from a height or event id
+//! - `GET /metrics` (Prometheus text), `GET /healthz`
+//!
+//! Every error is JSON `{"code": …, "message": …}` with a 4xx status (503 when the node is
+//! full); bad input never panics. Bodies, page sizes, connections and event streams are
+//! bounded, and each client IP address has a request rate (429 past it).
+
+mod events;
+mod guard;
+mod handlers;
+
+use crate::chain::Chain;
+use crate::config::NodeConfig;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::channel::mpsc;
+use medledger_types::Transaction;
+use medledger_types::api::ApiError;
+use medledger_types::limits::TX_BYTES_MAX;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How long `?wait=commit` waits for the receipt.
+pub const WAIT_COMMIT_MAX: Duration = Duration::from_secs(10);
+
+/// Request bodies larger than this are refused with 413 (a transaction in JSON is at most
+/// about twice its binary size).
+pub const BODY_BYTES_MAX: usize = 2 * TX_BYTES_MAX + 4096;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct Api {
+    chain: Arc<Chain>,
+    gossip: mpsc::Sender<Transaction>,
+    config: NodeConfig,
+    validators: u32,
+    metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    limiter: Arc<guard::RateLimiter>,
+    streams: Arc<Semaphore>,
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, Json(ApiError { code: code.to_string(), message: message.into() })).into_response()
+}
+
+/// A request refused with a ready error response (boxed: responses are large).
+pub(crate) struct Refused(Box<Response>);
+
+impl Refused {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self(Box::new(error(status, code, message)))
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// The API's routes, without state.
+fn routes() -> Router<Api> {
+    Router::new()
+        .route("/v1/status", get(handlers::status))
+        .route("/v1/txs", post(handlers::submit))
+        .route("/v1/txs/{id}", get(handlers::tx_status))
+        .route("/v1/blocks/{height}", get(handlers::block))
+        .route("/v1/bills/{code}/{number}", get(handlers::bill))
+        .route("/v1/patients/{pseudonym}/bills", get(handlers::patient_bills))
+        .route("/v1/claims/{id}", get(handlers::claim))
+        .route("/v1/payers/{member}/claims", get(handlers::payer_claims))
+        .route("/v1/events", get(events::events))
+        .route("/metrics", get(handlers::metrics))
+        .route("/healthz", get(handlers::healthz))
+}
+
+/// Starts the API server on the configured address.
+pub async fn start<E>(
+    context: E,
+    config: NodeConfig,
+    chain: Arc<Chain>,
+    gossip: mpsc::Sender<Transaction>,
+    validators: u32,
+) -> anyhow::Result<()>
+where
+    E: commonware_runtime::Spawner + commonware_runtime::Metrics + commonware_runtime::Supervisor,
+{
+    let listener = tokio::net::TcpListener::bind(config.api_address)
+        .await
+        .map_err(|e| anyhow::anyhow!("API address {}: {e}", config.api_address))?;
+    let listener = guard::LimitedListener::new(listener, config.api.connections_max);
+    let server = context.child("server");
+    let metrics_context = context;
+    let api = Api {
+        chain,
+        gossip,
+        limiter: Arc::new(guard::RateLimiter::new(config.api.rate_per_s, config.api.rate_burst)),
+        streams: Arc::new(Semaphore::new(config.api.event_streams_max)),
+        config,
+        validators,
+        metrics: Arc::new(move || metrics_context.encode()),
+    };
+    let router = routes()
+        .fallback(guard::unknown_route)
+        .layer(axum::middleware::from_fn_with_state(api.clone(), guard::rate_limit))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn(guard::json_errors))
+        .with_state(api);
+    let service = router.into_make_service_with_connect_info::<guard::ClientAddr>();
+    server.spawn(move |_| async move {
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!("API server stopped: {e}");
+        }
+    });
+    Ok(())
+}
