@@ -1,6 +1,7 @@
 //! The `medledger` command. Parses flags and hands off; the work lives in the modules and,
 //! as the node grows, in library crates.
 
+mod cli;
 mod demo;
 mod keygen;
 mod scenario;
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 
 /// medledger: a consortium ledger for medical e-bills and claims.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, after_long_help = cli::HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,6 +102,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show a node's status: height, last block, state root, peers, mempool.
+    #[command(after_long_help = cli::status::HELP)]
+    Status(cli::NodeArgs),
+    /// Issue bills from a file, show a bill, void a bill.
+    Bill(cli::bill::BillArgs),
+    /// File, show, settle, reject and withdraw claims.
+    Claim(cli::claim::ClaimArgs),
+    /// Follow the node's events (bills issued, claims filed and settled, blocks), one line each.
+    #[command(after_long_help = cli::watch::HELP)]
+    Watch(cli::watch::WatchArgs),
 }
 
 fn init(options: medledger_node::init::InitOptions) -> anyhow::Result<std::process::ExitCode> {
@@ -141,12 +152,19 @@ fn main() -> std::process::ExitCode {
         Command::Demo { network, json, exit } => demo::run(network.into(), json, exit),
         Command::Keygen { out } => keygen::run(out.as_deref()),
         Command::Scenario { json } => scenario::run(json),
+        Command::Status(args) => cli::status::run(&args),
+        Command::Bill(args) => cli::bill::run(args),
+        Command::Claim(args) => cli::claim::run(args),
+        Command::Watch(args) => cli::watch::run(args),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
+            eprintln!("error: {}", cli::error_line(&error));
+            match error.downcast_ref::<cli::Rejected>() {
+                Some(_) => std::process::ExitCode::from(cli::EXIT_REJECTED),
+                None => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }

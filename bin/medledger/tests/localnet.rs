@@ -177,7 +177,7 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
     // A key the ledger does not know never reaches the mempool.
     let stranger = medledger_crypto::SigningKey::generate();
     let unknown = f.sign(&stranger, Payload::FreezeMember { member: ss.clone() });
-    assert_eq!(api_error(node.submit(&unknown)), (400, "unknown_signer".to_string()));
+    assert_eq!(api_error(node.submit(&unknown)), (403, "unknown_signer".to_string()));
     assert!(node.status().is_ok(), "the node still answers");
 
     // kill -9 one validator while transactions flow: the other three keep committing.

@@ -8,9 +8,14 @@
 //!
 //! Signatures always carry a namespace ([`Namespace`]), so a signature made for one purpose (a
 //! transaction, a patient's consent to a claim) can never be replayed as another.
+//!
+//! With the `openapi` feature, [`PublicKey`], [`Signature`] and [`Digest`] implement
+//! `utoipa::ToSchema` as the lowercase hex strings their JSON form is.
 
 mod hex;
 pub mod keyfile;
+#[cfg(feature = "openapi")]
+mod openapi;
 
 pub use hex::{FromHexError, decode_hex, encode_hex};
 

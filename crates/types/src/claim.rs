@@ -13,6 +13,7 @@ use crate::codec_util::codec_struct;
 
 /// One bill in a claim and the amount requested for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimItem {
     /// The bill.
     pub bill: BillId,
@@ -24,6 +25,7 @@ codec_struct!(ClaimItem { bill: BillId, amount: Fen });
 /// What a claim asks for. This is also what the patient signs when the payment platform files
 /// the claim on their behalf.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimSubmission {
     /// The claim's identity, chosen by the filer.
     pub claim_id: ClaimId,
@@ -72,6 +74,7 @@ impl ClaimSubmission {
 
 /// A patient's signed consent, carried by the payment platform when it acts for the patient.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PatientConsent {
     /// The patient's key; it must be the key registered for the patient's pseudonym.
     pub public_key: PublicKey,
@@ -100,6 +103,7 @@ pub fn consent_to_withdraw(chain_id: &ChainId, claim_id: &ClaimId) -> Vec<u8> {
 
 /// Where a claim stands. Locked is the only open state; the others are final.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum ClaimStatus {
     /// Accepted into a block; the requested amounts are reserved on the bills.
@@ -141,6 +145,7 @@ impl ClaimStatus {
 
 /// A claim as the ledger records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claim {
     /// What was asked.
     pub submission: ClaimSubmission,

@@ -4,6 +4,9 @@
 //! institutions has one canonical binary encoding (commonware-codec), and every decoder of
 //! untrusted bytes is bounded by the limits in [`limits`]. A value that exists is valid: bill
 //! codes have eight digits, money cannot be negative, identifiers have a fixed alphabet.
+//!
+//! With the `openapi` feature, every type the HTTP API sends or receives also implements
+//! `utoipa::ToSchema`, describing exactly the JSON serde writes; the ledger builds without it.
 
 pub mod api;
 pub mod bill;
@@ -14,6 +17,8 @@ pub mod ids;
 pub mod limits;
 pub mod member;
 pub mod money;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod receipt;
 pub mod tx;
 

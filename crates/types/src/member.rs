@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a member may do on the ledger (../shared/DOMAIN.md, "Who takes part").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Issues and voids its own bills.
@@ -91,6 +92,7 @@ impl<'de> Deserialize<'de> for Roles {
 
 /// A member as the ledger knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     /// Its identifier.
     pub id: MemberId,

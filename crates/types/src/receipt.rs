@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// The ledger's answer for one transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipt {
     /// The transaction.
     pub tx_id: TxId,
@@ -20,6 +21,7 @@ pub struct Receipt {
 
 /// Accepted with an effect, or rejected with a reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The transaction took effect.
@@ -55,6 +57,7 @@ impl std::fmt::Display for Outcome {
 
 /// What an accepted transaction did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "effect")]
 pub enum Effect {
     /// A number range now belongs to a hospital.
@@ -109,6 +112,7 @@ pub enum Effect {
 
 /// Why a transaction was refused. Fields carry what a client needs to understand and fix it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "code")]
 pub enum Rejection {
     // Envelope checks, in the order the ledger applies them.

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a transaction asks the ledger to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Payload {
     /// The regulator allocates bill numbers `first..=last` of `code` to a hospital.
@@ -244,6 +245,7 @@ impl Read for Payload {
 
 /// Everything the signer signs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TxBody {
     /// The network the transaction is for.
     pub chain_id: ChainId,

@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
-use medledger_types::api::{EventEnvelope, EventFilter, EventPosition};
+use medledger_types::api::{ApiError, EventEnvelope, EventFilter, EventPosition};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -138,6 +138,22 @@ fn start(api: &Api, filter: &EventFilter, headers: &HeaderMap) -> Result<EventPo
     Ok(start)
 }
 
+#[utoipa::path(get, path = "/v1/events", tag = "events", operation_id = "events",
+    summary = "Server-sent events: blocks, bills issued and voided, claims submitted, settled, rejected and withdrawn",
+    description = "Each message has `id: HEIGHT:INDEX`, `event: TYPE` and an `EventEnvelope` as JSON data. A block's events come in block order and end with its `block` event. Resume with the `Last-Event-ID` header (after that event) or `from_height` (from that block); without either the stream starts after the current block. A keep-alive comment is sent every 15 s.",
+    params(
+        ("types" = Option<String>, Query, description = "Comma-separated event types: bills_issued, bill_voided, claim_submitted, claim_settled, claim_rejected, claim_withdrawn, tx_rejected, block"),
+        ("payer" = Option<String>, Query, description = "Only claim events of this payer"),
+        ("patient" = Option<String>, Query, description = "Only this patient's bills and claims"),
+        ("issuer" = Option<String>, Query, description = "Only bills issued or voided by this hospital"),
+        ("from_height" = Option<u64>, Query, description = "Start with this block's events"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (HEIGHT:INDEX)")),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = EventEnvelope),
+        (status = 400, description = "Unknown event type, bad filter or bad event id", body = ApiError),
+        (status = 410, description = "The node no longer holds the events asked for", body = ApiError),
+        (status = 429, description = "Over this client's request rate", body = ApiError),
+        (status = 503, description = "Too many event streams open", body = ApiError)))]
 pub(crate) async fn events(
     State(api): State<Api>,
     Query(filter): Query<EventFilter>,

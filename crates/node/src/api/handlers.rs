@@ -8,15 +8,30 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use medledger_ledger::StateReader as _;
-use medledger_types::api::{ListQuery, Page, Status, TxStatus};
-use medledger_types::{Bill, BillId, Claim, ClaimId, MemberId, Pseudonym, Transaction, TxId};
+use medledger_types::api::{ApiError, BlockSummary, ListQuery, Page, Status, TxStatus};
+use medledger_types::{
+    Bill, BillCode, BillId, BillNumber, Claim, ClaimId, MemberId, Pseudonym, Transaction, TxId,
+};
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
 
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "openapi",
+    summary = "This document: OpenAPI 3.1, generated from the node's code",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub(crate) async fn openapi(State(api): State<Api>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], api.openapi.as_str().to_owned()).into_response()
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    summary = "Liveness: `ok` while the API answers",
+    responses((status = 200, description = "The node's API is up", body = String, content_type = "text/plain")))]
 pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
+#[utoipa::path(get, path = "/v1/status", tag = "chain", operation_id = "status",
+    summary = "The node's chain height, last block, state root, peers and mempool",
+    responses((status = 200, description = "Status", body = Status), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn status(State(api): State<Api>) -> Json<Status> {
     let tip = api.chain.executed().tip;
     let (mempool_txs, mempool_bytes) = {
@@ -47,6 +62,19 @@ pub(crate) struct SubmitQuery {
     wait: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/txs", tag = "transactions", operation_id = "submit_transaction",
+    summary = "Submit a signed transaction (canonical binary or JSON)",
+    description = "Binary with `Content-Type: application/octet-stream`, JSON otherwise. The node checks the envelope (chain id, expiry, signer, signature) and admits the transaction to its mempool (202), or answers with the receipt if it was already committed (200). With `?wait=commit` it answers with the receipt once committed, waiting up to 10 s.",
+    params(("wait" = Option<String>, Query, description = "`commit`: answer once the transaction is committed")),
+    request_body(content((Transaction = "application/json"), (Vec<u8> = "application/octet-stream")), description = "The signed transaction"),
+    responses(
+        (status = 200, description = "Committed: the ledger's receipt (accepted or rejected with its reason)", body = TxStatus),
+        (status = 202, description = "Admitted to the mempool (or still pending after the wait)", body = TxStatus),
+        (status = 400, description = "Malformed, wrongly signed, for another chain, expired or already included", body = ApiError),
+        (status = 403, description = "Signed by a key the ledger does not know, or by a frozen member", body = ApiError),
+        (status = 413, description = "Body larger than 1 MiB", body = ApiError),
+        (status = 429, description = "Over this client's request rate", body = ApiError),
+        (status = 503, description = "Mempool full, or this signer's queue is", body = ApiError)))]
 pub(crate) async fn submit(
     State(api): State<Api>,
     Query(query): Query<SubmitQuery>,
@@ -114,8 +142,16 @@ pub(crate) async fn submit(
         Err(crate::mempool::AdmitError::DuplicateInMempool) => {}
         Err(e) => {
             api.chain.counters.admissions_refused.fetch_add(1, Ordering::Relaxed);
+            use crate::mempool::AdmitError;
+            use medledger_types::Rejection;
             let status = match e {
-                crate::mempool::AdmitError::MempoolFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                AdmitError::MempoolFull { .. } | AdmitError::SignerQueueFull { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                // Well formed, but from a key the ledger does not let in.
+                AdmitError::Rejected(Rejection::UnknownSigner | Rejection::SignerFrozen { .. }) => {
+                    StatusCode::FORBIDDEN
+                }
                 _ => StatusCode::BAD_REQUEST,
             };
             return error(status, &e.code(), e.to_string());
@@ -154,6 +190,10 @@ pub(crate) async fn submit(
     }
 }
 
+#[utoipa::path(get, path = "/v1/txs/{id}", tag = "transactions", operation_id = "get_transaction",
+    summary = "A transaction's status and, once committed, its receipt",
+    params(("id" = TxId, Path, description = "Transaction id: 64 hex digits")),
+    responses((status = 200, description = "Pending or committed", body = TxStatus), (status = 404, description = "Neither committed nor pending here", body = ApiError), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn tx_status(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -173,6 +213,10 @@ pub(crate) async fn tx_status(
     })
 }
 
+#[utoipa::path(get, path = "/v1/blocks/{height}", tag = "chain", operation_id = "get_block",
+    summary = "An executed block's digest, state root, time and size",
+    params(("height" = u64, Path, description = "Block height")),
+    responses((status = 200, description = "The block", body = BlockSummary), (status = 404, description = "Not executed, or no longer held", body = ApiError), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn block(
     State(api): State<Api>,
     Path(height): Path<String>,
@@ -241,6 +285,39 @@ fn page<I, T>(
     Ok(Page { items, next_cursor })
 }
 
+/// A bill's status, as the document describes the `status` filter.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the query parameter; the handler reads it as text
+pub(crate) enum BillStatusName {
+    /// Issued and not voided.
+    #[schema(rename = "valid")]
+    Valid,
+    /// Voided by a red bill.
+    #[schema(rename = "voided")]
+    Voided,
+    /// A red (reversal) bill.
+    #[schema(rename = "red")]
+    Red,
+}
+
+/// A claim's status, as the document describes the `status` filter.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the query parameter; the handler reads it as text
+pub(crate) enum ClaimStatusName {
+    /// Its amount is reserved on the bills, waiting for the payer.
+    #[schema(rename = "locked")]
+    Locked,
+    /// Paid.
+    #[schema(rename = "settled")]
+    Settled,
+    /// Refused by the payer.
+    #[schema(rename = "rejected")]
+    Rejected,
+    /// Withdrawn by the patient.
+    #[schema(rename = "withdrawn")]
+    Withdrawn,
+}
+
 /// Bill statuses a list can be filtered by.
 const BILL_STATUSES: [&str; 3] = ["valid", "voided", "red"];
 /// Claim statuses a list can be filtered by.
@@ -254,6 +331,10 @@ where
     text.parse().map_err(|e: T::Err| Refused::new(StatusCode::BAD_REQUEST, code, e.to_string()))
 }
 
+#[utoipa::path(get, path = "/v1/bills/{code}/{number}", tag = "bills", operation_id = "get_bill",
+    summary = "A bill's public header, status, reserved and reimbursed amounts, and its claims",
+    params(("code" = BillCode, Path, description = "Bill code: 8 digits"), ("number" = BillNumber, Path, description = "Bill number: 10 digits")),
+    responses((status = 200, description = "The bill", body = Bill), (status = 404, description = "No such bill", body = ApiError), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn bill(
     State(api): State<Api>,
     Path((code, number)): Path<(String, String)>,
@@ -265,6 +346,13 @@ pub(crate) async fn bill(
     })
 }
 
+#[utoipa::path(get, path = "/v1/patients/{pseudonym}/bills", tag = "bills", operation_id = "list_patient_bills",
+    summary = "A patient's bills, newest first, paginated",
+    params(("pseudonym" = Pseudonym, Path, description = "The patient's pseudonym: 32 hex digits"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page, 1 to 1000 (default 100)"),
+        ("cursor" = Option<u64>, Query, description = "A previous page's `next_cursor`"),
+        ("status" = Option<BillStatusName>, Query, description = "Only bills with this status")),
+    responses((status = 200, description = "One page", body = Page<Bill>), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn patient_bills(
     State(api): State<Api>,
     Path(pseudonym): Path<String>,
@@ -277,6 +365,10 @@ pub(crate) async fn patient_bills(
         .map(Json)
 }
 
+#[utoipa::path(get, path = "/v1/claims/{id}", tag = "claims", operation_id = "get_claim",
+    summary = "A claim: what was asked, by whom, and where it stands",
+    params(("id" = ClaimId, Path, description = "Claim id: 32 hex digits")),
+    responses((status = 200, description = "The claim", body = Claim), (status = 404, description = "No such claim", body = ApiError), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn claim(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -288,6 +380,13 @@ pub(crate) async fn claim(
     })
 }
 
+#[utoipa::path(get, path = "/v1/payers/{member}/claims", tag = "claims", operation_id = "list_payer_claims",
+    summary = "Claims filed with a payer, newest first, paginated, by status",
+    params(("member" = MemberId, Path, description = "The payer's member id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page, 1 to 1000 (default 100)"),
+        ("cursor" = Option<u64>, Query, description = "A previous page's `next_cursor`"),
+        ("status" = Option<ClaimStatusName>, Query, description = "Only claims with this status")),
+    responses((status = 200, description = "One page", body = Page<Claim>), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn payer_claims(
     State(api): State<Api>,
     Path(member): Path<String>,
@@ -300,6 +399,9 @@ pub(crate) async fn payer_claims(
         .map(Json)
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    summary = "Prometheus metrics: consensus, P2P, storage, execution, mempool",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     let c = &api.chain.counters;
     let (mempool_txs, mempool_bytes) = {

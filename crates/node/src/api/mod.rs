@@ -24,7 +24,6 @@ use crate::config::NodeConfig;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::channel::mpsc;
 use medledger_types::Transaction;
@@ -51,6 +50,7 @@ pub(crate) struct Api {
     metrics: Arc<dyn Fn() -> String + Send + Sync>,
     limiter: Arc<guard::RateLimiter>,
     streams: Arc<Semaphore>,
+    openapi: Arc<String>,
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -72,20 +72,50 @@ impl IntoResponse for Refused {
     }
 }
 
-/// The API's routes, without state.
-fn routes() -> Router<Api> {
-    Router::new()
-        .route("/v1/status", get(handlers::status))
-        .route("/v1/txs", post(handlers::submit))
-        .route("/v1/txs/{id}", get(handlers::tx_status))
-        .route("/v1/blocks/{height}", get(handlers::block))
-        .route("/v1/bills/{code}/{number}", get(handlers::bill))
-        .route("/v1/patients/{pseudonym}/bills", get(handlers::patient_bills))
-        .route("/v1/claims/{id}", get(handlers::claim))
-        .route("/v1/payers/{member}/claims", get(handlers::payer_claims))
-        .route("/v1/events", get(events::events))
-        .route("/metrics", get(handlers::metrics))
-        .route("/healthz", get(handlers::healthz))
+/// The document's header; the paths and schemas come from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "medledger node API",
+        description = "Issue medical e-bills, file and settle claims, and follow the ledger. Every error is JSON `{code, message}`; the ledger's rejection codes pass through unchanged.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    components(schemas(handlers::BillStatusName, handlers::ClaimStatusName)),
+    tags(
+        (name = "transactions", description = "Signed transactions and their receipts"),
+        (name = "bills", description = "Bills as the ledger records them"),
+        (name = "claims", description = "Claims against bills"),
+        (name = "events", description = "What happens on the ledger, as it happens"),
+        (name = "chain", description = "Blocks and the node's view of the chain"),
+        (name = "operations", description = "Health, metrics and this document")
+    )
+)]
+struct Document;
+
+/// The API's routes and the OpenAPI document describing exactly them: every route is
+/// registered through `routes!`, which records its annotation in the document.
+fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi as _;
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::with_openapi(Document::openapi())
+        .routes(routes!(handlers::status))
+        .routes(routes!(handlers::submit))
+        .routes(routes!(handlers::tx_status))
+        .routes(routes!(handlers::block))
+        .routes(routes!(handlers::bill))
+        .routes(routes!(handlers::patient_bills))
+        .routes(routes!(handlers::claim))
+        .routes(routes!(handlers::payer_claims))
+        .routes(routes!(events::events))
+        .routes(routes!(handlers::metrics))
+        .routes(routes!(handlers::healthz))
+        .routes(routes!(handlers::openapi))
+        .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document the node serves at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
 }
 
 /// Starts the API server on the configured address.
@@ -105,7 +135,10 @@ where
     let listener = guard::LimitedListener::new(listener, config.api.connections_max);
     let server = context.child("server");
     let metrics_context = context;
+    let (routes, document) = routes();
+    let document = document.to_json().map_err(|e| anyhow::anyhow!("OpenAPI document: {e}"))?;
     let api = Api {
+        openapi: Arc::new(document),
         chain,
         gossip,
         limiter: Arc::new(guard::RateLimiter::new(config.api.rate_per_s, config.api.rate_burst)),
@@ -114,7 +147,7 @@ where
         validators,
         metrics: Arc::new(move || metrics_context.encode()),
     };
-    let router = routes()
+    let router = routes
         .fallback(guard::unknown_route)
         .layer(axum::middleware::from_fn_with_state(api.clone(), guard::rate_limit))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
@@ -127,4 +160,19 @@ where
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_document_lists_every_route() {
+        let document = serde_json::to_value(super::openapi()).unwrap();
+        let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
+        assert_eq!(paths.len(), 12, "{paths:?}");
+        std::fs::write(
+            std::env::temp_dir().join("medledger-openapi.json"),
+            serde_json::to_string_pretty(&document).unwrap(),
+        )
+        .unwrap();
+    }
 }
