@@ -112,6 +112,9 @@ enum Command {
     /// Follow the node's events (bills issued, claims filed and settled, blocks), one line each.
     #[command(after_long_help = cli::watch::HELP)]
     Watch(cli::watch::WatchArgs),
+    /// Print the API's OpenAPI 3.1 document (the one every node serves at /openapi.json), to
+    /// generate clients or browse the API without a running node.
+    Openapi,
 }
 
 fn init(options: medledger_node::init::InitOptions) -> anyhow::Result<std::process::ExitCode> {
@@ -156,6 +159,11 @@ fn main() -> std::process::ExitCode {
         Command::Bill(args) => cli::bill::run(args),
         Command::Claim(args) => cli::claim::run(args),
         Command::Watch(args) => cli::watch::run(args),
+        Command::Openapi => medledger_node::api::openapi()
+            .to_pretty_json()
+            .map_err(Into::into)
+            .and_then(|text| cli::emit(&text))
+            .map(|_| std::process::ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

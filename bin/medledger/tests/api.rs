@@ -5,6 +5,7 @@
 mod support;
 
 use medledger_client::{Client, ClientError};
+use medledger_testkit::json_schema::Registry;
 use medledger_testkit::{TxFactory, bill, claim, claim_id};
 use medledger_types::api::{Event, EventEnvelope, EventFilter, ListQuery};
 use medledger_types::{BillId, ChainId, Fen, MemberId, Payload, Text, Transaction};
@@ -321,8 +322,65 @@ fn every_endpoint_and_error_class_over_a_real_network() {
     std::thread::sleep(Duration::from_millis(1_100));
     assert!(limited.status().is_ok(), "the limit refills");
 
-    // The OpenAPI document is well formed and lists exactly the routes the node serves.
-    check_openapi(net.apis[0]);
+    // The OpenAPI document is well formed and lists exactly the routes the node serves, and
+    // what the node answers matches the schemas it documents, errors included.
+    let document = check_openapi(net.apis[0]);
+    let claim_hex = |n: u64| claim_id(n).to_string();
+    let calls = [
+        ("GET", "/v1/status".to_string(), "/v1/status", 200),
+        ("GET", format!("/v1/txs/{}", settle.id()), "/v1/txs/{id}", 200),
+        ("GET", format!("/v1/txs/{}", "ab".repeat(32)), "/v1/txs/{id}", 404),
+        ("GET", "/v1/txs/zz".into(), "/v1/txs/{id}", 400),
+        ("GET", format!("/v1/blocks/{}", committed.height), "/v1/blocks/{height}", 200),
+        ("GET", "/v1/blocks/x".into(), "/v1/blocks/{height}", 400),
+        ("GET", format!("/v1/bills/{}", bill_id(1)), "/v1/bills/{code}/{number}", 200),
+        ("GET", format!("/v1/bills/{}", bill_id(12_345)), "/v1/bills/{code}/{number}", 404),
+        (
+            "GET",
+            format!("/v1/patients/{patient}/bills?limit=3"),
+            "/v1/patients/{pseudonym}/bills",
+            200,
+        ),
+        ("GET", format!("/v1/claims/{}", claim_hex(1)), "/v1/claims/{id}", 200),
+        ("GET", format!("/v1/claims/{}", claim_hex(2)), "/v1/claims/{id}", 200),
+        ("GET", format!("/v1/claims/{}", claim_hex(3)), "/v1/claims/{id}", 404),
+        ("GET", "/v1/payers/social-security/claims".into(), "/v1/payers/{member}/claims", 200),
+        (
+            "GET",
+            "/v1/payers/social-security/claims?limit=0".into(),
+            "/v1/payers/{member}/claims",
+            400,
+        ),
+    ];
+    for (method, path, template, expected) in calls {
+        let (status, body) = raw(
+            net.apis[0],
+            &format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        );
+        assert_eq!(status, expected, "{method} {path}: {body}");
+        document.check(method, template, status, &body);
+    }
+    // A submission's answers: committed (200), malformed (400), unknown signer (403).
+    let submitted = serde_json::to_value(node.submit(&settle).unwrap()).unwrap();
+    document.check("POST", "/v1/txs", 200, &submitted);
+    for (answer, status) in [
+        (node.submit_json("{"), 400),
+        (
+            node.submit(&f.sign(
+                &medledger_crypto::SigningKey::generate(),
+                Payload::FreezeMember { member: ss.clone() },
+            )),
+            403,
+        ),
+    ] {
+        let Err(ClientError::Api { status: got, error }) = answer else { panic!("{answer:?}") };
+        assert_eq!(got, status);
+        document.check("POST", "/v1/txs", status, &serde_json::to_value(error).unwrap());
+    }
+    // Every event the explorer saw matches the documented envelope.
+    for envelope in &all {
+        document.check_schema("EventEnvelope", &serde_json::to_value(envelope).unwrap());
+    }
 
     // Operators' endpoints.
     let metrics = node.metrics().unwrap();
@@ -347,9 +405,39 @@ fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     }
 }
 
+/// The served OpenAPI document, to check answers against.
+struct Document {
+    json: serde_json::Value,
+    schemas: Registry,
+}
+
+impl Document {
+    /// `body` matches the schema documented for `status` of `method path`.
+    fn check(&self, method: &str, path: &str, status: u16, body: &serde_json::Value) {
+        let operation = &self.json["paths"][path][method.to_lowercase()];
+        let response = &operation["responses"][status.to_string()];
+        assert!(response.is_object(), "{method} {path} documents status {status}");
+        let schema = &response["content"]["application/json"]["schema"];
+        if let Err(errors) = self.schemas.validate(schema, body) {
+            panic!(
+                "{method} {path} {status}: the answer does not match the document:\n{}\n{body:#}",
+                errors.join("\n")
+            );
+        }
+    }
+
+    /// `value` matches the component schema `name`.
+    fn check_schema(&self, name: &str, value: &serde_json::Value) {
+        let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+        if let Err(errors) = self.schemas.validate(&schema, value) {
+            panic!("{name}: does not match the document:\n{}\n{value:#}", errors.join("\n"));
+        }
+    }
+}
+
 /// Checks the served document's structure, then that every documented route is served (a
 /// request to it is never `unknown_route` or 405) and that routes it does not document are not.
-fn check_openapi(addr: std::net::SocketAddr) {
+fn check_openapi(addr: std::net::SocketAddr) -> Document {
     let get = |path: &str| {
         raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
     };
@@ -428,4 +516,7 @@ fn check_openapi(addr: std::net::SocketAddr) {
     }
     // A route the document does not list is not served.
     assert_eq!(get("/v1/admin").1["code"], "unknown_route");
+    let schemas = Registry::from_document(&doc);
+    assert_eq!(schemas.dangling_refs(&[&doc["paths"]]), Vec::<String>::new());
+    Document { json: doc, schemas }
 }

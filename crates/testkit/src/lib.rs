@@ -4,8 +4,9 @@
 //! Every key is derived from a label ([`SigningKey::from_label`]), so the same consortium comes
 //! out on every run and machine. Never use these keys for anything real.
 
+pub mod json_schema;
+
 use medledger_crypto::{Domain, SigningKey, hash};
-use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
 use medledger_types::{
     BillAmounts, BillCode, BillId, BillIssue, BillNumber, ChainId, ClaimId, ClaimItem,
     ClaimSubmission, Digest, Fen, Genesis, GenesisMember, GenesisPatient, MemberId, PatientConsent,
@@ -218,11 +219,7 @@ pub fn consent_submit(
     patient: &SigningKey,
     claim: &ClaimSubmission,
 ) -> PatientConsent {
-    let message = consent_to_submit(chain_id, claim);
-    PatientConsent {
-        public_key: patient.public_key(),
-        signature: patient.sign(medledger_crypto::Namespace::PatientConsent, &message),
-    }
+    PatientConsent::to_submit(chain_id, patient, claim)
 }
 
 /// The patient's consent to withdrawing `claim_id`.
@@ -231,11 +228,7 @@ pub fn consent_withdraw(
     patient: &SigningKey,
     claim_id: &ClaimId,
 ) -> PatientConsent {
-    let message = consent_to_withdraw(chain_id, claim_id);
-    PatientConsent {
-        public_key: patient.public_key(),
-        signature: patient.sign(medledger_crypto::Namespace::PatientConsent, &message),
-    }
+    PatientConsent::to_withdraw(chain_id, patient, claim_id)
 }
 
 /// Builds signed transactions with fresh nonces.

@@ -6,7 +6,7 @@ use crate::limits::CLAIM_BILLS_MAX;
 use crate::money::Fen;
 use bytes::BufMut;
 use commonware_codec::{Buf, Encode, EncodeSize, Error, Read, Write};
-use medledger_crypto::{PublicKey, Signature};
+use medledger_crypto::{PublicKey, Signature, SigningKey};
 use serde::{Deserialize, Serialize};
 
 use crate::codec_util::codec_struct;
@@ -82,6 +82,25 @@ pub struct PatientConsent {
     pub signature: Signature,
 }
 codec_struct!(PatientConsent { public_key: PublicKey, signature: Signature });
+
+impl PatientConsent {
+    /// The patient's consent to `claim` being filed for them on `chain_id`.
+    pub fn to_submit(chain_id: &ChainId, patient: &SigningKey, claim: &ClaimSubmission) -> Self {
+        Self::signed(patient, &consent_to_submit(chain_id, claim))
+    }
+
+    /// The patient's consent to `claim_id` being withdrawn for them on `chain_id`.
+    pub fn to_withdraw(chain_id: &ChainId, patient: &SigningKey, claim_id: &ClaimId) -> Self {
+        Self::signed(patient, &consent_to_withdraw(chain_id, claim_id))
+    }
+
+    fn signed(patient: &SigningKey, message: &[u8]) -> Self {
+        Self {
+            public_key: patient.public_key(),
+            signature: patient.sign(medledger_crypto::Namespace::PatientConsent, message),
+        }
+    }
+}
 
 /// The bytes a patient signs to consent to a claim being filed for them.
 pub fn consent_to_submit(chain_id: &ChainId, claim: &ClaimSubmission) -> Vec<u8> {

@@ -6,7 +6,6 @@ use super::bill::parse_bill_id;
 use super::{Node, NodeArgs, print_json, random_bytes, read_key};
 use anyhow::Context as _;
 use medledger_crypto::SigningKey;
-use medledger_testkit::{consent_submit, consent_withdraw};
 use medledger_types::{
     BillId, ChainId, Claim, ClaimId, ClaimItem, ClaimStatus, ClaimSubmission, Fen, MemberId,
     PatientConsent, Payload, Pseudonym, Text,
@@ -233,7 +232,7 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
             patient.transact(
                 &node,
                 |consent| Payload::SubmitClaim { claim, consent },
-                |chain, key| consent_submit(chain, key, &consent_to),
+                |chain, key| PatientConsent::to_submit(chain, key, &consent_to),
                 &extra,
             )
         }
@@ -261,7 +260,7 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
         ClaimCommand::Withdraw { claim_id, patient } => patient.transact(
             &node,
             |consent| Payload::WithdrawClaim { claim_id, consent },
-            |chain, key| consent_withdraw(chain, key, &claim_id),
+            |chain, key| PatientConsent::to_withdraw(chain, key, &claim_id),
             &[],
         ),
     }

@@ -69,6 +69,17 @@ pub fn error_line(error: &anyhow::Error) -> String {
     line.replace(['\r', '\n'], " ")
 }
 
+/// Writes one line to standard output. `Ok(false)` when the reader has gone away (`watch |
+/// head`), so a follower stops quietly instead of panicking on a broken pipe.
+pub fn emit(line: &str) -> anyhow::Result<bool> {
+    use std::io::Write as _;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Prints `value` as pretty JSON on standard output.
 pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -82,12 +93,8 @@ pub fn read_key(path: &Path) -> anyhow::Result<SigningKey> {
 
 /// `N` bytes from the operating system's randomness.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
-    // medledger-crypto's key generation is the workspace's one door to OS randomness; a
-    // throwaway key's seed is 32 uniformly random bytes. Every caller asks for at most 32.
-    const { assert!(N <= 32) };
-    let seed = SigningKey::generate().seed();
     let mut out = [0u8; N];
-    out.copy_from_slice(&seed[..N]);
+    getrandom::fill(&mut out).expect("the operating system provides randomness");
     out
 }
 

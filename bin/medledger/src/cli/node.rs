@@ -17,9 +17,6 @@ use std::time::Instant;
 /// it, and long enough (minutes at sub-second blocks) for a busy network to include it.
 const TX_EXPIRY_BLOCKS: u64 = 1_000;
 
-/// The environment variable naming the node when `--node` does not.
-const NODE_ENV: &str = "MEDLEDGER_NODE";
-
 /// The node used when neither `--node` nor `MEDLEDGER_NODE` names one and there is no
 /// `./localnet/localnet.json`.
 const NODE_URL_DEFAULT: &str = "http://127.0.0.1:8700";
@@ -30,10 +27,9 @@ const LOCALNET_MANIFEST: &str = "localnet/localnet.json";
 /// Which node to talk to and how to print. Shared by every client command.
 #[derive(clap::Args, Debug, Clone)]
 pub struct NodeArgs {
-    /// The node's API, e.g. http://127.0.0.1:8700. Default: the environment variable
-    /// MEDLEDGER_NODE, else the first node in ./localnet/localnet.json when that file exists,
-    /// else http://127.0.0.1:8700.
-    #[arg(long, global = true, value_name = "URL")]
+    /// The node's API, e.g. http://127.0.0.1:8700. Default: the first node in
+    /// ./localnet/localnet.json when that file exists, else http://127.0.0.1:8700.
+    #[arg(long, global = true, value_name = "URL", env = "MEDLEDGER_NODE")]
     pub node: Option<String>,
     /// Machine-readable output: JSON on standard output, amounts in integer fen as in the API.
     #[arg(long, global = true)]
@@ -43,8 +39,7 @@ pub struct NodeArgs {
 impl NodeArgs {
     /// A client for the chosen node.
     pub fn connect(&self) -> anyhow::Result<Node> {
-        // clap's `env` feature is not enabled in the workspace; one variable is read here.
-        let url = match self.node.clone().or_else(|| std::env::var(NODE_ENV).ok()) {
+        let url = match self.node.clone() {
             Some(url) => url,
             None => default_node_url()?,
         };

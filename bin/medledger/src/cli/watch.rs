@@ -66,10 +66,9 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     }
     for envelope in stream.take(args.count.unwrap_or(usize::MAX)) {
         let envelope = envelope?;
-        if node.json {
-            println!("{}", serde_json::to_string(&envelope)?);
-        } else {
-            println!("{}", line(&envelope));
+        let text = if node.json { serde_json::to_string(&envelope)? } else { line(&envelope) };
+        if !super::emit(&text)? {
+            break;
         }
     }
     Ok(ExitCode::SUCCESS)

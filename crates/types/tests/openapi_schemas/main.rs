@@ -6,9 +6,7 @@
 //! by the schema and by serde alike.
 #![cfg(feature = "openapi")]
 
-mod json_schema;
-
-use json_schema::Registry;
+use medledger_testkit::json_schema::Registry;
 use medledger_testkit::{
     Consortium, TxFactory, bill, claim, claim_id, consent_submit, consent_withdraw, patient,
 };
@@ -26,6 +24,30 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use std::fmt::Debug;
 use utoipa::ToSchema;
+
+/// Registering utoipa schemas by type.
+trait Register {
+    /// Registers `T` under its name, and every schema it refers to.
+    fn add<T: ToSchema>(&mut self);
+    /// Registers only the schemas `T` refers to: for a generic type such as `Page<T>`, whose
+    /// name does not depend on `T`, the document names each instance itself.
+    fn add_dependencies<T: ToSchema>(&mut self);
+}
+
+impl Register for Registry {
+    fn add<T: ToSchema>(&mut self) {
+        self.insert(T::name().into_owned(), schema_of::<T>());
+        self.add_dependencies::<T>();
+    }
+
+    fn add_dependencies<T: ToSchema>(&mut self) {
+        let mut found = Vec::new();
+        T::schemas(&mut found);
+        for (name, schema) in found {
+            self.insert(name, serde_json::to_value(schema).expect("schemas serialize"));
+        }
+    }
+}
 
 /// Every schema of the API, registered as the node's OpenAPI document registers them.
 fn registry() -> Registry {

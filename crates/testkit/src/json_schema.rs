@@ -10,7 +10,6 @@
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use utoipa::ToSchema;
 
 const REF_PREFIX: &str = "#/components/schemas/";
 
@@ -21,23 +20,20 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Registers `T` under its name, and every schema it refers to.
-    pub fn add<T: ToSchema>(&mut self) {
-        self.insert(T::name().into_owned(), json(T::schema()));
-        self.add_dependencies::<T>();
-    }
-
-    /// Registers only the schemas `T` refers to: for a generic type such as `Page<T>`, whose
-    /// name does not depend on `T`, the document names each instance itself.
-    pub fn add_dependencies<T: ToSchema>(&mut self) {
-        let mut found = Vec::new();
-        T::schemas(&mut found);
-        for (name, schema) in found {
-            self.insert(name, json(schema));
+    /// The schemas of an OpenAPI document's `components.schemas`.
+    pub fn from_document(document: &Value) -> Self {
+        let mut registry = Self::default();
+        if let Some(schemas) = document["components"]["schemas"].as_object() {
+            for (name, schema) in schemas {
+                registry.insert(name.clone(), schema.clone());
+            }
         }
+        registry
     }
 
-    fn insert(&mut self, name: String, schema: Value) {
+    /// Registers `schema` under `name`; registering a different schema under a taken name is a
+    /// bug of the caller.
+    pub fn insert(&mut self, name: String, schema: Value) {
         if let Some(existing) = self.schemas.get(&name) {
             assert_eq!(existing, &schema, "two different schemas are named {name}");
         }
@@ -241,10 +237,6 @@ impl Registry {
     }
 }
 
-fn json<T: serde::Serialize>(schema: T) -> Value {
-    serde_json::to_value(schema).expect("schemas serialize")
-}
-
 fn has_type(value: &Value, name: &str) -> bool {
     match name {
         "null" => value.is_null(),
@@ -404,6 +396,7 @@ fn escaped(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, pattern: &str) 
     }
 }
 
+#[cfg(test)]
 #[test]
 fn patterns_match_what_they_should() {
     let bill_id = Pattern::parse("^[0-9]{8}/[0-9]{10}$");
