@@ -244,7 +244,11 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     if exit {
         net.stop();
     } else {
-        println!("\nThe network keeps running: try curl -s {}/v1/status", summary.apis[0]);
+        println!("\nThe network keeps running. Its APIs: {}", summary.apis.join("  "));
+        println!("  the API's description:  {}/openapi.json", summary.apis[0]);
+        println!("  follow the ledger:      medledger watch --node {}", summary.apis[0]);
+        println!("  this bill:              medledger bill show {a} --node {}", summary.apis[0]);
+        println!("  status:                 medledger status --node {}", summary.apis[0]);
         println!("Ctrl-C stops it.");
         net.wait_for_signal()?;
         net.stop();

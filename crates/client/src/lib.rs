@@ -1,5 +1,6 @@
 //! Rust SDK for medledger nodes: typed requests and responses (shared with the server through
-//! `medledger_types::api`), transaction submission and submit-and-wait.
+//! `medledger_types::api`), transaction building and signing, submission and submit-and-wait,
+//! paginated lists, and an event stream that resumes by itself.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), medledger_client::ClientError> {
@@ -21,7 +22,8 @@ use medledger_types::api::{
     ApiError, BlockSummary, Committed, EventFilter, ListQuery, Page, Status, TxStatus,
 };
 use medledger_types::{
-    Bill, BillId, Claim, ClaimId, Encode as _, MemberId, Pseudonym, Transaction, TxId,
+    Bill, BillId, ChainId, Claim, ClaimId, Encode as _, MemberId, Payload, Pseudonym, SigningKey,
+    Transaction, TxBody, TxId,
 };
 use serde::de::DeserializeOwned;
 use std::net::{SocketAddr, ToSocketAddrs as _};
@@ -53,6 +55,11 @@ pub enum ClientError {
     #[error("unexpected answer from the node: {0}")]
     Decode(String),
 }
+
+/// How many blocks after the node's current height a transaction built by [`Client::sign`]
+/// expires: well under the ledger's 2,000-block limit, so a node some blocks ahead still takes
+/// it, and minutes at the chain's pace, so a busy network has time to include it.
+pub const TX_EXPIRY_BLOCKS: u64 = 1_000;
 
 /// A connection to one node's API.
 #[derive(Clone, Debug)]
@@ -124,6 +131,31 @@ impl Client {
     /// `GET /v1/status`.
     pub fn status(&self) -> Result<Status, ClientError> {
         self.get("/v1/status")
+    }
+
+    /// Builds and signs a transaction for the node's chain: it expires
+    /// [`TX_EXPIRY_BLOCKS`] after the node's current height and carries a random nonce, so
+    /// signing the same payload twice gives two distinct transactions.
+    pub fn sign(&self, key: &SigningKey, payload: Payload) -> Result<Transaction, ClientError> {
+        let status = self.status()?;
+        let chain_id = ChainId::new(status.chain_id)
+            .map_err(|e| ClientError::Decode(format!("the node's chain id: {e}")))?;
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| ClientError::Decode(format!("no randomness for a nonce: {e}")))?;
+        let body = TxBody {
+            chain_id,
+            signer: key.public_key(),
+            nonce: u64::from_le_bytes(nonce),
+            expires_at_height: status.height.saturating_add(TX_EXPIRY_BLOCKS),
+            payload,
+        };
+        Ok(Transaction::sign(body, key))
+    }
+
+    /// Signs `payload` with `key` ([`Client::sign`]), submits it and waits for its receipt.
+    pub fn transact(&self, key: &SigningKey, payload: Payload) -> Result<Committed, ClientError> {
+        self.submit_and_wait(&self.sign(key, payload)?)
     }
 
     /// Submits a signed transaction; answers once it is in the node's mempool (`pending`), or

@@ -1,21 +1,16 @@
 //! The node a client command talks to: which one (`--node`), and signing, submitting and
 //! reporting transactions there.
 
-use super::{print_json, random_bytes};
+use super::print_json;
 use anyhow::Context as _;
 use medledger_client::Client;
 use medledger_crypto::SigningKey;
 use medledger_types::api::Committed;
-use medledger_types::{ChainId, Outcome, Payload, Transaction, TxBody, TxId};
+use medledger_types::{ChainId, Outcome, Payload, Transaction, TxId};
 use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
-
-/// How many blocks after the node's current height a new transaction expires. Well under the
-/// ledger's `TX_LIFETIME_BLOCKS_MAX` (2,000), so a node some blocks ahead of ours still takes
-/// it, and long enough (minutes at sub-second blocks) for a busy network to include it.
-const TX_EXPIRY_BLOCKS: u64 = 1_000;
 
 /// The node used when neither `--node` nor `MEDLEDGER_NODE` names one and there is no
 /// `./localnet/localnet.json`.
@@ -137,21 +132,9 @@ impl Node {
         Ok((ChainId::new(status.chain_id)?, status.height))
     }
 
-    /// Signs `payload` with `key` for this node's chain, expiring [`TX_EXPIRY_BLOCKS`] after
-    /// the node's current height, with a random nonce.
+    /// Signs `payload` with `key` for this node's chain (see [`Client::sign`]).
     pub fn sign(&self, key: &SigningKey, payload: Payload) -> anyhow::Result<Transaction> {
-        let (chain_id, height) = self.tip()?;
-        let body = TxBody {
-            chain_id,
-            signer: key.public_key(),
-            // The ledger refuses an id it has accepted before (until it expires), and the id
-            // hashes the body: a random nonce makes every run a new transaction, so running
-            // the same command twice is judged on its merits instead of as a replay.
-            nonce: u64::from_le_bytes(random_bytes()),
-            expires_at_height: height.saturating_add(TX_EXPIRY_BLOCKS),
-            payload,
-        };
-        Ok(Transaction::sign(body, key))
+        Ok(self.client.sign(key, payload)?)
     }
 
     /// Submits `tx` and waits for consensus to commit it.

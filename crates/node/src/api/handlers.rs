@@ -193,7 +193,7 @@ pub(crate) async fn submit(
 #[utoipa::path(get, path = "/v1/txs/{id}", tag = "transactions", operation_id = "get_transaction",
     summary = "A transaction's status and, once committed, its receipt",
     params(("id" = TxId, Path, description = "Transaction id: 64 hex digits")),
-    responses((status = 200, description = "Pending or committed", body = TxStatus), (status = 404, description = "Neither committed nor pending here", body = ApiError), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
+    responses((status = 200, description = "Pending or committed", body = TxStatus), (status = 404, description = "Neither committed nor pending here", body = ApiError), ReadErrors))]
 pub(crate) async fn tx_status(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -216,7 +216,7 @@ pub(crate) async fn tx_status(
 #[utoipa::path(get, path = "/v1/blocks/{height}", tag = "chain", operation_id = "get_block",
     summary = "An executed block's digest, state root, time and size",
     params(("height" = u64, Path, description = "Block height")),
-    responses((status = 200, description = "The block", body = BlockSummary), (status = 404, description = "Not executed, or no longer held", body = ApiError), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
+    responses((status = 200, description = "The block", body = BlockSummary), (status = 404, description = "Not executed, or no longer held", body = ApiError), ReadErrors))]
 pub(crate) async fn block(
     State(api): State<Api>,
     Path(height): Path<String>,
@@ -231,6 +231,18 @@ pub(crate) async fn block(
             format!("no executed block at height {height} is held"),
         ),
     })
+}
+
+/// The errors every read endpoint may answer besides its own.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes responses; the handlers build them with `error`
+pub(crate) enum ReadErrors {
+    /// Malformed input: `code` says which part (`bad_tx_id`, `bad_limit`, `bad_query`, …).
+    #[response(status = 400)]
+    BadInput(#[to_schema] ApiError),
+    /// Over this client's request rate; `Retry-After` says when to retry.
+    #[response(status = 429)]
+    RateLimited(#[to_schema] ApiError),
 }
 
 /// Items a list page holds by default, and at most.
@@ -334,7 +346,7 @@ where
 #[utoipa::path(get, path = "/v1/bills/{code}/{number}", tag = "bills", operation_id = "get_bill",
     summary = "A bill's public header, status, reserved and reimbursed amounts, and its claims",
     params(("code" = BillCode, Path, description = "Bill code: 8 digits"), ("number" = BillNumber, Path, description = "Bill number: 10 digits")),
-    responses((status = 200, description = "The bill", body = Bill), (status = 404, description = "No such bill", body = ApiError), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
+    responses((status = 200, description = "The bill", body = Bill), (status = 404, description = "No such bill", body = ApiError), ReadErrors))]
 pub(crate) async fn bill(
     State(api): State<Api>,
     Path((code, number)): Path<(String, String)>,
@@ -352,7 +364,7 @@ pub(crate) async fn bill(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page, 1 to 1000 (default 100)"),
         ("cursor" = Option<u64>, Query, description = "A previous page's `next_cursor`"),
         ("status" = Option<BillStatusName>, Query, description = "Only bills with this status")),
-    responses((status = 200, description = "One page", body = Page<Bill>), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
+    responses((status = 200, description = "One page", body = Page<Bill>), ReadErrors))]
 pub(crate) async fn patient_bills(
     State(api): State<Api>,
     Path(pseudonym): Path<String>,
@@ -368,7 +380,7 @@ pub(crate) async fn patient_bills(
 #[utoipa::path(get, path = "/v1/claims/{id}", tag = "claims", operation_id = "get_claim",
     summary = "A claim: what was asked, by whom, and where it stands",
     params(("id" = ClaimId, Path, description = "Claim id: 32 hex digits")),
-    responses((status = 200, description = "The claim", body = Claim), (status = 404, description = "No such claim", body = ApiError), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
+    responses((status = 200, description = "The claim", body = Claim), (status = 404, description = "No such claim", body = ApiError), ReadErrors))]
 pub(crate) async fn claim(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -386,7 +398,7 @@ pub(crate) async fn claim(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page, 1 to 1000 (default 100)"),
         ("cursor" = Option<u64>, Query, description = "A previous page's `next_cursor`"),
         ("status" = Option<ClaimStatusName>, Query, description = "Only claims with this status")),
-    responses((status = 200, description = "One page", body = Page<Claim>), (status = 400, description = "Malformed input; `code` says which part", body = ApiError), (status = 429, description = "Over this client's request rate", body = ApiError)))]
+    responses((status = 200, description = "One page", body = Page<Claim>), ReadErrors))]
 pub(crate) async fn payer_claims(
     State(api): State<Api>,
     Path(member): Path<String>,

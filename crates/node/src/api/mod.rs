@@ -164,15 +164,14 @@ where
 
 #[cfg(test)]
 mod tests {
+    use medledger_testkit::json_schema::Registry;
+
     #[test]
-    fn the_document_lists_every_route() {
+    fn the_document_lists_every_route_and_every_reference_resolves() {
         let document = serde_json::to_value(super::openapi()).unwrap();
         let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
         assert_eq!(paths.len(), 12, "{paths:?}");
-        std::fs::write(
-            std::env::temp_dir().join("medledger-openapi.json"),
-            serde_json::to_string_pretty(&document).unwrap(),
-        )
-        .unwrap();
+        let schemas = Registry::from_document(&document);
+        assert_eq!(schemas.dangling_refs(&[&document["paths"]]), Vec::<String>::new());
     }
 }
