@@ -89,7 +89,7 @@ impl Localnet {
         let dir = options.dir.clone();
         if is_empty_dir(&dir) {
             init(options)?;
-            println!("created a {}-validator consortium in {}", options.validators, dir.display());
+            eprintln!("created a {}-validator consortium in {}", options.validators, dir.display());
         }
         let mut homes: Vec<PathBuf> = (0..)
             .map(|i| dir.join(format!("node{i}")))
