@@ -481,6 +481,8 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
         ("GET", "/v1/txs/{id}"),
         ("GET", "/v1/blocks/{height}"),
         ("GET", "/v1/bills/{code}/{number}"),
+        ("GET", "/v1/bills/{code}/{number}/proof"),
+        ("GET", "/v1/claims/{id}/proof"),
         ("GET", "/v1/patients/{pseudonym}/bills"),
         ("GET", "/v1/claims/{id}"),
         ("GET", "/v1/payers/{member}/claims"),

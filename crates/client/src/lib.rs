@@ -19,7 +19,7 @@ mod http;
 pub use events::EventStream;
 
 use medledger_types::api::{
-    ApiError, BlockSummary, Committed, EventFilter, ListQuery, Page, Status, TxStatus,
+    ApiError, BlockSummary, Committed, EventFilter, ListQuery, Page, ReceiptView, Status, TxStatus,
 };
 use medledger_types::{
     Bill, BillId, ChainId, Claim, ClaimId, Encode as _, MemberId, Payload, Pseudonym, SigningKey,
@@ -250,6 +250,17 @@ impl Client {
     /// Without `from_height` it starts after the node's current block.
     pub fn events(&self, filter: EventFilter) -> EventStream {
         EventStream::new(self.clone(), filter)
+    }
+
+    /// `GET /v1/bills/{code}/{number}/proof`: a receipt for the bill that anyone can verify
+    /// offline (`medledger_receipt::verify`).
+    pub fn bill_receipt(&self, id: BillId) -> Result<ReceiptView, ClientError> {
+        self.get(&format!("/v1/bills/{}/{}/proof", id.code, id.number))
+    }
+
+    /// `GET /v1/claims/{id}/proof`: a receipt for the claim.
+    pub fn claim_receipt(&self, id: ClaimId) -> Result<ReceiptView, ClientError> {
+        self.get(&format!("/v1/claims/{id}/proof"))
     }
 
     /// `GET /v1/claims/{id}`.

@@ -257,6 +257,10 @@ pub enum Domain {
     StateRoot,
     /// The digest of the genesis configuration.
     Genesis,
+    /// A leaf of the authenticated state: one bill's or claim's current record.
+    StateLeaf,
+    /// The state root in block headers: the authenticated state's root and the receipts chain.
+    StateCommitment,
 }
 
 impl Domain {
@@ -269,6 +273,8 @@ impl Domain {
             Domain::BodyCommitment => b"medledger/body-commitment/v1",
             Domain::BlockTxRoot => b"medledger/block-tx-root/v1",
             Domain::BlockDigest => b"medledger/block/v1",
+            Domain::StateLeaf => b"medledger/state-leaf/v1",
+            Domain::StateCommitment => b"medledger/state-root/v2",
             Domain::StateRoot => b"medledger/state-root/v1",
             Domain::Genesis => b"medledger/genesis/v1",
         }

@@ -246,19 +246,62 @@ pub async fn run_execution<E: Clock>(
     if processed > 0 {
         tracing::info!(processed, "replaying finalized blocks to rebuild the ledger state");
     }
+    let mut parent = chain.executed().tip.digest;
     for height in 1..=processed {
         let Some(block) = marshal.get_block(Height::new(height)).await else {
-            panic!("finalized block {height} is missing from storage; cannot rebuild state");
+            damaged(height, "the finalized block is missing");
         };
+        // Integrity at rest: the stored block must continue the chain, be the block the
+        // validators finalized, and reproduce the state roots they agreed on.
+        if block.inner().parent != parent {
+            damaged(height, "the stored block does not continue its parent's digest");
+        }
+        let finalization = marshal.get_finalization(Height::new(height)).await;
+        if finalization.as_ref().is_some_and(|f| f.proposal.payload != block.digest()) {
+            damaged(height, "the stored block is not the one its finalization certifies");
+        }
+        parent = block.digest();
         chain.execute(block.inner(), block.digest(), millis(runtime.current()));
+        if !anchor(&chain, block.inner(), finalization) {
+            damaged(
+                height,
+                "re-executing the stored blocks does not reproduce the finalized state root",
+            );
+        }
     }
     while let Some(update) = updates.next().await {
         if let Update::Block(block, ack) = update {
             let now = millis(runtime.current());
             chain.execute(block.inner(), block.digest(), now);
             ack.acknowledge();
+            let finalization = marshal.get_finalization(Height::new(block.inner().height)).await;
+            anchor(&chain, block.inner(), finalization);
         }
     }
+}
+
+/// Stops a node whose stored data fails its integrity checks, before it serves anything.
+fn damaged(height: u64, what: &str) -> ! {
+    let message = format!(
+        "the data directory is damaged at finalized block {height}: {what}. Nothing was \
+         served from it. Move the data directory aside and start again: the node then fetches \
+         every block from its peers and checks each against the validators' certificates."
+    );
+    tracing::error!("{message}");
+    eprintln!("error: {message}");
+    std::process::exit(2);
+}
+
+/// Makes an executed finalized block the receipts' anchor, with its certificate from marshal's
+/// archive (absent for blocks repaired by walking back from a later finalization). False if
+/// the state tree does not reproduce the block's state root.
+fn anchor(
+    chain: &Chain,
+    block: &Block,
+    finalization: Option<commonware_consensus::simplex::types::Finalization<Scheme, BlockDigest>>,
+) -> bool {
+    use commonware_codec::Encode as _;
+    chain.anchor(block, finalization.map(|f| f.encode().to_vec()))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use commonware_codec::{Buf, EncodeSize, Error, FixedSize, RangeCfg, Read, Write}
 use commonware_consensus::types::Height;
 use commonware_cryptography::{Digestible, sha256};
 use medledger_crypto::{Digest, Domain, hash};
+use medledger_receipt::BlockHeader;
 use medledger_types::{Genesis, Transaction};
 
 /// Transactions in one block. Keeps a block's execution well under a second on one core even
@@ -158,21 +159,24 @@ impl Read for Block {
     }
 }
 
+impl Block {
+    /// The fields the digest covers, as receipts carry them.
+    pub fn header(&self) -> BlockHeader {
+        BlockHeader {
+            parent: Digest(self.parent.0),
+            height: self.height,
+            timestamp_ms: self.timestamp_ms,
+            tx_root: self.tx_root,
+            executed_height: self.executed_height,
+            state_root: self.state_root,
+        }
+    }
+}
+
 impl Digestible for Block {
     type Digest = BlockDigest;
     fn digest(&self) -> BlockDigest {
-        let digest = hash(
-            Domain::BlockDigest,
-            &[
-                self.parent.as_ref(),
-                &self.height.to_be_bytes(),
-                &self.timestamp_ms.to_be_bytes(),
-                &self.tx_root.0,
-                &self.executed_height.to_be_bytes(),
-                &self.state_root.0,
-            ],
-        );
-        sha256::Digest(digest.0)
+        sha256::Digest(self.header().digest().0)
     }
 }
 

@@ -6,11 +6,13 @@ use crate::block::{Block, BlockDigest};
 use crate::events::{EventLog, block_events};
 use crate::mempool::AdmitError;
 use crate::mempool::Mempool;
+use crate::state_tree::{StateKey, StateTree};
 use medledger_crypto::{Digest, Domain, hash};
 use medledger_ledger::{
     BlockContext, MemoryState, SignatureCheck, SignerRef, StateReader, execute_block_checked,
     verify_signatures,
 };
+use medledger_receipt::{BlockHeader, Record};
 use medledger_types::{
     BillId, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt, Rejection, Transaction, TxId,
 };
@@ -28,8 +30,10 @@ pub struct ExecutedBlock {
     pub height: u64,
     /// The block's digest.
     pub digest: BlockDigest,
-    /// The state root after executing it.
+    /// The state root after executing it (commits to `receipts_root` and the state tree).
     pub state_root: Digest,
+    /// The receipts chain root after it.
+    pub receipts_root: Digest,
     /// Consensus time.
     pub timestamp_ms: u64,
     /// Transactions in it.
@@ -69,6 +73,35 @@ pub struct Executed {
     pub claims_by_payer: HashMap<MemberId, Vec<ClaimId>>,
     /// Recent blocks' events.
     pub events: EventLog,
+    /// The authenticated state of bills and claims.
+    pub tree: StateTree,
+    /// The newest finalized header the committed tree matches, with its certificate: what
+    /// receipts prove against.
+    pub anchor: Option<Anchor>,
+}
+
+/// A finalized block header whose state root the committed state tree matches.
+#[derive(Clone, Debug)]
+pub struct Anchor {
+    /// The header.
+    pub header: BlockHeader,
+    /// The receipts chain root as of `header.executed_height`.
+    pub receipts_root: Digest,
+    /// The validators' finalization certificate of the header (codec bytes).
+    pub finalization: Vec<u8>,
+}
+
+/// Why a receipt cannot be given.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    /// Nothing of that key exists.
+    #[error("no such record")]
+    Unknown,
+    /// It exists, but no finalized header commits to it yet.
+    #[error(
+        "not yet provable: no finalized header commits to a state that includes it yet; retry in a moment"
+    )]
+    NotYetProvable,
 }
 
 impl Executed {
@@ -143,14 +176,64 @@ pub struct Chain {
     pub counters: Counters,
 }
 
-/// The state root after a block: a hash chain over every block's receipts.
-///
-/// Deterministic execution means equal receipts imply equal states, so equal roots at a height
-/// mean the validators agree on the state. An authenticated structure with proofs replaces
-/// this in the receipts work (issue 5).
-pub fn next_state_root(previous: &Digest, height: u64, receipts: &[Receipt]) -> Digest {
+/// The receipts chain after a block: a hash chain over every block's receipts. Deterministic
+/// execution means equal receipts imply equal states, so it commits to everything the
+/// validators agree on (members, ranges, the replay set) beside the state tree, which gives
+/// proofs for bills and claims. Both go into the state root ([`medledger_receipt::state_root`]).
+pub fn next_receipts_root(previous: &Digest, height: u64, receipts: &[Receipt]) -> Digest {
     let encoded = serde_json::to_vec(receipts).expect("receipts serialize");
     hash(Domain::StateRoot, &[&previous.0, &height.to_be_bytes(), &encoded])
+}
+
+/// The current record of `key`.
+fn record(state: &MemoryState, key: &StateKey) -> Option<Record> {
+    match key {
+        StateKey::Bill(id) => state.bill(id).cloned().map(Record::Bill),
+        StateKey::Claim(id) => state.claim(id).cloned().map(Record::Claim),
+    }
+}
+
+/// The bills and claims `txs` may change, each once, in order of first mention, with their
+/// records before the block. A superset: a rejected transaction changes nothing, and unchanged
+/// records are dropped after execution.
+fn touched_records(state: &MemoryState, txs: &[Transaction]) -> Vec<(StateKey, Option<Record>)> {
+    let mut keys: Vec<StateKey> = Vec::new();
+    let claim_bills = |id: &ClaimId| -> Vec<StateKey> {
+        state
+            .claim(id)
+            .map(|c| c.submission.items.iter().map(|i| StateKey::Bill(i.bill)).collect())
+            .unwrap_or_default()
+    };
+    for tx in txs {
+        match &tx.body().payload {
+            Payload::IssueBills { bills } => {
+                keys.extend(bills.iter().map(|b| StateKey::Bill(b.id)));
+            }
+            Payload::VoidBill { bill, red_number } => {
+                keys.push(StateKey::Bill(*bill));
+                keys.push(StateKey::Bill(BillId { code: bill.code, number: *red_number }));
+            }
+            Payload::SubmitClaim { claim, .. } => {
+                keys.push(StateKey::Claim(claim.claim_id));
+                keys.extend(claim.items.iter().map(|i| StateKey::Bill(i.bill)));
+            }
+            Payload::SettleClaim { claim_id, .. }
+            | Payload::RejectClaim { claim_id, .. }
+            | Payload::WithdrawClaim { claim_id, .. } => {
+                keys.push(StateKey::Claim(*claim_id));
+                keys.extend(claim_bills(claim_id));
+            }
+            _ => {}
+        }
+    }
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    keys.into_iter()
+        .filter(|key| seen.insert(*key))
+        .map(|key| {
+            let before = record(state, &key);
+            (key, before)
+        })
+        .collect()
 }
 
 impl Chain {
@@ -162,6 +245,7 @@ impl Chain {
             height: 0,
             digest: genesis_block.digest(),
             state_root: genesis_block.state_root,
+            receipts_root: genesis_block.state_root,
             timestamp_ms: genesis_block.timestamp_ms,
             txs: 0,
         };
@@ -174,6 +258,8 @@ impl Chain {
                 bills_by_patient: HashMap::new(),
                 claims_by_payer: HashMap::new(),
                 events: EventLog::default(),
+                tree: StateTree::default(),
+                anchor: None,
             }),
             mempool: Mutex::new(mempool),
             verified: Mutex::new(HashMap::new()),
@@ -247,6 +333,74 @@ impl Chain {
         self.executed().recent.get(&height).copied()
     }
 
+    /// Records that `block` (executed, finalized) is the newest finalized header: the committed
+    /// state tree moves to the height its state root names, and, with its finalization
+    /// certificate, it becomes what receipts prove against. Checks that the tree's root and the
+    /// receipts chain reproduce the header's state root, and serves no receipts if they do not.
+    pub fn anchor(&self, block: &Block, finalization: Option<Vec<u8>>) -> bool {
+        let mut executed = self.executed();
+        let executed = &mut *executed;
+        let height = block.executed_height;
+        executed.tree.advance(height);
+        if executed.tree.anchor() != height || height == 0 {
+            return true; // an older state than the anchor (a lagging proposer), or nothing yet
+        }
+        let Some(receipts_root) = executed.recent.get(&height).map(|b| b.receipts_root) else {
+            executed.anchor = None;
+            return true;
+        };
+        let root =
+            medledger_receipt::state_root(height, &executed.tree.anchor_root(), &receipts_root);
+        if root != block.state_root {
+            tracing::error!(
+                height = block.height,
+                executed_height = height,
+                "the state tree does not reproduce a finalized state root; receipts are withheld"
+            );
+            executed.anchor = None;
+            return false;
+        }
+        match finalization {
+            Some(finalization) => {
+                executed.anchor =
+                    Some(Anchor { header: block.header(), receipts_root, finalization });
+            }
+            // No certificate stored for this block (repaired by walking back); keep the current
+            // anchor only if it names the same state.
+            None => {
+                if executed.anchor.as_ref().is_some_and(|a| a.header.executed_height != height) {
+                    executed.anchor = None;
+                }
+            }
+        }
+        true
+    }
+
+    /// A receipt for `key`: its record as of the anchor, the proof, the header and certificate.
+    pub fn receipt(
+        &self,
+        chain_id: &medledger_types::ChainId,
+        key: StateKey,
+    ) -> Result<medledger_receipt::Receipt, ReceiptError> {
+        let executed = self.executed();
+        let now = record(&executed.state, &key).ok_or(ReceiptError::Unknown)?;
+        let anchor = executed.anchor.as_ref().ok_or(ReceiptError::NotYetProvable)?;
+        let (leaf, proof) = executed.tree.prove(&key).ok_or(ReceiptError::NotYetProvable)?;
+        let record =
+            executed.tree.record_at_anchor(&key, Some(now)).ok_or(ReceiptError::NotYetProvable)?;
+        Ok(medledger_receipt::Receipt {
+            version: medledger_receipt::RECEIPT_VERSION,
+            chain_id: chain_id.clone(),
+            record,
+            leaf,
+            proof,
+            mmr_root: executed.tree.anchor_root(),
+            receipts_root: anchor.receipts_root,
+            header: anchor.header.clone(),
+            finalization: anchor.finalization.clone(),
+        })
+    }
+
     /// Executes a finalized block exactly once: a block at or below the executed height (a
     /// redelivery after a restart) is skipped. Returns whether it was executed.
     ///
@@ -270,12 +424,24 @@ impl Chain {
         }
         assert_eq!(block.height, executed.tip.height + 1, "finalized blocks arrive in order");
         let ctx = BlockContext { height: block.height, timestamp_ms: block.timestamp_ms };
+        let touched = touched_records(&executed.state, &block.txs);
         let receipts = execute_block_checked(&mut executed.state, &ctx, &block.txs, &checks);
-        let state_root = next_state_root(&executed.tip.state_root, block.height, &receipts);
+        let changes: Vec<(Record, Option<Record>)> = touched
+            .into_iter()
+            .filter_map(|(key, before)| {
+                let after = record(&executed.state, &key)?;
+                (before.as_ref() != Some(&after)).then_some((after, before))
+            })
+            .collect();
+        let mmr_root = executed.tree.push_block(block.height, changes);
+        let receipts_root =
+            next_receipts_root(&executed.tip.receipts_root, block.height, &receipts);
+        let state_root = medledger_receipt::state_root(block.height, &mmr_root, &receipts_root);
         let tip = ExecutedBlock {
             height: block.height,
             digest,
             state_root,
+            receipts_root,
             timestamp_ms: block.timestamp_ms,
             txs: u32::try_from(block.txs.len()).expect("block size is bounded"),
         };

@@ -17,3 +17,4 @@ pub mod init;
 pub mod localnet;
 pub mod mempool;
 pub mod node;
+pub mod state_tree;

@@ -42,9 +42,6 @@ mod channel {
     pub const MEMPOOL: u64 = 5;
 }
 
-/// Namespace of this application's consensus signatures and P2P handshakes.
-const NAMESPACE: &[u8] = b"medledger";
-
 /// Everything loaded from a node's home before the runtime starts.
 struct Loaded {
     config: NodeConfig,
@@ -114,6 +111,16 @@ fn archive_config<C>(
     }
 }
 
+/// The error for stored data that cannot be opened: the storage found it corrupt (checksums,
+/// headers) or unreadable. Nothing is served from it.
+fn damaged_storage(what: &str, error: &dyn std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the data directory is damaged: its {what} cannot be opened ({error}). Nothing was \
+         served from it. Move the data directory aside and start again: the node then fetches \
+         every block from its peers and checks each against the validators' certificates."
+    )
+}
+
 /// Runs the validator whose home is `home` until SIGINT or SIGTERM.
 pub fn launch(home: &std::path::Path) -> anyhow::Result<()> {
     let loaded = load(home)?;
@@ -142,7 +149,10 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         .map_err(|_| anyhow::anyhow!("genesis lists a validator key twice"))?;
     let participants = peer_map.keys().clone();
     let n = u32::try_from(participants.len())?;
-    let scheme = Scheme::signer(NAMESPACE, participants.clone(), key.clone())
+    // Consensus signatures and P2P handshakes are bound to this chain: a certificate or a
+    // connection from another network that reuses validator keys is worthless here.
+    let namespace = medledger_receipt::consensus_namespace(&genesis.chain_id);
+    let scheme = Scheme::signer(&namespace, participants.clone(), key.clone())
         .context("this validator's key is not in the genesis validator set")?;
 
     let max_message = commonware_p2p::max_message_size(&[
@@ -160,7 +170,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
     );
     let p2p_config = lookup::Config::local(
         handshake,
-        NAMESPACE,
+        &namespace,
         config.p2p_address,
         peer_set_limit(&participants, &me),
         max_message,
@@ -196,13 +206,13 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         ),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("opening the finalizations archive: {e}"))?;
+    .map_err(|e| damaged_storage("finalization certificates", &e))?;
     let finalized_blocks = immutable::Archive::init(
         context.child("finalized_blocks"),
         archive_config(prefix, "finalized-blocks", &page_cache, ()),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("opening the blocks archive: {e}"))?;
+    .map_err(|e| damaged_storage("finalized blocks", &e))?;
 
     let epocher = FixedEpocher::new(NZU64!(u64::MAX));
     let (marshal_actor, marshal_mailbox, floor): (_, Marshal, _) = MarshalActor::init(
@@ -326,4 +336,122 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
     use commonware_runtime::Spawner as _;
     let _ = context.stop(0, Some(Duration::from_secs(10))).await;
     Ok(())
+}
+
+/// What `medledger check` found in a stopped node's data directory.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct CheckReport {
+    /// Finalized blocks read, checked and re-executed.
+    pub blocks: u64,
+    /// Of them, those whose finalization certificate was stored and verified.
+    pub certified: u64,
+    /// The state root after the last block re-executed, hex.
+    pub state_root: String,
+    /// What failed, if anything (the check stops at the first damaged block).
+    pub problems: Vec<String>,
+}
+
+/// Checks a stopped node's stored blocks and certificates: each block must be readable,
+/// continue its parent's digest, be the block its finalization certifies, carry a certificate
+/// signed by a quorum of the genesis validators (where one is stored), and, re-executed from
+/// genesis, reproduce the state roots the validators agreed on.
+pub fn check(home: &std::path::Path) -> anyhow::Result<CheckReport> {
+    let loaded = load(home)?;
+    if !loaded.config.data_dir.exists() {
+        bail!("{} has no data directory yet", home.display());
+    }
+    let runtime = commonware_runtime::tokio::Config::new()
+        .with_storage_directory(loaded.config.data_dir.clone())
+        .with_worker_threads(2);
+    commonware_runtime::tokio::Runner::new(runtime)
+        .start(|context| async move { check_archives(context, loaded).await })
+}
+
+async fn check_archives(
+    context: commonware_runtime::tokio::Context,
+    loaded: Loaded,
+) -> anyhow::Result<CheckReport> {
+    use commonware_codec::Encode as _;
+    use commonware_storage::archive::{Archive as _, Identifier};
+    type Finalization = simplex::types::Finalization<Scheme, BlockDigest>;
+    let Loaded { config, genesis, .. } = loaded;
+    let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
+    let prefix = "medledger";
+    let finalizations: immutable::Archive<_, BlockDigest, Finalization> = immutable::Archive::init(
+        context.child("finalizations_by_height"),
+        archive_config(
+            prefix,
+            "finalizations-by-height",
+            &page_cache,
+            Scheme::certificate_codec_config_unbounded(),
+        ),
+    )
+    .await
+    .map_err(|e| damaged_storage("finalization certificates", &e))?;
+    let blocks: immutable::Archive<_, BlockDigest, Block> = immutable::Archive::init(
+        context.child("finalized_blocks"),
+        archive_config(prefix, "finalized-blocks", &page_cache, ()),
+    )
+    .await
+    .map_err(|e| damaged_storage("finalized blocks", &e))?;
+    let genesis_block = Block::genesis(&genesis);
+    let chain = Chain::new(
+        &genesis,
+        &genesis_block,
+        Mempool::new(genesis.chain_id.clone(), config.mempool.clone()),
+    )?;
+    let validators: Vec<_> = genesis.validators.iter().map(|v| v.public_key.clone()).collect();
+    let mut report = CheckReport::default();
+    let mut parent = genesis_block.digest();
+    let last = blocks.last_index().unwrap_or(0);
+    for height in 1..=last {
+        let problem = |what: &str| format!("block {height}: {what}");
+        let block = match blocks.get(Identifier::Index(height)).await {
+            Ok(Some(block)) => block,
+            Ok(None) => {
+                report.problems.push(problem("missing"));
+                break;
+            }
+            Err(e) => {
+                report.problems.push(problem(&format!("unreadable: {e}")));
+                break;
+            }
+        };
+        if block.parent != parent {
+            report.problems.push(problem("does not continue its parent's digest"));
+            break;
+        }
+        let digest = block.digest();
+        let finalization = match finalizations.get(Identifier::Index(height)).await {
+            Ok(found) => found,
+            Err(e) => {
+                report.problems.push(problem(&format!("its certificate is unreadable: {e}")));
+                break;
+            }
+        };
+        let certificate = finalization.map(|f| f.encode().to_vec());
+        if let Some(bytes) = &certificate {
+            if let Err(e) = medledger_receipt::verify_finalization(
+                bytes,
+                &genesis.chain_id,
+                &validators,
+                &medledger_crypto::Digest(digest.0),
+            ) {
+                report.problems.push(problem(&format!("its finalization does not verify: {e}")));
+                break;
+            }
+            report.certified += 1;
+        }
+        chain.execute(&block, digest, 0);
+        if !chain.anchor(&block, certificate) {
+            report.problems.push(problem(
+                "re-executing the blocks does not reproduce the state root the validators agreed on",
+            ));
+            break;
+        }
+        report.blocks += 1;
+        parent = digest;
+    }
+    report.state_root = chain.executed().tip.state_root.to_hex();
+    Ok(report)
 }

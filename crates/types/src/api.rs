@@ -384,3 +384,27 @@ pub struct ListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
+
+/// `GET /v1/bills/{code}/{number}/proof` and `GET /v1/claims/{id}/proof`: a receipt anyone
+/// can verify offline with the validators' public keys (`medledger verify`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReceiptView {
+    /// The receipt's canonical encoding, hex: record, proof, state roots, block header and
+    /// the validators' finalization certificate.
+    pub receipt: String,
+    /// Its size in bytes.
+    pub size_bytes: u32,
+    /// The height the record is as of (the state the finalized header commits to).
+    pub as_of_height: u64,
+    /// The finalized block whose header commits to that state.
+    pub block_height: u64,
+    /// That block's consensus time, ms since the Unix epoch.
+    pub block_time_ms: u64,
+    /// The bill, as of `as_of_height`, if the receipt is for a bill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<crate::Bill>,
+    /// The claim, as of `as_of_height`, if the receipt is for a claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<crate::Claim>,
+}

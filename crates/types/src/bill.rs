@@ -2,7 +2,7 @@
 
 use crate::codec_util::{codec_struct, read_vec};
 use crate::ids::{BillId, CheckCode, ClaimId, MemberId, Pseudonym};
-use crate::limits::BILL_CATEGORIES_MAX;
+use crate::limits::{BILL_CATEGORIES_MAX, BILL_CLAIMS_MAX};
 use crate::money::Fen;
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, FixedSize, Read, Write};
@@ -202,6 +202,36 @@ pub enum BillKind {
     },
 }
 
+impl Write for BillKind {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            BillKind::Normal => 0u8.write(buf),
+            BillKind::Red { reverses } => {
+                1u8.write(buf);
+                reverses.write(buf);
+            }
+        }
+    }
+}
+impl EncodeSize for BillKind {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            BillKind::Normal => 0,
+            BillKind::Red { reverses } => reverses.encode_size(),
+        }
+    }
+}
+impl Read for BillKind {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read_cfg(buf, &())? {
+            0 => Ok(BillKind::Normal),
+            1 => Ok(BillKind::Red { reverses: BillId::read_cfg(buf, &())? }),
+            other => Err(Error::InvalidEnum(other)),
+        }
+    }
+}
+
 /// A bill as the ledger records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -226,6 +256,54 @@ pub struct Bill {
     pub reimbursed: Fen,
     /// Every claim ever filed against the bill, oldest first.
     pub claims: Vec<ClaimId>,
+}
+
+// The canonical encoding of a ledger record: what the authenticated state hashes into its
+// leaves and what a bill receipt carries, so it is bounded like any untrusted input.
+impl Write for Bill {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.issue.write(buf);
+        self.issuer.write(buf);
+        self.issued_height.write(buf);
+        self.issued_at_ms.write(buf);
+        self.check_code.write(buf);
+        self.kind.write(buf);
+        self.voided_by.write(buf);
+        self.reserved.write(buf);
+        self.reimbursed.write(buf);
+        self.claims.write(buf);
+    }
+}
+impl EncodeSize for Bill {
+    fn encode_size(&self) -> usize {
+        self.issue.encode_size()
+            + self.issuer.encode_size()
+            + self.issued_height.encode_size()
+            + self.issued_at_ms.encode_size()
+            + self.check_code.encode_size()
+            + self.kind.encode_size()
+            + self.voided_by.encode_size()
+            + self.reserved.encode_size()
+            + self.reimbursed.encode_size()
+            + self.claims.encode_size()
+    }
+}
+impl Read for Bill {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Self {
+            issue: BillIssue::read_cfg(buf, &())?,
+            issuer: MemberId::read_cfg(buf, &())?,
+            issued_height: u64::read_cfg(buf, &())?,
+            issued_at_ms: u64::read_cfg(buf, &())?,
+            check_code: CheckCode::read_cfg(buf, &())?,
+            kind: BillKind::read_cfg(buf, &())?,
+            voided_by: Option::<BillId>::read_cfg(buf, &())?,
+            reserved: Fen::read_cfg(buf, &())?,
+            reimbursed: Fen::read_cfg(buf, &())?,
+            claims: read_vec(buf, BILL_CLAIMS_MAX)?,
+        })
+    }
 }
 
 impl Bill {

@@ -150,6 +150,60 @@ pub enum ClaimStatus {
     },
 }
 
+impl Write for ClaimStatus {
+    fn write(&self, buf: &mut impl BufMut) {
+        match self {
+            ClaimStatus::Locked => 0u8.write(buf),
+            ClaimStatus::Settled { approved, payment_reference, height } => {
+                1u8.write(buf);
+                approved.write(buf);
+                payment_reference.write(buf);
+                height.write(buf);
+            }
+            ClaimStatus::Rejected { reason, height } => {
+                2u8.write(buf);
+                reason.write(buf);
+                height.write(buf);
+            }
+            ClaimStatus::Withdrawn { height } => {
+                3u8.write(buf);
+                height.write(buf);
+            }
+        }
+    }
+}
+impl EncodeSize for ClaimStatus {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            ClaimStatus::Locked => 0,
+            ClaimStatus::Settled { approved, payment_reference, height } => {
+                approved.encode_size() + payment_reference.encode_size() + height.encode_size()
+            }
+            ClaimStatus::Rejected { reason, height } => reason.encode_size() + height.encode_size(),
+            ClaimStatus::Withdrawn { height } => height.encode_size(),
+        }
+    }
+}
+impl Read for ClaimStatus {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        match u8::read_cfg(buf, &())? {
+            0 => Ok(ClaimStatus::Locked),
+            1 => Ok(ClaimStatus::Settled {
+                approved: read_vec(buf, CLAIM_BILLS_MAX)?,
+                payment_reference: Text::read_cfg(buf, &())?,
+                height: u64::read_cfg(buf, &())?,
+            }),
+            2 => Ok(ClaimStatus::Rejected {
+                reason: Text::read_cfg(buf, &())?,
+                height: u64::read_cfg(buf, &())?,
+            }),
+            3 => Ok(ClaimStatus::Withdrawn { height: u64::read_cfg(buf, &())? }),
+            other => Err(Error::InvalidEnum(other)),
+        }
+    }
+}
+
 impl ClaimStatus {
     /// The status's name.
     pub fn name(&self) -> &'static str {
@@ -175,6 +229,13 @@ pub struct Claim {
     /// Where it stands.
     pub status: ClaimStatus,
 }
+
+codec_struct!(Claim {
+    submission: ClaimSubmission,
+    filed_by: Option<MemberId>,
+    submitted_height: u64,
+    status: ClaimStatus,
+});
 
 impl Claim {
     /// The total requested.

@@ -42,6 +42,15 @@ enum BillCommand {
         #[arg(value_parser = parse_bill_id)]
         bill: BillId,
     },
+    /// Fetch a receipt for the bill that anyone can verify offline (`medledger verify`).
+    #[command(after_long_help = super::receipt::VERIFY_HELP)]
+    Receipt {
+        /// The bill, CODE/NUMBER.
+        #[arg(value_parser = parse_bill_id)]
+        bill: BillId,
+        #[command(flatten)]
+        out: super::receipt::ReceiptOut,
+    },
     /// Void a bill with a linked red bill (only the issuing hospital, only while nothing is
     /// reserved or reimbursed against it).
     #[command(after_long_help = VOID_HELP)]
@@ -102,6 +111,9 @@ pub fn run(args: BillArgs) -> anyhow::Result<ExitCode> {
             super::issue::run(&node, &read_key(&key)?, &file, usize::from(batch))
         }
         BillCommand::Show { bill } => show(&node, bill),
+        BillCommand::Receipt { bill, out } => {
+            super::receipt::save(&node.client.bill_receipt(bill)?, out.out.as_deref(), node.json)
+        }
         BillCommand::Void { bill, red, key } => node.transact(
             &read_key(&key)?,
             Payload::VoidBill { bill, red_number: red },

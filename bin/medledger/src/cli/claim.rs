@@ -56,6 +56,14 @@ enum ClaimCommand {
         /// The claim id (32 hex characters).
         claim_id: ClaimId,
     },
+    /// Fetch a receipt for the claim that anyone can verify offline (`medledger verify`).
+    #[command(after_long_help = super::receipt::VERIFY_HELP)]
+    Receipt {
+        /// The claim id (32 hex characters).
+        claim_id: ClaimId,
+        #[command(flatten)]
+        out: super::receipt::ReceiptOut,
+    },
     /// Settle (pay) a claim, as its payer.
     #[command(after_long_help = SETTLE_HELP)]
     Settle {
@@ -236,6 +244,11 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
                 &extra,
             )
         }
+        ClaimCommand::Receipt { claim_id, out } => super::receipt::save(
+            &node.client.claim_receipt(claim_id)?,
+            out.out.as_deref(),
+            node.json,
+        ),
         ClaimCommand::Show { claim_id } => {
             let claim = node.client.claim(claim_id)?;
             if node.json {

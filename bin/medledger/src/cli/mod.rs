@@ -15,6 +15,7 @@ pub mod bill;
 pub mod claim;
 mod issue;
 mod node;
+pub mod receipt;
 pub mod status;
 pub mod watch;
 

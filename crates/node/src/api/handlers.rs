@@ -2,13 +2,18 @@
 
 use super::{Api, Refused, WAIT_COMMIT_MAX, error};
 use crate::chain::ExecutedBlock;
+use crate::chain::ReceiptError;
+use crate::state_tree::StateKey;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use medledger_ledger::StateReader as _;
-use medledger_types::api::{ApiError, BlockSummary, ListQuery, Page, Status, TxStatus};
+use medledger_receipt::Record;
+use medledger_types::api::{
+    ApiError, BlockSummary, ListQuery, Page, ReceiptView, Status, TxStatus,
+};
 use medledger_types::{
     Bill, BillCode, BillId, BillNumber, Claim, ClaimId, MemberId, Pseudonym, Transaction, TxId,
 };
@@ -356,6 +361,89 @@ pub(crate) async fn bill(
         Some(bill) => Json(bill).into_response(),
         None => error(StatusCode::NOT_FOUND, "unknown_bill", format!("no bill {id}")),
     })
+}
+
+#[utoipa::path(get, path = "/v1/bills/{code}/{number}/proof", tag = "bills", operation_id = "get_bill_receipt",
+    summary = "A receipt for a bill that anyone can verify offline: the bill, its proof to the state root, the finalized block header and the validators' certificate",
+    description = "The bill is as of the state the newest finalized header commits to (`as_of_height`, normally a block or two behind the tip). `?format=binary` answers with the receipt's bytes. Verify with `medledger verify`.",
+    params(("code" = BillCode, Path, description = "Bill code: 8 digits"), ("number" = BillNumber, Path, description = "Bill number: 10 digits"),
+        ("format" = Option<String>, Query, description = "`binary`: the receipt's bytes (application/octet-stream)")),
+    responses((status = 200, description = "The receipt", body = ReceiptView), (status = 404, description = "No such bill", body = ApiError),
+        (status = 503, description = "Not yet provable: no finalized header commits to it yet; retry shortly", body = ApiError), ReadErrors))]
+pub(crate) async fn bill_receipt(
+    State(api): State<Api>,
+    Path((code, number)): Path<(String, String)>,
+    Query(query): Query<ReceiptQuery>,
+) -> Result<Response, Refused> {
+    let id: BillId = parse(&format!("{code}/{number}"), "bad_bill_id")?;
+    receipt(&api, StateKey::Bill(id), &query)
+}
+
+#[utoipa::path(get, path = "/v1/claims/{id}/proof", tag = "claims", operation_id = "get_claim_receipt",
+    summary = "A receipt for a claim that anyone can verify offline (see the bill receipt)",
+    params(("id" = ClaimId, Path, description = "Claim id: 32 hex digits"),
+        ("format" = Option<String>, Query, description = "`binary`: the receipt's bytes (application/octet-stream)")),
+    responses((status = 200, description = "The receipt", body = ReceiptView), (status = 404, description = "No such claim", body = ApiError),
+        (status = 503, description = "Not yet provable: no finalized header commits to it yet; retry shortly", body = ApiError), ReadErrors))]
+pub(crate) async fn claim_receipt(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(query): Query<ReceiptQuery>,
+) -> Result<Response, Refused> {
+    let id: ClaimId = parse(&id, "bad_claim_id")?;
+    receipt(&api, StateKey::Claim(id), &query)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReceiptQuery {
+    format: Option<String>,
+}
+
+fn receipt(api: &Api, key: StateKey, query: &ReceiptQuery) -> Result<Response, Refused> {
+    use commonware_codec::Encode as _;
+    let binary = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("binary") => true,
+        Some(other) => {
+            return Err(Refused::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("format={other}: expected json or binary"),
+            ));
+        }
+    };
+    let chain_id = medledger_types::ChainId::new(api.config.chain_id.clone())
+        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let receipt = api.chain.receipt(&chain_id, key).map_err(|e| match e {
+        ReceiptError::Unknown => {
+            let (code, what) = match key {
+                StateKey::Bill(id) => ("unknown_bill", format!("no bill {id}")),
+                StateKey::Claim(id) => ("unknown_claim", format!("no claim {id}")),
+            };
+            Refused::new(StatusCode::NOT_FOUND, code, what)
+        }
+        ReceiptError::NotYetProvable => {
+            Refused::new(StatusCode::SERVICE_UNAVAILABLE, "not_yet_provable", e.to_string())
+        }
+    })?;
+    let bytes = receipt.encode().to_vec();
+    if binary {
+        return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response());
+    }
+    let (bill, claim) = match &receipt.record {
+        Record::Bill(bill) => (Some(bill.clone()), None),
+        Record::Claim(claim) => (None, Some(claim.clone())),
+    };
+    Ok(Json(ReceiptView {
+        receipt: medledger_crypto::encode_hex(&bytes),
+        size_bytes: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+        as_of_height: receipt.header.executed_height,
+        block_height: receipt.header.height,
+        block_time_ms: receipt.header.timestamp_ms,
+        bill,
+        claim,
+    })
+    .into_response())
 }
 
 #[utoipa::path(get, path = "/v1/patients/{pseudonym}/bills", tag = "bills", operation_id = "list_patient_bills",

@@ -103,6 +103,8 @@ fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(handlers::tx_status))
         .routes(routes!(handlers::block))
         .routes(routes!(handlers::bill))
+        .routes(routes!(handlers::bill_receipt))
+        .routes(routes!(handlers::claim_receipt))
         .routes(routes!(handlers::patient_bills))
         .routes(routes!(handlers::claim))
         .routes(routes!(handlers::payer_claims))
@@ -170,7 +172,7 @@ mod tests {
     fn the_document_lists_every_route_and_every_reference_resolves() {
         let document = serde_json::to_value(super::openapi()).unwrap();
         let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths.len(), 12, "{paths:?}");
+        assert_eq!(paths.len(), 14, "{paths:?}");
         let schemas = Registry::from_document(&document);
         assert_eq!(schemas.dangling_refs(&[&document["paths"]]), Vec::<String>::new());
     }
