@@ -121,6 +121,22 @@ fn receipts_verify_offline_and_damaged_data_is_never_served() {
     assert_eq!(json["bill"]["reimbursed"], 6_000);
     assert!(json["signers"].as_u64().unwrap() >= 3);
 
+    // So does the text of its QR code, which fits a QR code; its readable bill number must be
+    // the one inside.
+    assert!(view.qr.starts_with("ML1*44010126/0000000001*"), "{}", view.qr);
+    assert!(
+        view.qr.len() < 3_391,
+        "{} characters: too long for a version-40 QR (level M)",
+        view.qr.len()
+    );
+    let qr = net.dir.join("bill.qr");
+    std::fs::write(&qr, &view.qr).unwrap();
+    assert!(run(&["verify", qr.to_str().unwrap(), "--genesis", genesis]).status.success());
+    std::fs::write(&qr, view.qr.replace("0000000001*", "0000000002*")).unwrap();
+    let relabelled = run(&["verify", qr.to_str().unwrap(), "--genesis", genesis]);
+    assert!(!relabelled.status.success(), "a QR text relabelled with another bill verified");
+    println!("QR text: {} characters", view.qr.len());
+
     // The node's JSON answer verifies as it is, and so does a claim receipt.
     let answer = net.dir.join("bill.json");
     std::fs::write(&answer, serde_json::to_vec(&view).unwrap()).unwrap();

@@ -35,10 +35,12 @@
 
 mod codec;
 mod finality;
+mod qr;
 mod verify;
 
 pub use codec::DecodeError;
 pub use finality::{FinalityError, Finalized, finalize_namespace, verify_finalization};
+pub use qr::{QR_PREFIX, base45_decode, base45_encode};
 pub use verify::{Verified, VerifyError, verify};
 
 use commonware_codec::Encode as _;

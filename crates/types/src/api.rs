@@ -395,6 +395,9 @@ pub struct ReceiptView {
     pub receipt: String,
     /// Its size in bytes.
     pub size_bytes: u32,
+    /// The receipt as QR-code text: `ML1*BILL*CHECK-CODE*BASE45` (about 1.5 characters a
+    /// byte, QR's alphanumeric mode).
+    pub qr: String,
     /// The height the record is as of (the state the finalized header commits to).
     pub as_of_height: u64,
     /// The finalized block whose header commits to that state.

@@ -112,7 +112,7 @@ pub fn run(args: BillArgs) -> anyhow::Result<ExitCode> {
         }
         BillCommand::Show { bill } => show(&node, bill),
         BillCommand::Receipt { bill, out } => {
-            super::receipt::save(&node.client.bill_receipt(bill)?, out.out.as_deref(), node.json)
+            super::receipt::save(&node.client.bill_receipt(bill)?, &out, node.json)
         }
         BillCommand::Void { bill, red, key } => node.transact(
             &read_key(&key)?,

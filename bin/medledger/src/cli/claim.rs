@@ -244,11 +244,9 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
                 &extra,
             )
         }
-        ClaimCommand::Receipt { claim_id, out } => super::receipt::save(
-            &node.client.claim_receipt(claim_id)?,
-            out.out.as_deref(),
-            node.json,
-        ),
+        ClaimCommand::Receipt { claim_id, out } => {
+            super::receipt::save(&node.client.claim_receipt(claim_id)?, &out, node.json)
+        }
         ClaimCommand::Show { claim_id } => {
             let claim = node.client.claim(claim_id)?;
             if node.json {

@@ -18,8 +18,8 @@ pub const VERIFY_HELP: &str = "Example:
   medledger bill receipt 44010126/0000000001 --out bill.receipt
   medledger verify bill.receipt --genesis localnet/genesis.json
 
-The receipt may be the binary file `--out` writes, its hex, or the JSON a node answers at
-/v1/bills/CODE/NUMBER/proof. Verification needs no node: it checks that the record hashes to a
+The receipt may be the binary file `--out` writes, its hex, the text of its QR code
+(ML1*…, `--qr`), or the JSON a node answers at /v1/bills/CODE/NUMBER/proof. Verification needs no node: it checks that the record hashes to a
 leaf, that the proof places the leaf under the state tree's root, that the root and the
 receipts chain give the block header's state root, and that a quorum of the genesis validators
 signed the finalization of that header. The record is shown as of the height the header's
@@ -27,8 +27,14 @@ state root commits to.
 
 Exit status: 0 verified, 1 not verified (one line on standard error says which check failed)";
 
-/// Saves the receipt a node gave to `out` (binary), or prints it (hex, or JSON with `--json`).
-pub fn save(view: &ReceiptView, out: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
+/// Saves the receipt a node gave to `out` (binary), or prints it (hex, its QR text with
+/// `--qr`, or JSON with `--json`).
+pub fn save(view: &ReceiptView, out: &ReceiptOut, json: bool) -> anyhow::Result<ExitCode> {
+    if out.qr {
+        emit(&view.qr)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out = out.out.as_deref();
     if let Some(path) = out {
         let bytes = medledger_crypto::decode_hex(&view.receipt)?;
         std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
@@ -66,6 +72,9 @@ fn read_receipt(path: &Path) -> anyhow::Result<Receipt> {
         path.display()
     );
     let text = std::str::from_utf8(&bytes).ok().map(str::trim);
+    if let Some(qr) = text.filter(|t| t.starts_with(medledger_receipt::QR_PREFIX)) {
+        return Receipt::from_qr_text(qr).map_err(|e| anyhow::anyhow!("not a valid receipt: {e}"));
+    }
     let bytes = match text {
         Some(t) if t.starts_with('{') => {
             let view: ReceiptView = serde_json::from_str(t).context("not a receipt JSON")?;
@@ -159,4 +168,7 @@ pub struct ReceiptOut {
     /// Write the receipt's bytes to this file (without it, its hex is printed).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Print the receipt as the text of a QR code (ML1*BILL*CHECK-CODE*BASE45) instead.
+    #[arg(long, conflicts_with = "out")]
+    pub qr: bool,
 }

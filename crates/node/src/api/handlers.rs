@@ -437,6 +437,7 @@ fn receipt(api: &Api, key: StateKey, query: &ReceiptQuery) -> Result<Response, R
     Ok(Json(ReceiptView {
         receipt: medledger_crypto::encode_hex(&bytes),
         size_bytes: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+        qr: receipt.to_qr_text(),
         as_of_height: receipt.header.executed_height,
         block_height: receipt.header.height,
         block_time_ms: receipt.header.timestamp_ms,
