@@ -91,7 +91,7 @@ mod tests {
         assert_eq!(base45_encode(b"ietf!"), "QED8WEX0");
         assert_eq!(base45_decode("QED8WEX0").unwrap(), b"ietf!");
         for len in 0..40 {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let bytes: Vec<u8> = (0..len).map(|i: u8| i.wrapping_mul(37)).collect();
             assert_eq!(base45_decode(&base45_encode(&bytes)).unwrap(), bytes);
         }
         assert!(base45_decode("GGW").is_none(), "65535 + 1 does not fit two bytes");
