@@ -382,6 +382,25 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         document.check_schema("EventEnvelope", &serde_json::to_value(envelope).unwrap());
     }
 
+    // A stream filtered down to rare events still moves its resume point with every block:
+    // id-only messages (no data, so no event for the client) follow the filtered blocks.
+    let settled_at = all.iter().find(|e| e.event.kind() == "claim_settled").unwrap().height;
+    let sse = raw_stream(
+        net.apis[0],
+        &format!("/v1/events?types=claim_settled&from_height={settled_at}"),
+        Duration::from_millis(1_500),
+    );
+    let ids: Vec<(u64, bool)> = sse
+        .split("\n\n")
+        .filter_map(|message| {
+            let id = message.lines().find_map(|l| l.strip_prefix("id: "))?;
+            let height = id.split(':').next()?.parse().ok()?;
+            Some((height, message.contains("data:")))
+        })
+        .collect();
+    assert_eq!(ids.first().map(|(h, data)| (*h, *data)), Some((settled_at, true)), "{sse}");
+    assert!(ids.iter().any(|(h, data)| *h > settled_at && !data), "id-only messages: {sse}");
+
     // Operators' endpoints.
     let metrics = node.metrics().unwrap();
     assert!(metrics.contains("medledger_height "), "{metrics}");
@@ -389,6 +408,56 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         raw(net.apis[0], "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(status, 200);
     assert!(node.status().is_ok(), "the node still answers after all of it");
+
+    // Connections are bounded: one client address holds at most a quarter of a node's 1,024
+    // connections (more are closed at once), and a connection that sends no request head is
+    // closed after 10 s, so the node serves others again.
+    use std::io::Read as _;
+    let idle: Vec<std::net::TcpStream> =
+        (0..260).map(|_| std::net::TcpStream::connect(net.apis[2]).unwrap()).collect();
+    let closed_at_once = idle[250..]
+        .iter()
+        .filter(|c| {
+            let mut c = *c;
+            c.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+            matches!(c.read(&mut [0u8; 1]), Ok(0) | Err(_)) && c.peer_addr().is_ok_and(|_| true)
+        })
+        .count();
+    assert!(closed_at_once >= 4, "{closed_at_once} of the connections past 256 were refused");
+    let started = Instant::now();
+    let mut first = &idle[0];
+    first.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    assert_eq!(first.read(&mut [0u8; 1]).unwrap_or(0), 0, "an idle connection is closed");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(15), "closed after {waited:?}");
+    drop(idle);
+    wait_until("the node serves again", Duration::from_secs(10), || {
+        client(net.apis[2]).status().is_ok()
+    });
+}
+
+/// Reads a server-sent event stream for `duration` and returns what arrived.
+fn raw_stream(addr: std::net::SocketAddr, path: &str, duration: Duration) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < duration {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Every `$ref` in `value`.

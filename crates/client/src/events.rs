@@ -21,6 +21,8 @@ pub struct EventStream {
     body: Option<Box<dyn BufRead + Send>>,
     reconnect_for: Duration,
     failing_since: Option<Instant>,
+    /// An error was just returned: wait before connecting again.
+    backoff: bool,
     /// Reconnections made so far.
     pub reconnects: u64,
 }
@@ -37,6 +39,7 @@ impl std::fmt::Debug for EventStream {
 
 /// One SSE message.
 struct Message {
+    id: Option<String>,
     event: String,
     data: String,
 }
@@ -50,6 +53,7 @@ impl EventStream {
             body: None,
             reconnect_for: Duration::from_secs(60),
             failing_since: None,
+            backoff: false,
             reconnects: 0,
         }
     }
@@ -73,6 +77,11 @@ impl EventStream {
     }
 
     fn connect(&mut self) -> Result<Box<dyn BufRead + Send>, ClientError> {
+        if self.last_id.is_none() && self.filter.from_height.is_none() {
+            // Pin "after the current block" to a height, so that a reconnection before the
+            // first event resumes there instead of after whatever block is current then.
+            self.filter.from_height = Some(self.client.status()?.height.saturating_add(1));
+        }
         let path = format!("/v1/events{}", query_string(&self.filter));
         let mut headers = String::from("Accept: text/event-stream\r\n");
         if let Some(id) = &self.last_id {
@@ -98,18 +107,26 @@ impl EventStream {
 
     /// Reads the next message; `Ok(None)` when the connection ended.
     fn read_message(body: &mut dyn BufRead) -> std::io::Result<Option<Message>> {
-        let (mut event, mut data) = (String::new(), String::new());
+        let (mut id, mut event, mut data) = (None, String::new(), String::new());
         loop {
             let mut line = String::new();
-            if body.read_line(&mut line)? == 0 {
+            // Bounded: a line longer than any event is refused, not buffered.
+            let limit = u64::try_from(MESSAGE_BYTES_MAX).unwrap_or(u64::MAX);
+            if std::io::Read::take(&mut *body, limit).read_line(&mut line)? == 0 {
                 return Ok(None);
+            }
+            if !line.ends_with('\n') && line.len() as u64 >= limit {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "event larger than the SDK accepts",
+                ));
             }
             let line = line.trim_end_matches(['\r', '\n']);
             if line.is_empty() {
-                if data.is_empty() {
-                    continue; // a keep-alive comment's end, or a message without data
+                if data.is_empty() && id.is_none() {
+                    continue; // the end of a keep-alive comment
                 }
-                return Ok(Some(Message { event, data }));
+                return Ok(Some(Message { id, event, data }));
             }
             if data.len() + line.len() > MESSAGE_BYTES_MAX {
                 return Err(std::io::Error::new(
@@ -120,6 +137,7 @@ impl EventStream {
             let (field, value) = line.split_once(':').unwrap_or((line, ""));
             let value = value.strip_prefix(' ').unwrap_or(value);
             match field {
+                "id" => id = Some(value.to_string()),
                 "event" => event = value.to_string(),
                 "data" => {
                     if !data.is_empty() {
@@ -127,15 +145,19 @@ impl EventStream {
                     }
                     data.push_str(value);
                 }
-                _ => {} // `id` is inside the data too; comments and retry hints are ignored
+                _ => {} // comments and retry hints
             }
         }
     }
 
     fn retry_or_fail(&mut self, error: ClientError) -> Result<(), ClientError> {
         let since = *self.failing_since.get_or_insert_with(Instant::now);
-        let permanent = matches!(&error, ClientError::Api { status, .. } if *status != 503);
+        let permanent =
+            matches!(&error, ClientError::Api { status, .. } if ![429, 503].contains(status));
         if permanent || since.elapsed() >= self.reconnect_for {
+            // A caller that keeps iterating after an error retries at most once a second.
+            self.failing_since = None;
+            self.backoff = true;
             return Err(error);
         }
         std::thread::sleep(Duration::from_millis(250));
@@ -148,10 +170,16 @@ impl Iterator for EventStream {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
+            if self.body.is_none() && std::mem::take(&mut self.backoff) {
+                std::thread::sleep(Duration::from_secs(1));
+            }
             let body = match self.body.as_mut() {
                 Some(body) => body,
                 None => match self.connect() {
-                    Ok(body) => self.body.insert(body),
+                    Ok(body) => {
+                        self.failing_since = None;
+                        self.body.insert(body)
+                    }
                     Err(e) => match self.retry_or_fail(e) {
                         Ok(()) => continue,
                         Err(e) => return Some(Err(e)),
@@ -159,6 +187,10 @@ impl Iterator for EventStream {
                 },
             };
             match Self::read_message(body.as_mut()) {
+                Ok(Some(message)) if message.data.is_empty() => {
+                    // An id-only message: the node moved our resume point past filtered events.
+                    self.last_id = message.id;
+                }
                 Ok(Some(message)) if message.event == "error" => {
                     self.body = None;
                     let error = serde_json::from_str::<ApiError>(&message.data)

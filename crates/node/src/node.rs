@@ -360,6 +360,10 @@ pub fn check(home: &std::path::Path) -> anyhow::Result<CheckReport> {
     if !loaded.config.data_dir.exists() {
         bail!("{} has no data directory yet", home.display());
     }
+    let api = loaded.config.api_address;
+    if std::net::TcpStream::connect_timeout(&api, Duration::from_millis(300)).is_ok() {
+        bail!("the validator is running (its API answers at {api}); stop it before checking");
+    }
     let runtime = commonware_runtime::tokio::Config::new()
         .with_storage_directory(loaded.config.data_dir.clone())
         .with_worker_threads(2);

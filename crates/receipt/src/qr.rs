@@ -67,6 +67,10 @@ impl Receipt {
             (Some(k), Some(c), Some(d)) => (k, c, d),
             _ => return Err(malformed()),
         };
+        if data.len() > crate::RECEIPT_BYTES_MAX.saturating_mul(3) / 2 + 2 {
+            let len = data.len() * 2 / 3;
+            return Err(DecodeError::TooLarge { len, max: crate::RECEIPT_BYTES_MAX });
+        }
         let receipt = Self::from_bytes(&base45_decode(data).ok_or_else(malformed)?)?;
         let readable = receipt.to_qr_text();
         let expected = format!("{QR_PREFIX}{key}*{check}*");

@@ -17,8 +17,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
-/// Blocks read from the event log per step while catching up.
-const CATCH_UP_BLOCKS: usize = 64;
+/// Blocks read from the event log per step while catching up: one, so that a stream holds at
+/// most one block's events (a few MB at most) waiting for a slow client.
+const CATCH_UP_BLOCKS: usize = 1;
 
 struct Follower {
     api: Api,
@@ -63,13 +64,25 @@ impl Follower {
             return Err(pruned(self.next.height, oldest));
         }
         for block in blocks {
+            let mut last_shown = None;
             for envelope in
                 block.iter().filter(|e| e.index >= self.next.index || e.height > self.next.height)
             {
                 if let Some(event) = self.filter.apply(self.kinds.as_deref(), &envelope.event) {
                     let shown = EventEnvelope { event, ..envelope.clone() };
                     self.ready.push_back(Self::sse(&shown));
+                    last_shown = Some(envelope.index);
                 }
+            }
+            // When the filter hid the block's last event, an id-only message (no data: clients
+            // do not see it as an event) still moves the client's Last-Event-ID past the
+            // block, so a quiet filtered stream resumes from where it is, not from its last
+            // match.
+            if let Some(last) = block.last()
+                && last_shown != Some(last.index)
+                && (last.height > self.next.height || last.index >= self.next.index)
+            {
+                self.ready.push_back(SseEvent::default().id(last.id.clone()));
             }
             let height = block[0].height;
             self.next = EventPosition { height: height + 1, index: 0 };
@@ -121,7 +134,8 @@ fn start(api: &Api, filter: &EventFilter, headers: &HeaderMap) -> Result<EventPo
                 .map_err(|e: String| Refused::new(StatusCode::BAD_REQUEST, "bad_event_id", e))?;
             EventPosition { height: after.height, index: after.index.saturating_add(1) }
         }
-        (None, Some(height)) => EventPosition { height, index: 0 },
+        // Events begin at block 1.
+        (None, Some(height)) => EventPosition { height: height.max(1), index: 0 },
         (None, None) => EventPosition { height: tip + 1, index: 0 },
     };
     let oldest = executed.events.oldest().unwrap_or(tip + 1);

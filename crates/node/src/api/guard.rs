@@ -1,118 +1,101 @@
-//! What keeps the API bounded and its errors uniform: a listener that holds at most a set number
-//! of connections, a per-client rate limit (429), and a layer that turns every non-JSON error
-//! (axum's own rejections, unknown routes, oversized bodies) into the API's JSON error body.
+//! What keeps the API bounded and its errors uniform: an accept loop that holds at most a set
+//! number of connections (a quarter per client address) and closes those that send nothing, a
+//! per-client rate limit (429), and a layer that turns every non-JSON error (axum's own
+//! rejections, unknown routes, oversized bodies) into the API's JSON error body.
 
 use super::{Api, error};
+use axum::Router;
 use axum::body::Body;
-use axum::extract::connect_info::Connected;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::serve::{IncomingStream, Listener};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::HashMap;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
 
-/// A TCP listener that holds at most a set number of connections open: beyond it, new
-/// connections wait in the kernel's backlog until one closes.
-#[derive(Debug)]
-pub(crate) struct LimitedListener {
-    inner: TcpListener,
-    permits: Arc<Semaphore>,
-}
+/// How long a client may take to send a request's head; past it the connection is closed, so
+/// a client cannot hold connections open by sending nothing.
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl LimitedListener {
-    pub(crate) fn new(inner: TcpListener, connections_max: usize) -> Self {
-        Self { inner, permits: Arc::new(Semaphore::new(connections_max.max(1))) }
+/// Serves `router` on `listener`: at most `connections_max` connections at once (more wait in
+/// the kernel's backlog), at most a quarter of them from one IP address (more are closed at
+/// once), each request's head read within [`HEADER_READ_TIMEOUT`]. Each request carries the
+/// client's address for the rate limit.
+pub(crate) async fn serve(listener: TcpListener, router: Router, connections_max: usize) {
+    let permits = Arc::new(Semaphore::new(connections_max.max(1)));
+    let per_client_max = (connections_max / 4).max(1);
+    let per_client: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    loop {
+        let permit = permits.clone().acquire_owned().await.expect("semaphore never closed");
+        let (stream, addr) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("API accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(slot) = ClientSlot::take(&per_client, addr.ip(), per_client_max) else {
+            continue; // over this client's share: dropped, the client sees the connection close
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(ClientAddr(addr)));
+                router.clone().oneshot(request)
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+            if let Err(e) = http.serve_connection(TokioIo::new(stream), service).await {
+                tracing::debug!(%addr, "API connection ended: {e}");
+            }
+            drop((permit, slot));
+        });
     }
 }
 
-/// A connection holding its slot until it closes.
-#[derive(Debug)]
-pub(crate) struct LimitedIo {
-    stream: TcpStream,
-    _permit: OwnedSemaphorePermit,
+/// One of a client's connections, counted while it is open.
+struct ClientSlot {
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
 }
 
-impl AsyncRead for LimitedIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for LimitedIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+impl ClientSlot {
+    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<Self> {
+        let mut map = counts.lock().expect("connection counts lock poisoned");
+        let count = map.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Self { counts: counts.clone(), ip })
     }
 }
 
-impl Listener for LimitedListener {
-    type Io = LimitedIo;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let permit = self.permits.clone().acquire_owned().await.expect("semaphore never closed");
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    return (LimitedIo { stream, _permit: permit }, addr);
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!("API accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock().expect("connection counts lock poisoned");
+        if let Some(count) = map.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&self.ip);
             }
         }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
     }
 }
 
 /// The client's address, as the rate limit sees it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ClientAddr(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, LimitedListener>> for ClientAddr {
-    fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
 
 /// Token buckets per client IP address.
 #[derive(Debug)]

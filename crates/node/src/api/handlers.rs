@@ -22,14 +22,14 @@ use std::sync::atomic::Ordering;
 
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", operation_id = "openapi",
     summary = "This document: OpenAPI 3.1, generated from the node's code",
-    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+    responses((status = 200, description = "The OpenAPI document", body = Object), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn openapi(State(api): State<Api>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], api.openapi.as_str().to_owned()).into_response()
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
     summary = "Liveness: `ok` while the API answers",
-    responses((status = 200, description = "The node's API is up", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "The node's API is up", body = String, content_type = "text/plain"), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
@@ -77,7 +77,7 @@ pub(crate) struct SubmitQuery {
         (status = 202, description = "Admitted to the mempool (or still pending after the wait)", body = TxStatus),
         (status = 400, description = "Malformed, wrongly signed, for another chain, expired or already included", body = ApiError),
         (status = 403, description = "Signed by a key the ledger does not know, or by a frozen member", body = ApiError),
-        (status = 413, description = "Body larger than 1 MiB", body = ApiError),
+        (status = 413, description = "Body larger than 1 MiB (1,052,672 bytes)", body = ApiError),
         (status = 429, description = "Over this client's request rate", body = ApiError),
         (status = 503, description = "Mempool full, or this signer's queue is", body = ApiError)))]
 pub(crate) async fn submit(
@@ -184,11 +184,12 @@ pub(crate) async fn submit(
                 .into_response();
         }
         if tokio::time::Instant::now() >= deadline {
-            return error(
+            // Still pending: the same answer as without the wait; the client polls GET /v1/txs.
+            return (
                 StatusCode::ACCEPTED,
-                "not_yet_committed",
-                format!("transaction {id} is pending; query GET /v1/txs/{id}"),
-            );
+                Json(TxStatus { tx_id: id, status: "pending".to_string(), committed: None }),
+            )
+                .into_response();
         }
         // Woken by the next executed block (or the deadline).
         let _ = tokio::time::timeout_at(deadline, executed.changed()).await;
@@ -253,17 +254,18 @@ pub(crate) enum ReadErrors {
 /// Items a list page holds by default, and at most.
 const PAGE_ITEMS_DEFAULT: u32 = 100;
 const PAGE_ITEMS_MAX: u32 = 1_000;
-/// Entries one list request scans at most while filtering by status; past it, the page ends
-/// early with a cursor to continue from.
-const PAGE_SCAN_MAX: usize = 100_000;
+/// Entries one list request scans at most while filtering by status (under the executed-chain
+/// lock, so kept short); past it, the page ends early with a cursor to continue from.
+const PAGE_SCAN_MAX: usize = 10_000;
 
 /// One page, newest first, of the items `ids` (kept oldest first) refer to, looked up with
-/// `get` and kept when `status` is wanted. The cursor is a position in `ids`.
-fn page<I, T>(
+/// `get` and kept when `status` is wanted; only kept items are copied. The cursor is a position
+/// in `ids`.
+fn page<'a, I, T: Clone + 'a>(
     ids: Option<&Vec<I>>,
     query: &ListQuery,
     statuses: &[&str],
-    get: impl Fn(&I) -> Option<T>,
+    get: impl Fn(&I) -> Option<&'a T>,
     status: impl Fn(&T) -> &'static str,
 ) -> Result<Page<T>, Refused> {
     let limit = query.limit.unwrap_or(PAGE_ITEMS_DEFAULT);
@@ -293,9 +295,9 @@ fn page<I, T>(
         position -= 1;
         scanned += 1;
         if let Some(item) = get(&ids[position])
-            && query.status.as_deref().is_none_or(|wanted| status(&item) == wanted)
+            && query.status.as_deref().is_none_or(|wanted| status(item) == wanted)
         {
-            items.push(item);
+            items.push(item.clone());
         }
     }
     let next_cursor = (position > 0).then_some(position as u64);
@@ -368,7 +370,7 @@ pub(crate) async fn bill(
     description = "The bill is as of the state the newest finalized header commits to (`as_of_height`, normally a block or two behind the tip). `?format=binary` answers with the receipt's bytes. Verify with `medledger verify`.",
     params(("code" = BillCode, Path, description = "Bill code: 8 digits"), ("number" = BillNumber, Path, description = "Bill number: 10 digits"),
         ("format" = Option<String>, Query, description = "`binary`: the receipt's bytes (application/octet-stream)")),
-    responses((status = 200, description = "The receipt", body = ReceiptView), (status = 404, description = "No such bill", body = ApiError),
+    responses((status = 200, description = "The receipt (its bytes with `?format=binary`)", content((ReceiptView = "application/json"), (Vec<u8> = "application/octet-stream"))), (status = 404, description = "No such bill", body = ApiError),
         (status = 503, description = "Not yet provable: no finalized header commits to it yet; retry shortly", body = ApiError), ReadErrors))]
 pub(crate) async fn bill_receipt(
     State(api): State<Api>,
@@ -383,7 +385,7 @@ pub(crate) async fn bill_receipt(
     summary = "A receipt for a claim that anyone can verify offline (see the bill receipt)",
     params(("id" = ClaimId, Path, description = "Claim id: 32 hex digits"),
         ("format" = Option<String>, Query, description = "`binary`: the receipt's bytes (application/octet-stream)")),
-    responses((status = 200, description = "The receipt", body = ReceiptView), (status = 404, description = "No such claim", body = ApiError),
+    responses((status = 200, description = "The receipt (its bytes with `?format=binary`)", content((ReceiptView = "application/json"), (Vec<u8> = "application/octet-stream"))), (status = 404, description = "No such claim", body = ApiError),
         (status = 503, description = "Not yet provable: no finalized header commits to it yet; retry shortly", body = ApiError), ReadErrors))]
 pub(crate) async fn claim_receipt(
     State(api): State<Api>,
@@ -462,8 +464,7 @@ pub(crate) async fn patient_bills(
     let patient: Pseudonym = parse(&pseudonym, "bad_pseudonym")?;
     let executed = api.chain.executed();
     let ids = executed.bills_by_patient.get(&patient);
-    page(ids, &query, &BILL_STATUSES, |id| executed.state.bill(id).cloned(), Bill::status_name)
-        .map(Json)
+    page(ids, &query, &BILL_STATUSES, |id| executed.state.bill(id), Bill::status_name).map(Json)
 }
 
 #[utoipa::path(get, path = "/v1/claims/{id}", tag = "claims", operation_id = "get_claim",
@@ -496,13 +497,12 @@ pub(crate) async fn payer_claims(
     let payer: MemberId = parse(&member, "bad_member_id")?;
     let executed = api.chain.executed();
     let ids = executed.claims_by_payer.get(&payer);
-    page(ids, &query, &CLAIM_STATUSES, |id| executed.state.claim(id).cloned(), |c| c.status.name())
-        .map(Json)
+    page(ids, &query, &CLAIM_STATUSES, |id| executed.state.claim(id), |c| c.status.name()).map(Json)
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",
     summary = "Prometheus metrics: consensus, P2P, storage, execution, mempool",
-    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn metrics(State(api): State<Api>) -> Response {
     let c = &api.chain.counters;
     let (mempool_txs, mempool_bytes) = {

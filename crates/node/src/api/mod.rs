@@ -134,8 +134,8 @@ where
     let listener = tokio::net::TcpListener::bind(config.api_address)
         .await
         .map_err(|e| anyhow::anyhow!("API address {}: {e}", config.api_address))?;
-    let listener = guard::LimitedListener::new(listener, config.api.connections_max);
     let server = context.child("server");
+    let config_connections_max = config.api.connections_max;
     let metrics_context = context;
     let (routes, document) = routes();
     let document = document.to_json().map_err(|e| anyhow::anyhow!("OpenAPI document: {e}"))?;
@@ -155,12 +155,8 @@ where
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn(guard::json_errors))
         .with_state(api);
-    let service = router.into_make_service_with_connect_info::<guard::ClientAddr>();
-    server.spawn(move |_| async move {
-        if let Err(e) = axum::serve(listener, service).await {
-            tracing::error!("API server stopped: {e}");
-        }
-    });
+    let connections_max = config_connections_max;
+    server.spawn(move |_| guard::serve(listener, router, connections_max));
     Ok(())
 }
 
