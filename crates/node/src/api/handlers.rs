@@ -70,7 +70,7 @@ pub(crate) struct SubmitQuery {
 #[utoipa::path(post, path = "/v1/txs", tag = "transactions", operation_id = "submit_transaction",
     summary = "Submit a signed transaction (canonical binary or JSON)",
     description = "Binary with `Content-Type: application/octet-stream`, JSON otherwise. The node checks the envelope (chain id, expiry, signer, signature) and admits the transaction to its mempool (202), or answers with the receipt if it was already committed (200). With `?wait=commit` it answers with the receipt once committed, waiting up to 10 s.",
-    params(("wait" = Option<String>, Query, description = "`commit`: answer once the transaction is committed")),
+    params(("wait" = Option<WaitFor>, Query, description = "Answer once the transaction is committed (up to 10 s)")),
     request_body(content((Transaction = "application/json"), (Vec<u8> = "application/octet-stream")), description = "The signed transaction"),
     responses(
         (status = 200, description = "Committed: the ledger's receipt (accepted or rejected with its reason)", body = TxStatus),
@@ -285,6 +285,13 @@ fn page<'a, I, T: Clone + 'a>(
             format!("status={wanted}: expected one of {}", statuses.join(", ")),
         ));
     }
+    if query.cursor.is_some_and(|c| i64::try_from(c).is_err()) {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "bad_cursor",
+            "a cursor is a previous page's next_cursor",
+        ));
+    }
     let ids = ids.map(Vec::as_slice).unwrap_or(&[]);
     let end = query.cursor.map_or(ids.len(), |c| usize::try_from(c).unwrap_or(usize::MAX));
     let end = end.min(ids.len());
@@ -302,6 +309,27 @@ fn page<'a, I, T: Clone + 'a>(
     }
     let next_cursor = (position > 0).then_some(position as u64);
     Ok(Page { items, next_cursor })
+}
+
+/// What `POST /v1/txs` may wait for, as the document describes the `wait` parameter.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the query parameter; the handler reads it as text
+pub(crate) enum WaitFor {
+    /// The transaction's receipt, once a block including it is committed.
+    #[schema(rename = "commit")]
+    Commit,
+}
+
+/// The form of a receipt answer, as the document describes the `format` parameter.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the query parameter; the handler reads it as text
+pub(crate) enum ReceiptFormat {
+    /// JSON with the receipt's hex, its QR text and the record (`ReceiptView`).
+    #[schema(rename = "json")]
+    Json,
+    /// The receipt's bytes (`application/octet-stream`).
+    #[schema(rename = "binary")]
+    Binary,
 }
 
 /// A bill's status, as the document describes the `status` filter.
@@ -369,7 +397,7 @@ pub(crate) async fn bill(
     summary = "A receipt for a bill that anyone can verify offline: the bill, its proof to the state root, the finalized block header and the validators' certificate",
     description = "The bill is as of the state the newest finalized header commits to (`as_of_height`, normally a block or two behind the tip). `?format=binary` answers with the receipt's bytes. Verify with `medledger verify`.",
     params(("code" = BillCode, Path, description = "Bill code: 8 digits"), ("number" = BillNumber, Path, description = "Bill number: 10 digits"),
-        ("format" = Option<String>, Query, description = "`binary`: the receipt's bytes (application/octet-stream)")),
+        ("format" = Option<ReceiptFormat>, Query, description = "The answer's form (default json)")),
     responses((status = 200, description = "The receipt (its bytes with `?format=binary`)", content((ReceiptView = "application/json"), (Vec<u8> = "application/octet-stream"))), (status = 404, description = "No such bill", body = ApiError),
         (status = 503, description = "Not yet provable: no finalized header commits to it yet; retry shortly", body = ApiError), ReadErrors))]
 pub(crate) async fn bill_receipt(
@@ -384,7 +412,7 @@ pub(crate) async fn bill_receipt(
 #[utoipa::path(get, path = "/v1/claims/{id}/proof", tag = "claims", operation_id = "get_claim_receipt",
     summary = "A receipt for a claim that anyone can verify offline (see the bill receipt)",
     params(("id" = ClaimId, Path, description = "Claim id: 32 hex digits"),
-        ("format" = Option<String>, Query, description = "`binary`: the receipt's bytes (application/octet-stream)")),
+        ("format" = Option<ReceiptFormat>, Query, description = "The answer's form (default json)")),
     responses((status = 200, description = "The receipt (its bytes with `?format=binary`)", content((ReceiptView = "application/json"), (Vec<u8> = "application/octet-stream"))), (status = 404, description = "No such claim", body = ApiError),
         (status = 503, description = "Not yet provable: no finalized header commits to it yet; retry shortly", body = ApiError), ReadErrors))]
 pub(crate) async fn claim_receipt(

@@ -80,7 +80,7 @@ impl IntoResponse for Refused {
         description = "Issue medical e-bills, file and settle claims, and follow the ledger. Every error is JSON `{code, message}`; the ledger's rejection codes pass through unchanged.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    components(schemas(handlers::BillStatusName, handlers::ClaimStatusName)),
+    components(schemas(handlers::BillStatusName, handlers::ClaimStatusName, handlers::ReceiptFormat, handlers::WaitFor)),
     tags(
         (name = "transactions", description = "Signed transactions and their receipts"),
         (name = "bills", description = "Bills as the ledger records them"),
