@@ -116,37 +116,24 @@ impl Block {
 
 impl Write for Block {
     fn write(&self, buf: &mut impl BufMut) {
-        self.parent.write(buf);
-        self.height.write(buf);
-        self.timestamp_ms.write(buf);
-        self.tx_root.write(buf);
-        self.executed_height.write(buf);
-        self.state_root.write(buf);
+        // The header's fields, as receipts carry them, then the transactions.
+        self.header().write(buf);
         self.txs.write(buf);
     }
 }
 
 impl EncodeSize for Block {
     fn encode_size(&self) -> usize {
-        self.parent.encode_size()
-            + u64::SIZE
-            + u64::SIZE
-            + self.tx_root.encode_size()
-            + u64::SIZE
-            + self.state_root.encode_size()
-            + self.txs.encode_size()
+        BlockHeader::SIZE + self.txs.encode_size()
     }
 }
 
 impl Read for Block {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
-        let parent = sha256::Digest::read_cfg(buf, &())?;
-        let height = u64::read_cfg(buf, &())?;
-        let timestamp_ms = u64::read_cfg(buf, &())?;
-        let tx_root = Digest::read_cfg(buf, &())?;
-        let executed_height = u64::read_cfg(buf, &())?;
-        let state_root = Digest::read_cfg(buf, &())?;
+        let BlockHeader { parent, height, timestamp_ms, tx_root, executed_height, state_root } =
+            BlockHeader::read_cfg(buf, &())?;
+        let parent = sha256::Digest(parent.0);
         let txs = Vec::<Transaction>::read_cfg(buf, &(RangeCfg::new(0..=BLOCK_TXS_MAX), ()))?;
         // The digest covers `tx_root`, not the transactions themselves; a block whose
         // transactions do not match its root is refused here, wherever it came from (proposal,

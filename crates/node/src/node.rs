@@ -111,6 +111,43 @@ fn archive_config<C>(
     }
 }
 
+/// Marshal's two archives: finalization certificates and finalized blocks (held as `B`: marshal
+/// keeps `Arc<Block>`, the check reads `Block`; the encoding is the same), by height.
+type Archives<B> = (
+    immutable::Archive<
+        commonware_runtime::tokio::Context,
+        BlockDigest,
+        simplex::types::Finalization<Scheme, BlockDigest>,
+    >,
+    immutable::Archive<commonware_runtime::tokio::Context, BlockDigest, B>,
+);
+
+/// Opens marshal's archives under `prefix`; storage the runtime finds corrupt is refused.
+async fn open_archives<B: commonware_codec::CodecShared<Cfg = ()>>(
+    context: &commonware_runtime::tokio::Context,
+    prefix: &str,
+    page_cache: &CacheRef,
+) -> anyhow::Result<Archives<B>> {
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations_by_height"),
+        archive_config(
+            prefix,
+            "finalizations-by-height",
+            page_cache,
+            Scheme::certificate_codec_config_unbounded(),
+        ),
+    )
+    .await
+    .map_err(|e| damaged_storage("finalization certificates", &e))?;
+    let blocks = immutable::Archive::init(
+        context.child("finalized_blocks"),
+        archive_config(prefix, "finalized-blocks", page_cache, ()),
+    )
+    .await
+    .map_err(|e| damaged_storage("finalized blocks", &e))?;
+    Ok((finalizations, blocks))
+}
+
 /// The error for stored data that cannot be opened: the storage found it corrupt (checksums,
 /// headers) or unreadable. Nothing is served from it.
 fn damaged_storage(what: &str, error: &dyn std::fmt::Display) -> anyhow::Error {
@@ -196,23 +233,8 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         Mempool::new(genesis.chain_id.clone(), config.mempool.clone()),
     )?);
 
-    let finalizations_by_height = immutable::Archive::init(
-        context.child("finalizations_by_height"),
-        archive_config(
-            prefix,
-            "finalizations-by-height",
-            &page_cache,
-            Scheme::certificate_codec_config_unbounded(),
-        ),
-    )
-    .await
-    .map_err(|e| damaged_storage("finalization certificates", &e))?;
-    let finalized_blocks = immutable::Archive::init(
-        context.child("finalized_blocks"),
-        archive_config(prefix, "finalized-blocks", &page_cache, ()),
-    )
-    .await
-    .map_err(|e| damaged_storage("finalized blocks", &e))?;
+    let (finalizations_by_height, finalized_blocks) =
+        open_archives(&context, prefix, &page_cache).await?;
 
     let epocher = FixedEpocher::new(NZU64!(u64::MAX));
     let (marshal_actor, marshal_mailbox, floor): (_, Marshal, _) = MarshalActor::init(
@@ -377,27 +399,10 @@ async fn check_archives(
 ) -> anyhow::Result<CheckReport> {
     use commonware_codec::Encode as _;
     use commonware_storage::archive::{Archive as _, Identifier};
-    type Finalization = simplex::types::Finalization<Scheme, BlockDigest>;
     let Loaded { config, genesis, .. } = loaded;
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
-    let prefix = "medledger";
-    let finalizations: immutable::Archive<_, BlockDigest, Finalization> = immutable::Archive::init(
-        context.child("finalizations_by_height"),
-        archive_config(
-            prefix,
-            "finalizations-by-height",
-            &page_cache,
-            Scheme::certificate_codec_config_unbounded(),
-        ),
-    )
-    .await
-    .map_err(|e| damaged_storage("finalization certificates", &e))?;
-    let blocks: immutable::Archive<_, BlockDigest, Block> = immutable::Archive::init(
-        context.child("finalized_blocks"),
-        archive_config(prefix, "finalized-blocks", &page_cache, ()),
-    )
-    .await
-    .map_err(|e| damaged_storage("finalized blocks", &e))?;
+    let (finalizations, blocks) =
+        open_archives::<Block>(&context, "medledger", &page_cache).await?;
     let genesis_block = Block::genesis(&genesis);
     let chain = Chain::new(
         &genesis,
