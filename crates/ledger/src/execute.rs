@@ -359,19 +359,7 @@ fn in_range<S: StateReader>(state: &S, hospital: &MemberId, bill: BillId) -> boo
 }
 
 fn new_bill(issue: BillIssue, issuer: &MemberId, ctx: &BlockContext, kind: BillKind) -> Bill {
-    let check_code = Bill::derive_check_code(&issue, issuer, ctx.timestamp_ms);
-    Bill {
-        issue,
-        issuer: issuer.clone(),
-        issued_height: ctx.height,
-        issued_at_ms: ctx.timestamp_ms,
-        check_code,
-        kind,
-        voided_by: None,
-        reserved: Fen::ZERO,
-        reimbursed: Fen::ZERO,
-        claims: Vec::new(),
-    }
+    Bill::issued(issue, issuer, ctx.height, ctx.timestamp_ms, kind)
 }
 
 fn issue_bills<S: StateReader>(

@@ -178,18 +178,9 @@ mod tests {
     fn record(n: u64, reimbursed: u64) -> Record {
         let c = Consortium::demo("tree", 2);
         let issue = bill(c.bill_id(0, n), c.patients[0].pseudonym, 10_000, 0);
-        Record::Bill(Bill {
-            check_code: medledger_types::CheckCode(*b"ABCDEF"),
-            issuer: c.hospitals[0].id.clone(),
-            issued_height: 1,
-            issued_at_ms: 0,
-            kind: BillKind::Normal,
-            voided_by: None,
-            reserved: Fen::ZERO,
-            reimbursed: Fen(reimbursed),
-            claims: Vec::new(),
-            issue,
-        })
+        let mut record = Bill::issued(issue, &c.hospitals[0].id, 1, 0, BillKind::Normal);
+        record.reimbursed = Fen(reimbursed);
+        Record::Bill(record)
     }
 
     fn verifies(tree: &StateTree, record: &Record) -> bool {

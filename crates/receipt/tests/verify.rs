@@ -89,20 +89,7 @@ const FILLER_BILLS: u64 = 1_000;
 
 fn issued(c: &Consortium, n: u64, patient_pay: u64, kind: BillKind) -> Bill {
     let issue = bill(c.bill_id(0, n), c.patients[(n % 2) as usize].pseudonym, patient_pay, 1_000);
-    let issuer = c.hospitals[0].id.clone();
-    let issued_at_ms = 1_790_000_000_000 + n * 1_000;
-    Bill {
-        check_code: Bill::derive_check_code(&issue, &issuer, issued_at_ms),
-        issue,
-        issuer,
-        issued_height: 3,
-        issued_at_ms,
-        kind,
-        voided_by: None,
-        reserved: Fen::ZERO,
-        reimbursed: Fen::ZERO,
-        claims: Vec::new(),
-    }
+    Bill::issued(issue, &c.hospitals[0].id, 3, 1_790_000_000_000 + n * 1_000, kind)
 }
 
 fn world() -> World {

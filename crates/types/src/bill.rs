@@ -307,6 +307,29 @@ impl Read for Bill {
 }
 
 impl Bill {
+    /// A bill as the ledger records it when `issuer` issues it at `issued_height`, time
+    /// `issued_at_ms`: nothing claimed, not voided, its check code derived.
+    pub fn issued(
+        issue: BillIssue,
+        issuer: &MemberId,
+        issued_height: u64,
+        issued_at_ms: u64,
+        kind: BillKind,
+    ) -> Bill {
+        Bill {
+            check_code: Bill::derive_check_code(&issue, issuer, issued_at_ms),
+            issue,
+            issuer: issuer.clone(),
+            issued_height,
+            issued_at_ms,
+            kind,
+            voided_by: None,
+            reserved: Fen::ZERO,
+            reimbursed: Fen::ZERO,
+            claims: Vec::new(),
+        }
+    }
+
     /// Where the bill stands: `red` (a reversal bill), `voided`, or `valid`.
     pub fn status_name(&self) -> &'static str {
         match (self.kind, self.voided_by) {

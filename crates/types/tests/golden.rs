@@ -254,19 +254,7 @@ fn record_vectors() -> Vec<(&'static str, Record)> {
     let hospital = &c.hospitals[0].id;
     let (b1, b2, red) = (c.bill_id(0, 1), c.bill_id(0, 2), c.bill_id(0, 3));
     let issued = |issue: medledger_types::BillIssue, kind: BillKind| {
-        let issued_at_ms = 1_790_000_123_456;
-        Bill {
-            check_code: Bill::derive_check_code(&issue, hospital, issued_at_ms),
-            issue,
-            issuer: hospital.clone(),
-            issued_height: 7,
-            issued_at_ms,
-            kind,
-            voided_by: None,
-            reserved: Fen::ZERO,
-            reimbursed: Fen::ZERO,
-            claims: Vec::new(),
-        }
+        Bill::issued(issue, hospital, 7, 1_790_000_123_456, kind)
     };
     let fresh = issued(bill(b1, p0.pseudonym, 10_000, 5_000), BillKind::Normal);
     let mut with_categories = bill(b2, p0.pseudonym, 3_000, 7_000);

@@ -178,19 +178,7 @@ fn fixture() -> Fixture {
 
 /// A bill as the ledger records it after issuance at `height`.
 fn recorded(issue: BillIssue, issuer: &MemberId, height: u64, kind: BillKind) -> Bill {
-    let issued_at_ms = 1_790_000_000_000 + height * 1_000;
-    Bill {
-        check_code: Bill::derive_check_code(&issue, issuer, issued_at_ms),
-        issue,
-        issuer: issuer.clone(),
-        issued_height: height,
-        issued_at_ms,
-        kind,
-        voided_by: None,
-        reserved: Fen::ZERO,
-        reimbursed: Fen::ZERO,
-        claims: Vec::new(),
-    }
+    Bill::issued(issue, issuer, height, 1_790_000_000_000 + height * 1_000, kind)
 }
 
 /// An open bill with categories and claims, a voided bill, and the red bill that voided it.
