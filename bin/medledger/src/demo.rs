@@ -100,11 +100,14 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     let nodes: Vec<Client> =
         net.apis.iter().map(|a| Client::new(&format!("http://{a}"))).collect::<Result<_, _>>()?;
     let started = Instant::now();
+    // The story starts once every validator finalizes blocks and is connected to all the
+    // others: before that, a round led by a validator still connecting times out (seconds).
     let height = loop {
-        let heights: Vec<u64> =
-            nodes.iter().filter_map(|n| n.status().ok()).map(|s| s.height).collect();
-        if heights.len() == nodes.len() && heights.iter().all(|h| *h >= 1) {
-            break heights.into_iter().max().unwrap_or(1);
+        let statuses: Vec<_> = nodes.iter().filter_map(|n| n.status().ok()).collect();
+        let ready = statuses.len() == nodes.len()
+            && statuses.iter().all(|s| s.height >= 1 && s.peers_connected + 1 >= s.validators);
+        if ready {
+            break statuses.iter().map(|s| s.height).max().unwrap_or(1);
         }
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(120),
