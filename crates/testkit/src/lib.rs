@@ -8,9 +8,10 @@ pub mod json_schema;
 
 use medledger_crypto::{Domain, SigningKey, hash};
 use medledger_types::{
-    BillAmounts, BillCode, BillId, BillIssue, BillNumber, ChainId, ClaimId, ClaimItem,
-    ClaimSubmission, Digest, Fen, Genesis, GenesisMember, GenesisPatient, MemberId, PatientConsent,
-    Payload, Pseudonym, RangeAllocation, Role, Roles, Transaction, TxBody, VisitType,
+    BillAmounts, BillCode, BillId, BillIssue, BillNumber, CategoryAmount, ChainId, ChargeCategory,
+    ClaimId, ClaimItem, ClaimSubmission, Digest, Fen, Genesis, GenesisMember, GenesisPatient,
+    MemberId, PatientConsent, Payload, Pseudonym, RangeAllocation, Role, Roles, Text, Transaction,
+    TxBody, VisitType,
 };
 
 /// A member and its signing key.
@@ -263,4 +264,110 @@ impl TxFactory {
     pub fn sign(&mut self, signer: &SigningKey, payload: Payload) -> Transaction {
         Transaction::sign(self.body(signer, payload), signer)
     }
+}
+/// The demo consortium on `chain_id`, and one signed transaction of every payload type (named
+/// by payload), built from fixed keys: the wire-format golden vectors and the API's schema tests
+/// share them.
+pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transaction)>) {
+    let c = Consortium::demo(chain_id, 2);
+    let mut f = TxFactory::new(c.chain_id().clone(), 1_000);
+    let p0 = &c.patients[0];
+    let b1 = c.bill_id(0, 1);
+    let b2 = c.bill_id(0, 2);
+    let mut with_categories = bill(b2, p0.pseudonym, 3_000, 7_000);
+    with_categories.categories = vec![
+        CategoryAmount { category: ChargeCategory::Examination, amount: Fen(4_000) },
+        CategoryAmount { category: ChargeCategory::WesternMedicine, amount: Fen(6_000) },
+    ];
+    let sub = claim(claim_id(1), &c.social_security.id, p0.pseudonym, &[(b1, 2_500), (b2, 3_000)]);
+    let consent = consent_submit(c.chain_id(), &p0.key, &sub);
+    let newcomer = patient(9);
+    let transactions = vec![
+        (
+            "allocate_range",
+            f.sign(
+                &c.regulator.key,
+                Payload::AllocateRange {
+                    hospital: c.hospitals[1].id.clone(),
+                    code: BillCode::new(44_010_226).unwrap(),
+                    first: BillNumber::new(1).unwrap(),
+                    last: BillNumber::new(500_000).unwrap(),
+                },
+            ),
+        ),
+        (
+            "issue_bills",
+            f.sign(
+                &c.hospitals[0].key,
+                Payload::IssueBills {
+                    bills: vec![bill(b1, p0.pseudonym, 10_000, 5_000), with_categories],
+                },
+            ),
+        ),
+        (
+            "void_bill",
+            f.sign(
+                &c.hospitals[0].key,
+                Payload::VoidBill { bill: b1, red_number: c.bill_id(0, 3).number },
+            ),
+        ),
+        (
+            "submit_claim_by_patient",
+            f.sign(&p0.key, Payload::SubmitClaim { claim: sub.clone(), consent: None }),
+        ),
+        (
+            "submit_claim_by_platform",
+            f.sign(&c.platform.key, Payload::SubmitClaim { claim: sub, consent: Some(consent) }),
+        ),
+        (
+            "settle_claim",
+            f.sign(
+                &c.social_security.key,
+                Payload::SettleClaim {
+                    claim_id: claim_id(1),
+                    approved: vec![Fen(2_500), Fen(1_000)],
+                    payment_reference: Text::new("SSB-2026-000001").unwrap(),
+                },
+            ),
+        ),
+        (
+            "reject_claim",
+            f.sign(
+                &c.insurers[0].key,
+                Payload::RejectClaim {
+                    claim_id: claim_id(2),
+                    reason: Text::new("not covered").unwrap(),
+                },
+            ),
+        ),
+        (
+            "withdraw_claim",
+            f.sign(
+                &c.platform.key,
+                Payload::WithdrawClaim {
+                    claim_id: claim_id(1),
+                    consent: Some(consent_withdraw(c.chain_id(), &p0.key, &claim_id(1))),
+                },
+            ),
+        ),
+        (
+            "register_patient",
+            f.sign(
+                &c.platform.key,
+                Payload::RegisterPatient {
+                    patient: newcomer.pseudonym,
+                    public_key: newcomer.key.public_key(),
+                },
+            ),
+        ),
+        (
+            "freeze_member",
+            f.sign(&c.regulator.key, Payload::FreezeMember { member: c.insurers[1].id.clone() }),
+        ),
+        (
+            "unfreeze_member",
+            f.sign(&c.regulator.key, Payload::UnfreezeMember { member: c.insurers[1].id.clone() }),
+        ),
+    ];
+    (c, transactions)
 }

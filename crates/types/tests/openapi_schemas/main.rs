@@ -7,9 +7,7 @@
 #![cfg(feature = "openapi")]
 
 use medledger_testkit::json_schema::Registry;
-use medledger_testkit::{
-    Consortium, TxFactory, bill, claim, claim_id, consent_submit, consent_withdraw, patient,
-};
+use medledger_testkit::{Consortium, bill, claim, claim_id};
 use medledger_types::api::{
     ApiError, BlockSummary, Committed, Event, EventEnvelope, EventFilter, IssuedBill, ListQuery,
     Page, Status, TxStatus,
@@ -17,8 +15,8 @@ use medledger_types::api::{
 use medledger_types::{
     Bill, BillCode, BillId, BillIssue, BillKind, BillNumber, CategoryAmount, ChainId,
     ChargeCategory, CheckCode, Claim, ClaimId, ClaimStatus, Digest, Effect, Fen, Member, MemberId,
-    Outcome, Payload, Pseudonym, PublicKey, Receipt, Rejection, Role, Roles, Signature, Text,
-    Transaction, TxId,
+    Outcome, Pseudonym, PublicKey, Receipt, Rejection, Role, Roles, Signature, Text, Transaction,
+    TxId,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -105,75 +103,8 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let c = Consortium::demo("medledger-openapi", 2);
-    let mut f = TxFactory::new(c.chain_id().clone(), 1_000);
-    let p0 = &c.patients[0];
-    let (b1, b2) = (c.bill_id(0, 1), c.bill_id(0, 2));
-    let mut with_categories = bill(b2, p0.pseudonym, 3_000, 7_000);
-    with_categories.categories = vec![
-        CategoryAmount { category: ChargeCategory::Examination, amount: Fen(4_000) },
-        CategoryAmount { category: ChargeCategory::WesternMedicine, amount: Fen(6_000) },
-    ];
-    let submission =
-        claim(claim_id(1), &c.social_security.id, p0.pseudonym, &[(b1, 2_500), (b2, 3_000)]);
-    let consent = consent_submit(c.chain_id(), &p0.key, &submission);
-    let newcomer = patient(9);
-    let transactions = vec![
-        f.sign(
-            &c.regulator.key,
-            Payload::AllocateRange {
-                hospital: c.hospitals[1].id.clone(),
-                code: BillCode::new(44_010_226).unwrap(),
-                first: BillNumber::new(1).unwrap(),
-                last: BillNumber::new(500_000).unwrap(),
-            },
-        ),
-        f.sign(
-            &c.hospitals[0].key,
-            Payload::IssueBills {
-                bills: vec![bill(b1, p0.pseudonym, 10_000, 5_000), with_categories],
-            },
-        ),
-        f.sign(
-            &c.hospitals[0].key,
-            Payload::VoidBill { bill: b1, red_number: c.bill_id(0, 3).number },
-        ),
-        f.sign(&p0.key, Payload::SubmitClaim { claim: submission.clone(), consent: None }),
-        f.sign(&c.platform.key, Payload::SubmitClaim { claim: submission, consent: Some(consent) }),
-        f.sign(
-            &c.social_security.key,
-            Payload::SettleClaim {
-                claim_id: claim_id(1),
-                approved: vec![Fen(2_500), Fen(1_000)],
-                payment_reference: Text::new("SSB-2026-000001").unwrap(),
-            },
-        ),
-        f.sign(
-            &c.insurers[0].key,
-            Payload::RejectClaim {
-                claim_id: claim_id(2),
-                reason: Text::new("not covered").unwrap(),
-            },
-        ),
-        f.sign(
-            &c.platform.key,
-            Payload::WithdrawClaim {
-                claim_id: claim_id(1),
-                consent: Some(consent_withdraw(c.chain_id(), &p0.key, &claim_id(1))),
-            },
-        ),
-        f.sign(&p0.key, Payload::WithdrawClaim { claim_id: claim_id(3), consent: None }),
-        f.sign(
-            &c.platform.key,
-            Payload::RegisterPatient {
-                patient: newcomer.pseudonym,
-                public_key: newcomer.key.public_key(),
-            },
-        ),
-        f.sign(&c.regulator.key, Payload::FreezeMember { member: c.insurers[1].id.clone() }),
-        f.sign(&c.regulator.key, Payload::UnfreezeMember { member: c.insurers[1].id.clone() }),
-    ];
-    Fixture { consortium: c, transactions }
+    let (consortium, named) = medledger_testkit::every_payload("medledger-openapi");
+    Fixture { consortium, transactions: named.into_iter().map(|(_, tx)| tx).collect() }
 }
 
 /// A bill as the ledger records it after issuance at `height`.
