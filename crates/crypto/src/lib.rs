@@ -48,6 +48,8 @@ pub enum Namespace {
     Transaction,
     /// A patient's consent to a claim (or its withdrawal) carried by the payment platform.
     PatientConsent,
+    /// A caller's proof, on an API read of private data, that it controls a key.
+    ApiRequest,
 }
 
 impl Namespace {
@@ -56,6 +58,7 @@ impl Namespace {
         match self {
             Namespace::Transaction => b"medledger/tx/v1",
             Namespace::PatientConsent => b"medledger/patient-consent/v1",
+            Namespace::ApiRequest => b"medledger/api-request/v1",
         }
     }
 }
@@ -249,6 +252,10 @@ pub enum Domain {
     TestKey,
     /// A salted commitment to a private bill body.
     BodyCommitment,
+    /// Digest of a sealed (encrypted) bill body, as a bill record stores it.
+    SealedBody,
+    /// A patient's per-institution pseudonym, derived from the patient's own key.
+    Pseudonym,
     /// The root of a block's transaction ids.
     BlockTxRoot,
     /// A block's digest (its identity in consensus).
@@ -271,6 +278,8 @@ impl Domain {
             Domain::BatchVerifySeed => b"medledger/batch-verify-seed/v1",
             Domain::TestKey => b"medledger/test-key/v1",
             Domain::BodyCommitment => b"medledger/body-commitment/v1",
+            Domain::SealedBody => b"medledger/sealed-body/v1",
+            Domain::Pseudonym => b"medledger/pseudonym/v1",
             Domain::BlockTxRoot => b"medledger/block-tx-root/v1",
             Domain::BlockDigest => b"medledger/block/v1",
             Domain::StateLeaf => b"medledger/state-leaf/v1",

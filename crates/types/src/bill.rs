@@ -2,7 +2,7 @@
 
 use crate::codec_util::{codec_struct, read_vec};
 use crate::ids::{BillId, CheckCode, ClaimId, MemberId, Pseudonym};
-use crate::limits::{BILL_CATEGORIES_MAX, BILL_CLAIMS_MAX};
+use crate::limits::{BILL_ACCESSES_MAX, BILL_CATEGORIES_MAX, BILL_CLAIMS_MAX};
 use crate::money::Fen;
 use bytes::BufMut;
 use commonware_codec::{Buf, EncodeSize, Error, FixedSize, Read, Write};
@@ -256,6 +256,10 @@ pub struct Bill {
     pub reimbursed: Fen,
     /// Every claim ever filed against the bill, oldest first.
     pub claims: Vec<ClaimId>,
+    /// Digest of the sealed (encrypted) private body issued with the bill; none for a red bill.
+    pub sealed_body: Option<Digest>,
+    /// Genesis-defined readers (the regulator) who recorded an access to the body, first first.
+    pub accessed_by: Vec<MemberId>,
 }
 
 // The canonical encoding of a ledger record: what the authenticated state hashes into its
@@ -272,6 +276,8 @@ impl Write for Bill {
         self.reserved.write(buf);
         self.reimbursed.write(buf);
         self.claims.write(buf);
+        self.sealed_body.write(buf);
+        self.accessed_by.write(buf);
     }
 }
 impl EncodeSize for Bill {
@@ -286,6 +292,8 @@ impl EncodeSize for Bill {
             + self.reserved.encode_size()
             + self.reimbursed.encode_size()
             + self.claims.encode_size()
+            + self.sealed_body.encode_size()
+            + self.accessed_by.encode_size()
     }
 }
 impl Read for Bill {
@@ -302,19 +310,23 @@ impl Read for Bill {
             reserved: Fen::read_cfg(buf, &())?,
             reimbursed: Fen::read_cfg(buf, &())?,
             claims: read_vec(buf, BILL_CLAIMS_MAX)?,
+            sealed_body: Option::<Digest>::read_cfg(buf, &())?,
+            accessed_by: read_vec(buf, BILL_ACCESSES_MAX)?,
         })
     }
 }
 
 impl Bill {
     /// A bill as the ledger records it when `issuer` issues it at `issued_height`, time
-    /// `issued_at_ms`: nothing claimed, not voided, its check code derived.
+    /// `issued_at_ms` with the sealed body whose digest is `sealed_body`: nothing claimed, not
+    /// voided, its check code derived.
     pub fn issued(
         issue: BillIssue,
         issuer: &MemberId,
         issued_height: u64,
         issued_at_ms: u64,
         kind: BillKind,
+        sealed_body: Option<Digest>,
     ) -> Bill {
         Bill {
             check_code: Bill::derive_check_code(&issue, issuer, issued_at_ms),
@@ -327,6 +339,8 @@ impl Bill {
             reserved: Fen::ZERO,
             reimbursed: Fen::ZERO,
             claims: Vec::new(),
+            sealed_body,
+            accessed_by: Vec::new(),
         }
     }
 

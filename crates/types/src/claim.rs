@@ -1,5 +1,6 @@
 //! Claims: a patient's request to one payer for reimbursement of one or more bills.
 
+use crate::body::Disclosure;
 use crate::codec_util::read_vec;
 use crate::ids::{BillId, ChainId, ClaimId, MemberId, Pseudonym, Text};
 use crate::limits::CLAIM_BILLS_MAX;
@@ -35,6 +36,10 @@ pub struct ClaimSubmission {
     pub patient: Pseudonym,
     /// The bills and amounts.
     pub items: Vec<ClaimItem>,
+    /// The patient's consent for the payer to read bill bodies: each bill's data key wrapped
+    /// to the payer's encryption key. Optional; a bill not disclosed stays unreadable to it.
+    #[serde(default)]
+    pub disclosures: Vec<Disclosure>,
 }
 
 impl Write for ClaimSubmission {
@@ -43,6 +48,7 @@ impl Write for ClaimSubmission {
         self.payer.write(buf);
         self.patient.write(buf);
         self.items.write(buf);
+        self.disclosures.write(buf);
     }
 }
 impl EncodeSize for ClaimSubmission {
@@ -51,6 +57,7 @@ impl EncodeSize for ClaimSubmission {
             + self.payer.encode_size()
             + self.patient.encode_size()
             + self.items.encode_size()
+            + self.disclosures.encode_size()
     }
 }
 impl Read for ClaimSubmission {
@@ -61,6 +68,7 @@ impl Read for ClaimSubmission {
             payer: MemberId::read_cfg(buf, &())?,
             patient: Pseudonym::read_cfg(buf, &())?,
             items: read_vec(buf, CLAIM_BILLS_MAX)?,
+            disclosures: read_vec(buf, CLAIM_BILLS_MAX)?,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Genesis: the consortium the chain starts with.
 
-use crate::ids::{BillCode, BillNumber, ChainId, MemberId, Pseudonym};
+use crate::ids::{BillCode, BillNumber, ChainId, EncryptionKey, MemberId, Pseudonym};
 use crate::member::Roles;
 use medledger_crypto::PublicKey;
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,14 @@ pub struct GenesisMember {
     pub roles: Roles,
     /// The keys that sign for it.
     pub keys: Vec<PublicKey>,
+    /// Its key for reading bill bodies disclosed to it (payers) or wrapped to every bill
+    /// (body readers).
+    #[serde(default)]
+    pub encryption_key: Option<EncryptionKey>,
+    /// Whether every bill body must be wrapped to this member (the regulator's access, defined
+    /// by genesis; each use is recorded on the ledger).
+    #[serde(default)]
+    pub body_reader: bool,
 }
 
 /// A patient known from the start.
@@ -25,6 +33,8 @@ pub struct GenesisPatient {
     pub pseudonym: Pseudonym,
     /// The wallet key.
     pub public_key: PublicKey,
+    /// The key the patient's bill bodies are encrypted to.
+    pub encryption_key: EncryptionKey,
 }
 
 /// A range of bill numbers of one code that belongs to one hospital.

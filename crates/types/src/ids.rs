@@ -263,6 +263,23 @@ byte_id!(
     16
 );
 
+byte_id!(
+    /// An X25519 public key that bill bodies are encrypted to (a patient's, a member's, or a
+    /// hospital's per-patient key). Also the ephemeral key inside a [`crate::body::KeyWrap`].
+    EncryptionKey,
+    32
+);
+byte_id!(
+    /// A bill's data key encrypted to one reader (32-byte key plus 16-byte tag).
+    WrappedKey,
+    48
+);
+byte_id!(
+    /// The XChaCha20-Poly1305 nonce of a sealed body.
+    BodyNonce,
+    24
+);
+
 /// A transaction's identity: the hash of its signed body (see `tx.rs` for why not of the
 /// whole envelope).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

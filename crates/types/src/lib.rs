@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod bill;
+pub mod body;
 pub mod claim;
 mod codec_util;
 pub mod genesis;
@@ -23,10 +24,12 @@ pub mod receipt;
 pub mod tx;
 
 pub use bill::{Bill, BillAmounts, BillIssue, BillKind, CategoryAmount, ChargeCategory, VisitType};
+pub use body::{Disclosure, KeyWrap, SealedBody};
 pub use claim::{Claim, ClaimItem, ClaimStatus, ClaimSubmission, PatientConsent};
 pub use genesis::{Genesis, GenesisMember, GenesisPatient, GenesisValidator, RangeAllocation};
 pub use ids::{
-    BillCode, BillId, BillNumber, ChainId, CheckCode, ClaimId, MemberId, Pseudonym, Text, TxId,
+    BillCode, BillId, BillNumber, BodyNonce, ChainId, CheckCode, ClaimId, EncryptionKey, MemberId,
+    Pseudonym, Text, TxId, WrappedKey,
 };
 pub use member::{Member, Role, Roles};
 pub use money::Fen;

@@ -1,8 +1,9 @@
 //! Every limit on input that grows, in one place, with the reason next to it.
 
 /// Bills in one signed issuance batch. Hospitals issue thousands of bills a second at peak;
-/// one signature over a thousand bills makes signature cost negligible per bill, while keeping a
-/// batch (about 150 bytes a bill) well under [`TX_BYTES_MAX`].
+/// one signature over a thousand bills makes signature cost negligible per bill. With its sealed
+/// body a bill takes about 1 KB, so a full batch of small bills fits [`TX_BYTES_MAX`]; batches of
+/// larger bodies are split by size (the SDK does this).
 pub const ISSUE_BATCH_BILLS_MAX: usize = 1_000;
 
 /// Bills covered by one claim. An inpatient stay produces a few dozen bills at most.
@@ -11,8 +12,20 @@ pub const CLAIM_BILLS_MAX: usize = 64;
 /// Charge categories listed on one bill's public header (there are fewer kinds than this).
 pub const BILL_CATEGORIES_MAX: usize = 16;
 
-/// Encoded size of one transaction. A full issuance batch is about 150 KB.
-pub const TX_BYTES_MAX: usize = 512 * 1024;
+/// Encoded size of one transaction. A full issuance batch of bills with small sealed bodies is
+/// about 900 KB.
+pub const TX_BYTES_MAX: usize = 1024 * 1024;
+
+/// Ciphertext of one sealed bill body. An inpatient stay itemises a few hundred charges of about
+/// 100 bytes each; 64 KiB leaves room for that and still bounds what one bill can add to a block.
+pub const BODY_CIPHERTEXT_BYTES_MAX: usize = 64 * 1024;
+
+/// Readers one sealed body is wrapped to: the patient, the issuer's copy, the genesis-defined
+/// readers (the regulator), with room for a few more.
+pub const BODY_WRAPS_MAX: usize = 8;
+
+/// Members recorded as having accessed one bill's body (genesis-defined readers are few).
+pub const BILL_ACCESSES_MAX: usize = 16;
 
 /// How far ahead of the current height a transaction may set its expiry. The ledger remembers
 /// the id of every accepted transaction until it expires, so this bounds that memory.

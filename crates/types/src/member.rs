@@ -104,4 +104,8 @@ pub struct Member {
     pub keys: Vec<PublicKey>,
     /// A frozen member's transactions are refused until the regulator unfreezes it.
     pub frozen: bool,
+    /// Its key for reading bill bodies.
+    pub encryption_key: Option<crate::ids::EncryptionKey>,
+    /// Whether every bill body must be wrapped to it (defined by genesis).
+    pub body_reader: bool,
 }

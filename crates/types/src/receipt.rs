@@ -104,6 +104,11 @@ pub enum Effect {
     },
     /// A patient's wallet key was registered.
     PatientRegistered,
+    /// A genesis-defined reader recorded an access to a bill's body.
+    BodyAccessed {
+        /// The bill.
+        bill: BillId,
+    },
     /// A member was frozen.
     MemberFrozen,
     /// A member was unfrozen.
@@ -246,6 +251,40 @@ pub enum Rejection {
         /// The bill.
         bill: BillId,
     },
+    /// An issuance batch must carry exactly one sealed body per bill.
+    #[error("issuance batch has {bills} bills but {bodies} sealed bodies")]
+    BodyCountMismatch {
+        /// Bills in the batch.
+        bills: u32,
+        /// Sealed bodies in the batch.
+        bodies: u32,
+    },
+    /// A sealed body with no ciphertext or no key wraps.
+    #[error("bill {bill}: the sealed body has no ciphertext or no key wraps")]
+    EmptyBody {
+        /// The bill.
+        bill: BillId,
+    },
+    /// The body's key is wrapped to the same reader twice.
+    #[error("bill {bill}: the sealed body wraps its key to the same reader twice")]
+    DuplicateBodyWrap {
+        /// The bill.
+        bill: BillId,
+    },
+    /// The body's key is not wrapped to someone entitled to read every body of this bill.
+    #[error("bill {bill}: the sealed body is not wrapped to {reader}, who is entitled to read it")]
+    MissingBodyWrap {
+        /// The bill.
+        bill: BillId,
+        /// Who is missing: `patient` or a member id.
+        reader: String,
+    },
+    /// The bill has no private body (a red bill).
+    #[error("bill {bill} has no private body")]
+    NoBody {
+        /// The bill.
+        bill: BillId,
+    },
     /// No bill with this id.
     #[error("unknown bill {bill}")]
     UnknownBill {
@@ -313,6 +352,26 @@ pub enum Rejection {
     DuplicateClaim {
         /// The claim.
         claim_id: ClaimId,
+    },
+    /// A disclosure for a bill the claim does not cover, or a second one for the same bill.
+    #[error("disclosure for bill {bill} does not match one claim item")]
+    BadDisclosure {
+        /// The bill.
+        bill: BillId,
+    },
+    /// A disclosure wrapped to a key that is not the payer's encryption key.
+    #[error("disclosure for bill {bill} is not wrapped to the encryption key of payer {payer}")]
+    DisclosureWrongRecipient {
+        /// The bill.
+        bill: BillId,
+        /// The claim's payer.
+        payer: MemberId,
+    },
+    /// A disclosure to a payer with no encryption key in genesis.
+    #[error("payer {payer} has no encryption key: file the claim without disclosures")]
+    PayerCannotRead {
+        /// The payer.
+        payer: MemberId,
     },
     /// A claim with no items.
     #[error("claim has no bills")]
@@ -477,6 +536,7 @@ impl std::fmt::Display for Effect {
                 write!(f, "claim {claim_id} withdrawn, {released} released")
             }
             Effect::PatientRegistered => write!(f, "patient registered"),
+            Effect::BodyAccessed { bill } => write!(f, "access to the body of bill {bill} recorded"),
             Effect::MemberFrozen => write!(f, "member frozen"),
             Effect::MemberUnfrozen => write!(f, "member unfrozen"),
         }

@@ -18,9 +18,12 @@
 //! hospital submit thousands of transactions at once without coordinating a counter.
 
 use crate::bill::BillIssue;
+use crate::body::SealedBody;
 use crate::claim::{ClaimSubmission, PatientConsent};
 use crate::codec_util::read_vec;
-use crate::ids::{BillCode, BillId, BillNumber, ChainId, ClaimId, MemberId, Pseudonym, Text, TxId};
+use crate::ids::{
+    BillCode, BillId, BillNumber, ChainId, ClaimId, EncryptionKey, MemberId, Pseudonym, Text, TxId,
+};
 use crate::limits::{ISSUE_BATCH_BILLS_MAX, TX_BYTES_MAX};
 use crate::money::Fen;
 use bytes::{BufMut, Bytes};
@@ -46,8 +49,10 @@ pub enum Payload {
     },
     /// A hospital issues a batch of bills under one signature. All or nothing.
     IssueBills {
-        /// The bills, 1 to `ISSUE_BATCH_BILLS_MAX`.
+        /// The bills' public headers, 1 to `ISSUE_BATCH_BILLS_MAX`.
         bills: Vec<BillIssue>,
+        /// Each bill's sealed private body, in the same order (one per bill).
+        bodies: Vec<SealedBody>,
     },
     /// The issuing hospital voids a bill by issuing a linked red bill.
     VoidBill {
@@ -92,6 +97,8 @@ pub enum Payload {
         patient: Pseudonym,
         /// The patient's wallet key.
         public_key: PublicKey,
+        /// The patient's key for reading their bill bodies.
+        encryption_key: EncryptionKey,
     },
     /// The regulator freezes a member: its transactions are refused.
     FreezeMember {
@@ -102,6 +109,14 @@ pub enum Payload {
     UnfreezeMember {
         /// The member.
         member: MemberId,
+    },
+    /// A genesis-defined reader (the regulator) records that it opens a bill's body, and why.
+    /// The API serves it the body only once this is committed.
+    AccessBody {
+        /// The bill.
+        bill: BillId,
+        /// Why (a case or audit reference; never patient data).
+        purpose: Text,
     },
 }
 
@@ -119,6 +134,7 @@ impl Payload {
             Payload::RegisterPatient { .. } => "register_patient",
             Payload::FreezeMember { .. } => "freeze_member",
             Payload::UnfreezeMember { .. } => "unfreeze_member",
+            Payload::AccessBody { .. } => "access_body",
         }
     }
 
@@ -134,6 +150,7 @@ impl Payload {
             Payload::RegisterPatient { .. } => 8,
             Payload::FreezeMember { .. } => 9,
             Payload::UnfreezeMember { .. } => 10,
+            Payload::AccessBody { .. } => 11,
         }
     }
 }
@@ -148,7 +165,10 @@ impl Write for Payload {
                 first.write(buf);
                 last.write(buf);
             }
-            Payload::IssueBills { bills } => bills.write(buf),
+            Payload::IssueBills { bills, bodies } => {
+                bills.write(buf);
+                bodies.write(buf);
+            }
             Payload::VoidBill { bill, red_number } => {
                 bill.write(buf);
                 red_number.write(buf);
@@ -170,12 +190,17 @@ impl Write for Payload {
                 claim_id.write(buf);
                 consent.write(buf);
             }
-            Payload::RegisterPatient { patient, public_key } => {
+            Payload::RegisterPatient { patient, public_key, encryption_key } => {
                 patient.write(buf);
                 public_key.write(buf);
+                encryption_key.write(buf);
             }
             Payload::FreezeMember { member } | Payload::UnfreezeMember { member } => {
                 member.write(buf)
+            }
+            Payload::AccessBody { bill, purpose } => {
+                bill.write(buf);
+                purpose.write(buf);
             }
         }
     }
@@ -190,7 +215,7 @@ impl EncodeSize for Payload {
                     + first.encode_size()
                     + last.encode_size()
             }
-            Payload::IssueBills { bills } => bills.encode_size(),
+            Payload::IssueBills { bills, bodies } => bills.encode_size() + bodies.encode_size(),
             Payload::VoidBill { bill, red_number } => bill.encode_size() + red_number.encode_size(),
             Payload::SubmitClaim { claim, consent } => claim.encode_size() + consent.encode_size(),
             Payload::SettleClaim { claim_id, approved, payment_reference } => {
@@ -202,12 +227,13 @@ impl EncodeSize for Payload {
             Payload::WithdrawClaim { claim_id, consent } => {
                 claim_id.encode_size() + consent.encode_size()
             }
-            Payload::RegisterPatient { patient, public_key } => {
-                patient.encode_size() + public_key.encode_size()
+            Payload::RegisterPatient { patient, public_key, encryption_key } => {
+                patient.encode_size() + public_key.encode_size() + encryption_key.encode_size()
             }
             Payload::FreezeMember { member } | Payload::UnfreezeMember { member } => {
                 member.encode_size()
             }
+            Payload::AccessBody { bill, purpose } => bill.encode_size() + purpose.encode_size(),
         }
     }
 }
@@ -225,7 +251,10 @@ impl Read for Payload {
                 first: r(buf)?,
                 last: r(buf)?,
             },
-            2 => Payload::IssueBills { bills: read_vec(buf, ISSUE_BATCH_BILLS_MAX)? },
+            2 => Payload::IssueBills {
+                bills: read_vec(buf, ISSUE_BATCH_BILLS_MAX)?,
+                bodies: read_vec(buf, ISSUE_BATCH_BILLS_MAX)?,
+            },
             3 => Payload::VoidBill { bill: r(buf)?, red_number: r(buf)? },
             4 => Payload::SubmitClaim { claim: r(buf)?, consent: r(buf)? },
             5 => Payload::SettleClaim {
@@ -235,9 +264,14 @@ impl Read for Payload {
             },
             6 => Payload::RejectClaim { claim_id: r(buf)?, reason: r(buf)? },
             7 => Payload::WithdrawClaim { claim_id: r(buf)?, consent: r(buf)? },
-            8 => Payload::RegisterPatient { patient: r(buf)?, public_key: r(buf)? },
+            8 => Payload::RegisterPatient {
+                patient: r(buf)?,
+                public_key: r(buf)?,
+                encryption_key: r(buf)?,
+            },
             9 => Payload::FreezeMember { member: r(buf)? },
             10 => Payload::UnfreezeMember { member: r(buf)? },
+            11 => Payload::AccessBody { bill: r(buf)?, purpose: r(buf)? },
             other => return Err(Error::InvalidEnum(other)),
         })
     }
