@@ -74,7 +74,7 @@ impl Bench {
                         bill(self.c.bill_id(0, n), patient, 10_000, 20_000)
                     })
                     .collect();
-                self.f.sign(&key, Payload::IssueBills { bills })
+                self.f.sign(&key, self.c.issue(bills))
             })
             .collect()
     }

@@ -10,8 +10,8 @@ use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
 use medledger_types::limits::{BILL_CLAIMS_MAX, BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
 use medledger_types::{
     Bill, BillId, BillIssue, BillKind, BillNumber, Claim, ClaimId, ClaimStatus, ClaimSubmission,
-    Effect, Fen, Member, MemberId, Outcome, PatientConsent, Payload, Pseudonym, PublicKey,
-    RangeAllocation, Receipt, Rejection, Role, Text, Transaction,
+    Digest, Effect, EncryptionKey, Fen, Member, MemberId, Outcome, PatientConsent, Payload,
+    Pseudonym, PublicKey, RangeAllocation, Receipt, Rejection, Role, SealedBody, Text, Transaction,
 };
 use std::collections::HashSet;
 
@@ -127,7 +127,7 @@ fn execute_tx<S: StateWriter>(
 #[derive(Default)]
 struct Plan {
     members: Vec<Member>,
-    patient: Option<(Pseudonym, PublicKey)>,
+    patient: Option<(Pseudonym, PublicKey, EncryptionKey)>,
     range: Option<RangeAllocation>,
     bills: Vec<Bill>,
     claim: Option<Claim>,
@@ -139,8 +139,8 @@ impl Plan {
         for member in self.members {
             state.put_member(member);
         }
-        if let Some((patient, key)) = self.patient {
-            state.put_patient(patient, key);
+        if let Some((patient, key, encryption_key)) = self.patient {
+            state.put_patient(patient, key, encryption_key);
         }
         if let Some(range) = self.range {
             state.put_range(range);
@@ -250,9 +250,9 @@ fn validate<S: StateReader>(
             };
             Ok((Plan { range: Some(range), ..Plan::default() }, Effect::RangeAllocated))
         }
-        Payload::IssueBills { bills } => {
+        Payload::IssueBills { bills, bodies } => {
             let hospital = require_role(who, Role::Hospital, payload)?;
-            issue_bills(state, ctx, &hospital.id, bills)
+            issue_bills(state, ctx, &hospital.id, bills, bodies)
         }
         Payload::VoidBill { bill, red_number } => {
             let Who::Member(member) = who else {
@@ -319,7 +319,7 @@ fn validate<S: StateReader>(
                 release(state, claim, ClaimStatus::Withdrawn { height: ctx.height });
             Ok((plan, Effect::ClaimWithdrawn { claim_id: *claim_id, released }))
         }
-        Payload::RegisterPatient { patient, public_key } => {
+        Payload::RegisterPatient { patient, public_key, encryption_key } => {
             require_role(who, Role::PaymentPlatform, payload)?;
             if state.patient_key(patient).is_some() {
                 return Err(Rejection::PatientAlreadyRegistered { patient: *patient });
@@ -327,8 +327,29 @@ fn validate<S: StateReader>(
             if state.signer(public_key).is_some() {
                 return Err(Rejection::KeyAlreadyRegistered);
             }
-            let plan = Plan { patient: Some((*patient, public_key.clone())), ..Plan::default() };
+            let plan = Plan {
+                patient: Some((*patient, public_key.clone(), *encryption_key)),
+                ..Plan::default()
+            };
             Ok((plan, Effect::PatientRegistered))
+        }
+        Payload::AccessBody { bill, purpose: _ } => {
+            let reader = match who {
+                Who::Member(member) if member.body_reader => member,
+                _ => return Err(not_authorized(payload, "a genesis-defined body reader")),
+            };
+            let record = state.bill(bill).ok_or(Rejection::UnknownBill { bill: *bill })?;
+            if record.sealed_body.is_none() {
+                return Err(Rejection::NoBody { bill: *bill });
+            }
+            let mut bills = Vec::new();
+            if !record.accessed_by.contains(&reader.id) {
+                // Body readers are at most BODY_READERS_MAX, so the list stays within its bound.
+                let mut accessed = record.clone();
+                accessed.accessed_by.push(reader.id.clone());
+                bills.push(accessed);
+            }
+            Ok((Plan { bills, ..Plan::default() }, Effect::BodyAccessed { bill: *bill }))
         }
         Payload::FreezeMember { member } | Payload::UnfreezeMember { member } => {
             let regulator = require_role(who, Role::Regulator, payload)?;
@@ -358,8 +379,14 @@ fn in_range<S: StateReader>(state: &S, hospital: &MemberId, bill: BillId) -> boo
     state.ranges(bill.code).iter().any(|r| r.hospital == *hospital && r.contains(bill.number))
 }
 
-fn new_bill(issue: BillIssue, issuer: &MemberId, ctx: &BlockContext, kind: BillKind) -> Bill {
-    Bill::issued(issue, issuer, ctx.height, ctx.timestamp_ms, kind)
+fn new_bill(
+    issue: BillIssue,
+    issuer: &MemberId,
+    ctx: &BlockContext,
+    kind: BillKind,
+    sealed_body: Option<Digest>,
+) -> Bill {
+    Bill::issued(issue, issuer, ctx.height, ctx.timestamp_ms, kind, sealed_body)
 }
 
 fn issue_bills<S: StateReader>(
@@ -367,13 +394,26 @@ fn issue_bills<S: StateReader>(
     ctx: &BlockContext,
     hospital: &MemberId,
     bills: &[BillIssue],
+    bodies: &[SealedBody],
 ) -> Checked {
     if bills.is_empty() {
         return Err(Rejection::EmptyBatch);
     }
+    if bodies.len() != bills.len() {
+        return Err(Rejection::BodyCountMismatch {
+            bills: u32::try_from(bills.len()).expect("bounded by decoding"),
+            bodies: u32::try_from(bodies.len()).expect("bounded by decoding"),
+        });
+    }
+    // Every body is wrapped to each genesis-defined reader (the regulator).
+    let mut readers: Vec<(&MemberId, EncryptionKey)> = Vec::new();
+    for member in state.body_readers() {
+        let key = member.encryption_key.expect("genesis gives every body reader a key");
+        readers.push((&member.id, key));
+    }
     let mut seen = HashSet::with_capacity(bills.len());
     let mut out = Vec::with_capacity(bills.len());
-    for issue in bills {
+    for (issue, body) in bills.iter().zip(bodies) {
         let bill = issue.id;
         if !in_range(state, hospital, bill) {
             return Err(Rejection::NumberOutsideRange { bill });
@@ -391,10 +431,41 @@ fn issue_bills<S: StateReader>(
         if !categories_add_up(issue) {
             return Err(Rejection::CategoriesDoNotAddUp { bill });
         }
-        out.push(new_bill(issue.clone(), hospital, ctx, BillKind::Normal));
+        check_body_wraps(state, issue, body, &readers)?;
+        let sealed = Some(body.digest());
+        out.push(new_bill(issue.clone(), hospital, ctx, BillKind::Normal, sealed));
     }
     let count = u32::try_from(out.len()).expect("batch size is bounded by decoding");
     Ok((Plan { bills: out, ..Plan::default() }, Effect::BillsIssued { count }))
+}
+
+/// A sealed body has ciphertext and wraps, each reader once, including the patient (when
+/// registered) and every genesis-defined reader. The ledger cannot open a wrap; it checks who
+/// they are addressed to, and the readers check the rest against the body commitment.
+fn check_body_wraps<S: StateReader>(
+    state: &S,
+    issue: &BillIssue,
+    body: &SealedBody,
+    readers: &[(&MemberId, EncryptionKey)],
+) -> Result<(), Rejection> {
+    let bill = issue.id;
+    if body.ciphertext.is_empty() || body.wraps.is_empty() {
+        return Err(Rejection::EmptyBody { bill });
+    }
+    let wraps = &body.wraps;
+    if wraps.iter().enumerate().any(|(i, w)| wraps[..i].iter().any(|e| e.recipient == w.recipient))
+    {
+        return Err(Rejection::DuplicateBodyWrap { bill });
+    }
+    if let Some(patient_key) = state.patient_encryption_key(&issue.patient)
+        && body.wrap_for(patient_key).is_none()
+    {
+        return Err(Rejection::MissingBodyWrap { bill, reader: "the patient".to_string() });
+    }
+    if let Some((member, _)) = readers.iter().find(|(_, key)| body.wrap_for(key).is_none()) {
+        return Err(Rejection::MissingBodyWrap { bill, reader: member.to_string() });
+    }
+    Ok(())
 }
 
 /// Category totals are optional; when given, each category appears once and they sum to the total.
@@ -443,7 +514,7 @@ fn void_bill<S: StateReader>(
     }
     let mut red_issue = bill.issue.clone();
     red_issue.id = red_id;
-    let red = new_bill(red_issue, member, ctx, BillKind::Red { reverses: bill_id });
+    let red = new_bill(red_issue, member, ctx, BillKind::Red { reverses: bill_id }, None);
     let mut voided = bill.clone();
     voided.voided_by = Some(red_id);
     let plan = Plan { bills: vec![voided, red], ..Plan::default() };
@@ -534,6 +605,7 @@ fn submit_claim<S: StateReader>(
         reserved_total = reserved_total.checked_add(item.amount).expect("bounded amounts");
         bills.push(locked);
     }
+    check_disclosures(claim, payer)?;
     let record = Claim {
         submission: claim.clone(),
         filed_by,
@@ -542,6 +614,28 @@ fn submit_claim<S: StateReader>(
     };
     let plan = Plan { bills, claim: Some(record), ..Plan::default() };
     Ok((plan, Effect::ClaimLocked { claim_id, reserved: reserved_total }))
+}
+
+/// Each disclosure covers a different bill of the claim and is wrapped to the payer's key.
+fn check_disclosures(claim: &ClaimSubmission, payer: &Member) -> Result<(), Rejection> {
+    let disclosures = &claim.disclosures;
+    if disclosures.is_empty() {
+        return Ok(());
+    }
+    let payer_key = payer
+        .encryption_key
+        .ok_or_else(|| Rejection::PayerCannotRead { payer: payer.id.clone() })?;
+    for (i, disclosure) in disclosures.iter().enumerate() {
+        let bill = disclosure.bill;
+        let claimed = claim.items.iter().any(|item| item.bill == bill);
+        if !claimed || disclosures[..i].iter().any(|earlier| earlier.bill == bill) {
+            return Err(Rejection::BadDisclosure { bill });
+        }
+        if disclosure.wrap.recipient != payer_key {
+            return Err(Rejection::DisclosureWrongRecipient { bill, payer: payer.id.clone() });
+        }
+    }
+    Ok(())
 }
 
 /// The claim, if `payer` may decide it now.

@@ -3,7 +3,7 @@
 use crate::memory::MemoryState;
 use crate::state::StateWriter;
 use medledger_types::limits::{
-    GENESIS_MEMBERS_MAX, GENESIS_PATIENTS_MAX, GENESIS_RANGES_MAX, MEMBER_KEYS_MAX,
+    BODY_WRAPS_MAX, GENESIS_MEMBERS_MAX, GENESIS_PATIENTS_MAX, GENESIS_RANGES_MAX, MEMBER_KEYS_MAX,
     MEMBER_NAME_BYTES_MAX, VALIDATORS_MAX,
 };
 use medledger_types::{Genesis, Member, PublicKey, Role};
@@ -43,7 +43,16 @@ pub enum GenesisError {
     /// No member may allocate ranges or freeze members.
     #[error("genesis has no regulator")]
     NoRegulator,
+    /// A body reader without an encryption key, or more body readers than a body has room for.
+    #[error(
+        "member {0}: a body reader needs an encryption key, and at most {BODY_READERS_MAX} members may be body readers"
+    )]
+    BadBodyReader(String),
 }
+
+/// Members every bill body must be wrapped to: leaves room in a body's wraps for the patient
+/// and the issuer's copy.
+pub const BODY_READERS_MAX: usize = BODY_WRAPS_MAX - 2;
 
 /// Fills an empty `state` from `genesis`.
 pub fn init<S: StateWriter>(state: &mut S, genesis: &Genesis) -> Result<(), GenesisError> {
@@ -78,6 +87,13 @@ pub fn init<S: StateWriter>(state: &mut S, genesis: &Genesis) -> Result<(), Gene
             if !keys.insert(key) {
                 return Err(GenesisError::DuplicateKey(key.to_hex()));
             }
+        }
+    }
+    let mut readers = 0usize;
+    for member in genesis.members.iter().filter(|m| m.body_reader) {
+        readers += 1;
+        if member.encryption_key.is_none() || readers > BODY_READERS_MAX {
+            return Err(GenesisError::BadBodyReader(member.id.to_string()));
         }
     }
     let mut pseudonyms = HashSet::new();
@@ -127,10 +143,12 @@ pub fn init<S: StateWriter>(state: &mut S, genesis: &Genesis) -> Result<(), Gene
             roles: member.roles,
             keys: member.keys.clone(),
             frozen: false,
+            encryption_key: member.encryption_key,
+            body_reader: member.body_reader,
         });
     }
     for patient in &genesis.patients {
-        state.put_patient(patient.pseudonym, patient.public_key.clone());
+        state.put_patient(patient.pseudonym, patient.public_key.clone(), patient.encryption_key);
     }
     for range in &genesis.ranges {
         state.put_range(range.clone());

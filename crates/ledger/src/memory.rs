@@ -2,8 +2,8 @@
 
 use crate::state::{SignerRef, StateReader, StateWriter};
 use medledger_types::{
-    Bill, BillCode, BillId, ChainId, Claim, ClaimId, ClaimStatus, Fen, Member, MemberId, Pseudonym,
-    PublicKey, RangeAllocation, TxId,
+    Bill, BillCode, BillId, ChainId, Claim, ClaimId, ClaimStatus, EncryptionKey, Fen, Member,
+    MemberId, Pseudonym, PublicKey, RangeAllocation, TxId,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,7 +14,7 @@ pub struct MemoryState {
     height: u64,
     members: HashMap<MemberId, Member>,
     signers: HashMap<PublicKey, SignerRef>,
-    patients: HashMap<Pseudonym, PublicKey>,
+    patients: HashMap<Pseudonym, (PublicKey, EncryptionKey)>,
     bills: HashMap<BillId, Bill>,
     claims: HashMap<ClaimId, Claim>,
     ranges: HashMap<BillCode, Vec<RangeAllocation>>,
@@ -99,6 +99,16 @@ impl MemoryState {
         }
         for bill in self.bills.values() {
             let id = bill.id();
+            let red = matches!(bill.kind, medledger_types::BillKind::Red { .. });
+            if red == bill.sealed_body.is_some() {
+                return Err(format!("bill {id}: an ordinary bill has a sealed body, a red one not"));
+            }
+            for (i, reader) in bill.accessed_by.iter().enumerate() {
+                let is_reader = self.members.get(reader).is_some_and(|m| m.body_reader);
+                if !is_reader || bill.accessed_by[..i].contains(reader) {
+                    return Err(format!("bill {id}: access by {reader} recorded wrongly"));
+                }
+            }
             let want_reserved = reserved.get(&id).copied().unwrap_or(0);
             let want_reimbursed = reimbursed.get(&id).copied().unwrap_or(0);
             if u128::from(bill.reserved.0) != want_reserved {
@@ -152,11 +162,19 @@ impl StateReader for MemoryState {
     fn member(&self, id: &MemberId) -> Option<&Member> {
         self.members.get(id)
     }
+    fn body_readers(&self) -> Vec<&Member> {
+        let mut readers: Vec<&Member> = self.members.values().filter(|m| m.body_reader).collect();
+        readers.sort_by(|a, b| a.id.cmp(&b.id));
+        readers
+    }
     fn signer(&self, key: &PublicKey) -> Option<&SignerRef> {
         self.signers.get(key)
     }
     fn patient_key(&self, patient: &Pseudonym) -> Option<&PublicKey> {
-        self.patients.get(patient)
+        self.patients.get(patient).map(|(key, _)| key)
+    }
+    fn patient_encryption_key(&self, patient: &Pseudonym) -> Option<&EncryptionKey> {
+        self.patients.get(patient).map(|(_, key)| key)
     }
     fn bill(&self, id: &BillId) -> Option<&Bill> {
         self.bills.get(id)
@@ -185,9 +203,9 @@ impl StateWriter for MemoryState {
         }
         self.members.insert(member.id.clone(), member);
     }
-    fn put_patient(&mut self, patient: Pseudonym, key: PublicKey) {
+    fn put_patient(&mut self, patient: Pseudonym, key: PublicKey, encryption_key: EncryptionKey) {
         self.signers.insert(key.clone(), SignerRef::Patient(patient));
-        self.patients.insert(patient, key);
+        self.patients.insert(patient, (key, encryption_key));
     }
     fn put_bill(&mut self, bill: Bill) {
         self.bills.insert(bill.id(), bill);

@@ -5,8 +5,8 @@
 //! implementation keeps its working set in memory and persists the writes it receives.
 
 use medledger_types::{
-    Bill, BillCode, BillId, ChainId, Claim, ClaimId, Fen, Member, MemberId, Pseudonym, PublicKey,
-    RangeAllocation, TxId,
+    Bill, BillCode, BillId, ChainId, Claim, ClaimId, EncryptionKey, Fen, Member, MemberId,
+    Pseudonym, PublicKey, RangeAllocation, TxId,
 };
 
 /// Who a signing key belongs to.
@@ -26,10 +26,14 @@ pub trait StateReader {
     fn height(&self) -> u64;
     /// A member by id.
     fn member(&self, id: &MemberId) -> Option<&Member>;
+    /// The members every bill body must be wrapped to (defined by genesis), ordered by id.
+    fn body_readers(&self) -> Vec<&Member>;
     /// Who a key belongs to.
     fn signer(&self, key: &PublicKey) -> Option<&SignerRef>;
     /// A registered patient's wallet key.
     fn patient_key(&self, patient: &Pseudonym) -> Option<&PublicKey>;
+    /// A registered patient's key for reading their bill bodies.
+    fn patient_encryption_key(&self, patient: &Pseudonym) -> Option<&EncryptionKey>;
     /// A bill by id.
     fn bill(&self, id: &BillId) -> Option<&Bill>;
     /// A claim by id.
@@ -48,8 +52,8 @@ pub trait StateWriter: StateReader {
     fn set_height(&mut self, height: u64);
     /// Inserts or replaces a member (and indexes its keys).
     fn put_member(&mut self, member: Member);
-    /// Registers a patient's wallet key.
-    fn put_patient(&mut self, patient: Pseudonym, key: PublicKey);
+    /// Registers a patient's wallet key and body-reading key.
+    fn put_patient(&mut self, patient: Pseudonym, key: PublicKey, encryption_key: EncryptionKey);
     /// Inserts or replaces a bill.
     fn put_bill(&mut self, bill: Bill);
     /// Inserts or replaces a claim.

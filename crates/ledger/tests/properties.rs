@@ -13,8 +13,8 @@ use medledger_crypto::SigningKey;
 use medledger_ledger::{BlockContext, MemoryState, StateReader, execute_block};
 use medledger_model::{Model, ModelStatus};
 use medledger_testkit::{
-    Consortium, DEMO_BILL_CODE, DEMO_RANGE_SIZE, TxFactory, bill, claim, claim_id, consent_submit,
-    consent_withdraw, patient,
+    Consortium, DEMO_BILL_CODE, DEMO_RANGE_SIZE, EncryptionSecret, TxFactory, bill, claim,
+    claim_id, consent_submit, consent_withdraw, patient, stub_body,
 };
 use medledger_types::{
     BillCode, BillId, BillNumber, ChainId, ClaimStatus, Fen, MemberId, Payload, Text, Transaction,
@@ -41,7 +41,8 @@ enum Fault {
 enum Op {
     Issue {
         who: Who,
-        bills: Vec<(usize, usize, usize, bool, bool)>,
+        /// (bill, patient, patient-pay index, pooled-fund part, fault: see `issue`).
+        bills: Vec<(usize, usize, usize, bool, u8)>,
     },
     Void {
         who: Who,
@@ -133,7 +134,9 @@ fn issue() -> impl Strategy<Value = Op> {
         prop_oneof![6 => 0..3usize, 1 => Just(3usize)],
         0..PATIENT_PAY.len(),
         any::<bool>(),
-        prop::bool::weighted(0.05),
+        // 0: a well-formed bill; 1: amounts that do not add up; 2-3: a sealed body missing the
+        // patient's or the regulator's key wrap.
+        prop_oneof![60 => Just(0u8), 3 => Just(1u8), 1 => Just(2u8), 1 => Just(3u8)],
     );
     (who(), 0..2usize, prop_oneof![9 => prop::collection::vec(item.clone(), 1..5), 1 => prop::collection::vec(item, 0..1)]).prop_map(|(who, hospital, mut bills)| {
         // Keep a batch within one hospital's range unless a raw pick says otherwise.
@@ -271,23 +274,34 @@ impl Harness {
             Op::Issue { who, bills } => {
                 let natural =
                     if bills.first().is_some_and(|b| (6..=8).contains(&b.0)) { 2 } else { 1 };
-                let issues = bills
-                    .iter()
-                    .map(|&(b, p, pay, pooled, broken)| {
-                        let mut issue = bill(
-                            self.bill_id(b),
-                            patient(p).pseudonym,
-                            PATIENT_PAY[pay],
-                            if pooled { 500 } else { 0 },
-                        );
-                        if broken {
-                            issue.amounts.total = Fen(issue.amounts.total.0 + 1);
+                let mut issues = Vec::new();
+                let mut bodies = Vec::new();
+                for &(b, p, pay, pooled, fault) in bills {
+                    let mut issue = bill(
+                        self.bill_id(b),
+                        patient(p).pseudonym,
+                        PATIENT_PAY[pay],
+                        if pooled { 500 } else { 0 },
+                    );
+                    if fault == 1 {
+                        issue.amounts.total = Fen(issue.amounts.total.0 + 1);
+                    }
+                    // The readers the ledger requires: the patient as registered now, and the
+                    // regulator; a fault leaves one out.
+                    let mut readers = vec![self.c.regulator.encryption.public()];
+                    readers.extend(model.patient_encryption_key(&issue.patient));
+                    match fault {
+                        2 => readers.truncate(1),
+                        3 => {
+                            readers.remove(0);
                         }
-                        issue
-                    })
-                    .collect();
+                        _ => {}
+                    }
+                    bodies.push(stub_body(&issue, &readers));
+                    issues.push(issue);
+                }
                 let key = self.key_of(who, natural);
-                self.f.sign(&key, Payload::IssueBills { bills: issues })
+                self.f.sign(&key, Payload::IssueBills { bills: issues, bodies })
             }
             Op::Void { who, bill, red } => {
                 let id = self.bill_pick(model, *bill);
@@ -410,6 +424,7 @@ impl Harness {
                 let payload = Payload::RegisterPatient {
                     patient: patient(*p).pseudonym,
                     public_key: self.keys[*key].public_key(),
+                    encryption_key: EncryptionSecret::from_signing_key(&self.keys[*key]).public(),
                 };
                 let signer = self.key_of(who, 6);
                 self.f.sign(&signer, payload)
@@ -578,6 +593,7 @@ fn workload_reaches_acceptances_and_every_common_rejection() {
         "bill_has_claims",
         "bill_voided",
         "number_outside_range",
+        "missing_body_wrap",
         "bad_consent_signature",
         "consent_key_mismatch",
     ] {

@@ -6,7 +6,8 @@ mod common;
 use common::World;
 use medledger_ledger::{BlockContext, MemoryState, StateReader, StateWriter, execute_block};
 use medledger_testkit::{
-    DEMO_BILL_CODE, bill, claim, claim_id, consent_submit, consent_withdraw, patient,
+    DEMO_BILL_CODE, bill, claim, claim_id, consent_submit, consent_withdraw, patient, stub_body,
+    stub_disclosure, stub_issue,
 };
 use medledger_types::limits::{BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
 use medledger_types::{
@@ -28,10 +29,7 @@ fn world_with_bills() -> (World, BillId, BillId) {
     let p0 = w.c.patients[0].pseudonym;
     let p1 = w.c.patients[1].pseudonym;
     let h = w.c.hospitals[0].key.clone();
-    let effect = w.accept(
-        &h,
-        Payload::IssueBills { bills: vec![bill(b1, p0, PAY, 5_000), bill(b2, p1, PAY, 0)] },
-    );
+    let effect = w.accept(&h, w.c.issue(vec![bill(b1, p0, PAY, 5_000), bill(b2, p1, PAY, 0)]));
     assert_eq!(effect, Effect::BillsIssued { count: 2 });
     (w, b1, b2)
 }
@@ -57,7 +55,7 @@ fn settle(id: u64, approved: &[u64]) -> Payload {
 fn wrong_chain_id_is_refused() {
     let mut w = World::new();
     let key = w.c.hospitals[0].key.clone();
-    let mut body = w.txs.body(&key, Payload::IssueBills { bills: vec![] });
+    let mut body = w.txs.body(&key, w.c.issue(vec![]));
     body.chain_id = ChainId::new("another-chain").unwrap();
     let tx = Transaction::sign(body, &key);
     let r = w.refuse(&tx);
@@ -141,7 +139,7 @@ fn same_transaction_twice_in_one_block_applies_once() {
     let key = w.c.hospitals[0].key.clone();
     let p0 = w.c.patients[0].pseudonym;
     let b = w.c.bill_id(0, 9);
-    let tx = w.tx(&key, Payload::IssueBills { bills: vec![bill(b, p0, PAY, 0)] });
+    let tx = w.tx(&key, w.c.issue(vec![bill(b, p0, PAY, 0)]));
     let receipts = w.block(&[tx.clone(), tx]);
     assert!(receipts[0].outcome.is_accepted());
     assert_eq!(receipts[1].outcome, Outcome::Rejected(Rejection::Replayed));
@@ -268,7 +266,7 @@ fn regulator_allocates_ranges_and_refuses_overlaps() {
     let b = BillId { code, number: number(50) };
     let h1_key = w.c.hospitals[1].key.clone();
     assert_eq!(
-        w.accept(&h1_key, Payload::IssueBills { bills: vec![bill(b, p0, PAY, 0)] }),
+        w.accept(&h1_key, w.c.issue(vec![bill(b, p0, PAY, 0)])),
         Effect::BillsIssued { count: 1 }
     );
 }
@@ -295,10 +293,10 @@ fn number_outside_the_issuers_range_is_refused() {
     let p0 = w.c.patients[0].pseudonym;
     // Hospital 1's number, and an unallocated code.
     let theirs = w.c.bill_id(1, 1);
-    let r = w.reject(&h0, Payload::IssueBills { bills: vec![bill(theirs, p0, PAY, 0)] });
+    let r = w.reject(&h0, w.c.issue(vec![bill(theirs, p0, PAY, 0)]));
     assert_eq!(r, Rejection::NumberOutsideRange { bill: theirs });
     let other_code = BillId::new(DEMO_BILL_CODE + 1, 1).unwrap();
-    let r = w.reject(&h0, Payload::IssueBills { bills: vec![bill(other_code, p0, PAY, 0)] });
+    let r = w.reject(&h0, w.c.issue(vec![bill(other_code, p0, PAY, 0)]));
     assert_eq!(r, Rejection::NumberOutsideRange { bill: other_code });
 }
 
@@ -308,16 +306,10 @@ fn duplicate_bill_is_refused_and_the_whole_batch_with_it() {
     let h0 = w.c.hospitals[0].key.clone();
     let p0 = w.c.patients[0].pseudonym;
     let fresh = w.c.bill_id(0, 3);
-    let r = w.reject(
-        &h0,
-        Payload::IssueBills { bills: vec![bill(fresh, p0, PAY, 0), bill(b1, p0, PAY, 0)] },
-    );
+    let r = w.reject(&h0, w.c.issue(vec![bill(fresh, p0, PAY, 0), bill(b1, p0, PAY, 0)]));
     assert_eq!(r, Rejection::DuplicateBill { bill: b1 });
     assert!(w.state.bill(&fresh).is_none(), "all or nothing");
-    let r = w.reject(
-        &h0,
-        Payload::IssueBills { bills: vec![bill(fresh, p0, PAY, 0), bill(fresh, p0, 1, 0)] },
-    );
+    let r = w.reject(&h0, w.c.issue(vec![bill(fresh, p0, PAY, 0), bill(fresh, p0, 1, 0)]));
     assert_eq!(r, Rejection::DuplicateBill { bill: fresh });
 }
 
@@ -330,19 +322,19 @@ fn amounts_must_add_up() {
     let mut bad = bill(b, p0, PAY, 100);
     bad.amounts.total = Fen(PAY);
     assert_eq!(
-        w.reject(&h0, Payload::IssueBills { bills: vec![bad.clone()] }),
+        w.reject(&h0, w.c.issue(vec![bad.clone()])),
         Rejection::AmountsDoNotAddUp { bill: b }
     );
     // Parts that overflow u64 do not add up either.
     bad.amounts.pooled_fund = Fen(u64::MAX);
     bad.amounts.total = Fen(BILL_TOTAL_MAX_FEN);
     assert_eq!(
-        w.reject(&h0, Payload::IssueBills { bills: vec![bad.clone()] }),
+        w.reject(&h0, w.c.issue(vec![bad.clone()])),
         Rejection::AmountsDoNotAddUp { bill: b }
     );
     bad.amounts.total = Fen(BILL_TOTAL_MAX_FEN + 1);
     assert_eq!(
-        w.reject(&h0, Payload::IssueBills { bills: vec![bad] }),
+        w.reject(&h0, w.c.issue(vec![bad])),
         Rejection::AmountTooLarge { bill: b, max: Fen(BILL_TOTAL_MAX_FEN) }
     );
 }
@@ -358,38 +350,35 @@ fn categories_must_add_up_and_not_repeat() {
     issue.categories =
         vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::Examination, 600)];
     assert_eq!(
-        w.reject(&h0, Payload::IssueBills { bills: vec![issue.clone()] }),
+        w.reject(&h0, w.c.issue(vec![issue.clone()])),
         Rejection::CategoriesDoNotAddUp { bill: b }
     );
     issue.categories =
         vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::WesternMedicine, 500)];
     assert_eq!(
-        w.reject(&h0, Payload::IssueBills { bills: vec![issue.clone()] }),
+        w.reject(&h0, w.c.issue(vec![issue.clone()])),
         Rejection::CategoriesDoNotAddUp { bill: b }
     );
     issue.categories =
         vec![cat(ChargeCategory::Examination, 400), cat(ChargeCategory::WesternMedicine, 600)];
-    assert_eq!(
-        w.accept(&h0, Payload::IssueBills { bills: vec![issue] }),
-        Effect::BillsIssued { count: 1 }
-    );
+    assert_eq!(w.accept(&h0, w.c.issue(vec![issue])), Effect::BillsIssued { count: 1 });
 }
 
 #[test]
 fn empty_batch_is_refused_and_only_hospitals_issue() {
     let mut w = World::new();
     let h0 = w.c.hospitals[0].key.clone();
-    assert_eq!(w.reject(&h0, Payload::IssueBills { bills: vec![] }), Rejection::EmptyBatch);
+    assert_eq!(w.reject(&h0, w.c.issue(vec![])), Rejection::EmptyBatch);
     let ins = w.c.insurers[0].key.clone();
     let p0 = w.c.patients[0].pseudonym;
     let b = w.c.bill_id(0, 1);
-    let r = w.reject(&ins, Payload::IssueBills { bills: vec![bill(b, p0, PAY, 0)] });
+    let r = w.reject(&ins, w.c.issue(vec![bill(b, p0, PAY, 0)]));
     assert_eq!(
         r,
         Rejection::NotAuthorized { action: "issue_bills".into(), required: "hospital".into() }
     );
     let patient_key = w.c.patients[0].key.clone();
-    let r = w.reject(&patient_key, Payload::IssueBills { bills: vec![bill(b, p0, PAY, 0)] });
+    let r = w.reject(&patient_key, w.c.issue(vec![bill(b, p0, PAY, 0)]));
     assert_eq!(r.code(), "not_authorized");
 }
 
@@ -594,7 +583,7 @@ fn one_claim_over_several_bills_is_all_or_nothing() {
     let h0 = w.c.hospitals[0].key.clone();
     let p0 = w.c.patients[0].pseudonym;
     let b3 = w.c.bill_id(0, 3);
-    w.accept(&h0, Payload::IssueBills { bills: vec![bill(b3, p0, 500, 0)] });
+    w.accept(&h0, w.c.issue(vec![bill(b3, p0, 500, 0)]));
     let patient = w.c.patients[0].key.clone();
     let ss = w.c.social_security.clone();
     let r = w.reject(&patient, submit(&w, 1, &ss.id, &[(b1, 100), (b3, 501)]));
@@ -818,6 +807,7 @@ fn platform_registers_a_patient_who_can_then_claim() {
     let register = |p: &medledger_testkit::Patient| Payload::RegisterPatient {
         patient: p.pseudonym,
         public_key: p.key.public_key(),
+        encryption_key: p.encryption.public(),
     };
     let h0 = w.c.hospitals[0].key.clone();
     assert_eq!(w.reject(&h0, register(&newcomer)).code(), "not_authorized");
@@ -831,7 +821,14 @@ fn platform_registers_a_patient_who_can_then_claim() {
     assert_eq!(w.reject(&platform, register(&reuse)), Rejection::KeyAlreadyRegistered);
 
     let b = w.c.bill_id(0, 1);
-    w.accept(&h0, Payload::IssueBills { bills: vec![bill(b, newcomer.pseudonym, PAY, 0)] });
+    // Once registered, the patient's bodies must be wrapped to their key.
+    let regulator = w.c.regulator.encryption.public();
+    assert_eq!(
+        w.reject(&h0, w.c.issue(vec![bill(b, newcomer.pseudonym, PAY, 0)])),
+        Rejection::MissingBodyWrap { bill: b, reader: "the patient".to_string() }
+    );
+    let readers = vec![regulator, newcomer.encryption.public()];
+    w.accept(&h0, stub_issue(vec![bill(b, newcomer.pseudonym, PAY, 0)], |_| readers.clone()));
     let ss = w.c.social_security.id.clone();
     let sub = claim(claim_id(1), &ss, newcomer.pseudonym, &[(b, PAY)]);
     assert!(matches!(
@@ -851,10 +848,7 @@ fn payer_total_overflow_is_refused_not_wrapped() {
     let b1 = c.bill_id(0, 1);
     let p0 = &c.patients[0];
     let txs = vec![
-        f.sign(
-            &c.hospitals[0].key,
-            Payload::IssueBills { bills: vec![bill(b1, p0.pseudonym, PAY, 0)] },
-        ),
+        f.sign(&c.hospitals[0].key, c.issue(vec![bill(b1, p0.pseudonym, PAY, 0)])),
         f.sign(
             &p0.key,
             Payload::SubmitClaim {
@@ -941,4 +935,99 @@ fn audit_detects_corrupted_bookkeeping() {
     let mut paid = w.state.clone();
     paid.set_payer_paid(ss.id.clone(), Fen(1));
     assert!(paid.audit().unwrap_err().contains("total paid"));
+}
+
+// ---- Private bodies -----------------------------------------------------------------------
+
+#[test]
+fn every_bill_carries_one_sealed_body_wrapped_to_the_patient_and_the_regulator() {
+    let mut w = World::new();
+    let h0 = w.c.hospitals[0].key.clone();
+    let p0 = w.c.patients[0].pseudonym;
+    let b = w.c.bill_id(0, 1);
+    let issue = bill(b, p0, PAY, 0);
+    let body = stub_body(&issue, &w.c.required_readers(&p0));
+
+    let none = Payload::IssueBills { bills: vec![issue.clone()], bodies: vec![] };
+    assert_eq!(w.reject(&h0, none), Rejection::BodyCountMismatch { bills: 1, bodies: 0 });
+
+    let mut empty = body.clone();
+    empty.ciphertext.clear();
+    let payload = Payload::IssueBills { bills: vec![issue.clone()], bodies: vec![empty] };
+    assert_eq!(w.reject(&h0, payload), Rejection::EmptyBody { bill: b });
+
+    let mut twice = body.clone();
+    twice.wraps.push(twice.wraps[0].clone());
+    let payload = Payload::IssueBills { bills: vec![issue.clone()], bodies: vec![twice] };
+    assert_eq!(w.reject(&h0, payload), Rejection::DuplicateBodyWrap { bill: b });
+
+    let without_regulator = stub_body(&issue, &[w.c.patients[0].encryption.public()]);
+    let payload =
+        Payload::IssueBills { bills: vec![issue.clone()], bodies: vec![without_regulator] };
+    assert_eq!(
+        w.reject(&h0, payload),
+        Rejection::MissingBodyWrap { bill: b, reader: w.c.regulator.id.to_string() }
+    );
+
+    let without_patient = stub_body(&issue, &[w.c.regulator.encryption.public()]);
+    let payload = Payload::IssueBills { bills: vec![issue.clone()], bodies: vec![without_patient] };
+    assert_eq!(
+        w.reject(&h0, payload),
+        Rejection::MissingBodyWrap { bill: b, reader: "the patient".to_string() }
+    );
+
+    let payload = Payload::IssueBills { bills: vec![issue], bodies: vec![body.clone()] };
+    assert_eq!(w.accept(&h0, payload), Effect::BillsIssued { count: 1 });
+    let record = w.state.bill(&b).unwrap();
+    assert_eq!(record.sealed_body, Some(body.digest()), "the record commits to the sealed body");
+}
+
+#[test]
+fn a_claim_discloses_bodies_only_to_its_payer_and_only_for_its_bills() {
+    let (mut w, b1, b2) = world_with_bills();
+    let p0 = w.c.patients[0].clone();
+    let ss = w.c.social_security.clone();
+    let insurer = w.c.insurers[0].encryption.public();
+    let submit = |sub| Payload::SubmitClaim { claim: sub, consent: None };
+
+    let mut sub = claim(claim_id(1), &ss.id, p0.pseudonym, &[(b1, 100)]);
+    sub.disclosures = vec![stub_disclosure(b2, &ss.encryption.public())];
+    assert_eq!(w.reject(&p0.key, submit(sub.clone())), Rejection::BadDisclosure { bill: b2 });
+
+    sub.disclosures =
+        vec![stub_disclosure(b1, &ss.encryption.public()), stub_disclosure(b1, &insurer)];
+    assert_eq!(w.reject(&p0.key, submit(sub.clone())), Rejection::BadDisclosure { bill: b1 });
+
+    sub.disclosures = vec![stub_disclosure(b1, &insurer)];
+    assert_eq!(
+        w.reject(&p0.key, submit(sub.clone())),
+        Rejection::DisclosureWrongRecipient { bill: b1, payer: ss.id.clone() }
+    );
+
+    sub.disclosures = vec![stub_disclosure(b1, &ss.encryption.public())];
+    assert!(matches!(w.accept(&p0.key, submit(sub)), Effect::ClaimLocked { .. }));
+    let record = w.state.claim(&claim_id(1)).unwrap();
+    assert_eq!(record.submission.disclosures.len(), 1, "the consent is on the ledger");
+}
+
+#[test]
+fn only_genesis_body_readers_record_an_access_and_each_is_recorded_once() {
+    let (mut w, b1, _) = world_with_bills();
+    let purpose = Text::new("audit 2026-17").unwrap();
+    let access = |bill| Payload::AccessBody { bill, purpose: purpose.clone() };
+    let h0 = w.c.hospitals[0].key.clone();
+    assert_eq!(w.reject(&h0, access(b1)).code(), "not_authorized");
+    let ss = w.c.social_security.key.clone();
+    assert_eq!(w.reject(&ss, access(b1)).code(), "not_authorized");
+
+    let regulator = w.c.regulator.key.clone();
+    let unknown = w.c.bill_id(0, 99);
+    assert_eq!(w.reject(&regulator, access(unknown)), Rejection::UnknownBill { bill: unknown });
+    assert_eq!(w.accept(&regulator, access(b1)), Effect::BodyAccessed { bill: b1 });
+    assert_eq!(w.accept(&regulator, access(b1)), Effect::BodyAccessed { bill: b1 });
+    assert_eq!(w.state.bill(&b1).unwrap().accessed_by, vec![w.c.regulator.id.clone()]);
+
+    let red = w.c.bill_id(0, 50);
+    w.accept(&h0, Payload::VoidBill { bill: b1, red_number: red.number });
+    assert_eq!(w.reject(&regulator, access(red)), Rejection::NoBody { bill: red });
 }

@@ -11,9 +11,9 @@ use medledger_crypto::Namespace;
 use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
 use medledger_types::limits::{BILL_CLAIMS_MAX, BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
 use medledger_types::{
-    BillId, ChainId, ClaimId, ClaimItem, Effect, Fen, Genesis, MemberId, Outcome, PatientConsent,
-    Payload, Pseudonym, PublicKey, RangeAllocation, Receipt, Rejection, Role, Roles, Text,
-    Transaction, TxId,
+    BillId, ChainId, ClaimId, ClaimItem, ClaimSubmission, Effect, EncryptionKey, Fen, Genesis,
+    MemberId, Outcome, PatientConsent, Payload, Pseudonym, PublicKey, RangeAllocation, Receipt,
+    Rejection, Role, Roles, SealedBody, Text, Transaction, TxId,
 };
 
 /// A member in the model.
@@ -23,6 +23,8 @@ struct Member {
     roles: Roles,
     keys: Vec<PublicKey>,
     frozen: bool,
+    encryption_key: Option<EncryptionKey>,
+    body_reader: bool,
 }
 
 /// A bill in the model: only what the rules need.
@@ -40,6 +42,8 @@ pub struct ModelBill {
     pub reverses: Option<BillId>,
     /// Set when voided: the red bill.
     pub voided_by: Option<BillId>,
+    /// Whether it was issued with a sealed body (red bills are not).
+    pub has_body: bool,
 }
 
 /// Where a model claim stands.
@@ -74,7 +78,7 @@ pub struct Model {
     chain_id: ChainId,
     height: u64,
     members: Vec<Member>,
-    patients: Vec<(Pseudonym, PublicKey)>,
+    patients: Vec<(Pseudonym, PublicKey, EncryptionKey)>,
     ranges: Vec<RangeAllocation>,
     /// Every bill, in issue order.
     pub bills: Vec<ModelBill>,
@@ -109,18 +113,25 @@ impl Model {
                     roles: m.roles,
                     keys: m.keys.clone(),
                     frozen: false,
+                    encryption_key: m.encryption_key,
+                    body_reader: m.body_reader,
                 })
                 .collect(),
             patients: genesis
                 .patients
                 .iter()
-                .map(|p| (p.pseudonym, p.public_key.clone()))
+                .map(|p| (p.pseudonym, p.public_key.clone(), p.encryption_key))
                 .collect(),
             ranges: genesis.ranges.clone(),
             bills: Vec::new(),
             claims: Vec::new(),
             accepted: Vec::new(),
         }
+    }
+
+    /// A registered patient's body-reading key.
+    pub fn patient_encryption_key(&self, patient: &Pseudonym) -> Option<EncryptionKey> {
+        self.patients.iter().find(|(p, _, _)| p == patient).map(|(_, _, k)| *k)
     }
 
     /// Reserved on a bill: the sum over its locked claims.
@@ -179,7 +190,55 @@ impl Model {
     }
 
     fn patient_key(&self, patient: &Pseudonym) -> Option<&PublicKey> {
-        self.patients.iter().find(|(p, _)| p == patient).map(|(_, k)| k)
+        self.patients.iter().find(|(p, _, _)| p == patient).map(|(_, k, _)| k)
+    }
+
+    /// The rules a sealed body meets: ciphertext and wraps, each reader once, the patient (when
+    /// registered) and every genesis body reader (in id order) among them.
+    fn check_body(&self, bill: BillId, patient: &Pseudonym, body: &SealedBody) -> Result<(), Rejection> {
+        if body.ciphertext.is_empty() || body.wraps.is_empty() {
+            return Err(Rejection::EmptyBody { bill });
+        }
+        for (i, w) in body.wraps.iter().enumerate() {
+            if body.wraps[..i].iter().any(|e| e.recipient == w.recipient) {
+                return Err(Rejection::DuplicateBodyWrap { bill });
+            }
+        }
+        let has = |key: &EncryptionKey| body.wraps.iter().any(|w| w.recipient == *key);
+        if let Some((_, _, key)) = self.patients.iter().find(|(p, _, _)| p == patient)
+            && !has(key)
+        {
+            return Err(Rejection::MissingBodyWrap { bill, reader: "the patient".to_string() });
+        }
+        let mut readers: Vec<&Member> = self.members.iter().filter(|m| m.body_reader).collect();
+        readers.sort_by(|a, b| a.id.cmp(&b.id));
+        for reader in readers {
+            if !has(&reader.encryption_key.expect("genesis gives body readers a key")) {
+                return Err(Rejection::MissingBodyWrap { bill, reader: reader.id.to_string() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Disclosures: each for a different claimed bill, each to the payer's key.
+    fn check_disclosures(claim: &ClaimSubmission, payer: &Member) -> Result<(), Rejection> {
+        for (i, d) in claim.disclosures.iter().enumerate() {
+            let Some(key) = payer.encryption_key else {
+                return Err(Rejection::PayerCannotRead { payer: payer.id.clone() });
+            };
+            if !claim.items.iter().any(|item| item.bill == d.bill)
+                || claim.disclosures[..i].iter().any(|e| e.bill == d.bill)
+            {
+                return Err(Rejection::BadDisclosure { bill: d.bill });
+            }
+            if d.wrap.recipient != key {
+                return Err(Rejection::DisclosureWrongRecipient {
+                    bill: d.bill,
+                    payer: payer.id.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn in_range(&self, hospital: &MemberId, bill: BillId) -> bool {
@@ -256,7 +315,7 @@ impl Model {
                     return Err(Rejection::SignerFrozen { member: self.members[i].id.clone() });
                 }
                 Signer::Member(i)
-            } else if let Some((p, _)) = self.patients.iter().find(|(_, k)| *k == body.signer) {
+            } else if let Some((p, _, _)) = self.patients.iter().find(|(_, k, _)| *k == body.signer) {
                 Signer::Patient(*p)
             } else {
                 return Err(Rejection::UnknownSigner);
@@ -298,13 +357,19 @@ impl Model {
                 });
                 Ok(Effect::RangeAllocated)
             }
-            Payload::IssueBills { bills } => {
+            Payload::IssueBills { bills, bodies } => {
                 let hospital =
                     member_with(Role::Hospital).ok_or_else(|| auth(payload, "hospital"))?;
                 if bills.is_empty() {
                     return Err(Rejection::EmptyBatch);
                 }
-                for (i, b) in bills.iter().enumerate() {
+                if bodies.len() != bills.len() {
+                    return Err(Rejection::BodyCountMismatch {
+                        bills: u32::try_from(bills.len()).unwrap(),
+                        bodies: u32::try_from(bodies.len()).unwrap(),
+                    });
+                }
+                for (i, (b, sealed)) in bills.iter().zip(bodies).enumerate() {
                     if !self.in_range(&hospital, b.id) {
                         return Err(Rejection::NumberOutsideRange { bill: b.id });
                     }
@@ -337,6 +402,7 @@ impl Model {
                             return Err(Rejection::CategoriesDoNotAddUp { bill: b.id });
                         }
                     }
+                    self.check_body(b.id, &b.patient, sealed)?;
                 }
                 for b in bills {
                     self.bills.push(ModelBill {
@@ -346,6 +412,7 @@ impl Model {
                         patient_pay: b.amounts.patient_pay,
                         reverses: None,
                         voided_by: None,
+                        has_body: true,
                     });
                 }
                 Ok(Effect::BillsIssued { count: u32::try_from(bills.len()).unwrap() })
@@ -381,6 +448,7 @@ impl Model {
                 let mut red_bill = b.clone();
                 red_bill.id = red;
                 red_bill.reverses = Some(*bill);
+                red_bill.has_body = false;
                 self.bills.iter_mut().find(|x| x.id == *bill).unwrap().voided_by = Some(red);
                 self.bills.push(red_bill);
                 Ok(Effect::BillVoided { bill: *bill, red_bill: red })
@@ -457,6 +525,7 @@ impl Model {
                         });
                     }
                 }
+                Self::check_disclosures(claim, payer)?;
                 self.claims.push(ModelClaim {
                     id: claim.claim_id,
                     payer: claim.payer.clone(),
@@ -527,18 +596,18 @@ impl Model {
                 self.claims[c].status = ModelStatus::Closed("withdrawn");
                 Ok(Effect::ClaimWithdrawn { claim_id: *claim_id, released })
             }
-            Payload::RegisterPatient { patient, public_key } => {
+            Payload::RegisterPatient { patient, public_key, encryption_key } => {
                 member_with(Role::PaymentPlatform)
                     .ok_or_else(|| auth(payload, "payment_platform"))?;
                 if self.patient_key(patient).is_some() {
                     return Err(Rejection::PatientAlreadyRegistered { patient: *patient });
                 }
                 let used = self.members.iter().any(|m| m.keys.contains(public_key))
-                    || self.patients.iter().any(|(_, k)| k == public_key);
+                    || self.patients.iter().any(|(_, k, _)| k == public_key);
                 if used {
                     return Err(Rejection::KeyAlreadyRegistered);
                 }
-                self.patients.push((*patient, public_key.clone()));
+                self.patients.push((*patient, public_key.clone(), *encryption_key));
                 Ok(Effect::PatientRegistered)
             }
             Payload::FreezeMember { member } | Payload::UnfreezeMember { member } => {
@@ -559,6 +628,20 @@ impl Model {
                 }
                 self.members[t].frozen = freeze;
                 Ok(if freeze { Effect::MemberFrozen } else { Effect::MemberUnfrozen })
+            }
+            Payload::AccessBody { bill, purpose: _ } => {
+                let reader = match signer {
+                    Signer::Member(m) if self.members[m].body_reader => m,
+                    _ => return Err(auth(payload, "a genesis-defined body reader")),
+                };
+                let _ = reader;
+                let Some(b) = self.bill(*bill) else {
+                    return Err(Rejection::UnknownBill { bill: *bill });
+                };
+                if !b.has_body {
+                    return Err(Rejection::NoBody { bill: *bill });
+                }
+                Ok(Effect::BodyAccessed { bill: *bill })
             }
         }
     }

@@ -7,11 +7,12 @@
 pub mod json_schema;
 
 use medledger_crypto::{Domain, SigningKey, hash};
+pub use medledger_privacy::EncryptionSecret;
 use medledger_types::{
-    BillAmounts, BillCode, BillId, BillIssue, BillNumber, CategoryAmount, ChainId, ChargeCategory,
-    ClaimId, ClaimItem, ClaimSubmission, Digest, Fen, Genesis, GenesisMember, GenesisPatient,
-    MemberId, PatientConsent, Payload, Pseudonym, RangeAllocation, Role, Roles, Text, Transaction,
-    TxBody, VisitType,
+    BillAmounts, BillCode, BillId, BillIssue, BillNumber, BodyNonce, CategoryAmount, ChainId,
+    ChargeCategory, ClaimId, ClaimItem, ClaimSubmission, Digest, Disclosure, EncryptionKey, Fen,
+    Genesis, GenesisMember, GenesisPatient, KeyWrap, MemberId, PatientConsent, Payload, Pseudonym,
+    RangeAllocation, Role, Roles, SealedBody, Text, Transaction, TxBody, VisitType, WrappedKey,
 };
 
 /// A member and its signing key.
@@ -21,6 +22,15 @@ pub struct Actor {
     pub id: MemberId,
     /// Its key.
     pub key: SigningKey,
+    /// Its body-reading key, derived from its signing key.
+    pub encryption: EncryptionSecret,
+}
+
+impl Actor {
+    fn new(id: &str, key: SigningKey) -> Self {
+        let encryption = EncryptionSecret::from_signing_key(&key);
+        Self { id: MemberId::new(id).expect("demo ids are valid"), key, encryption }
+    }
 }
 
 /// A patient and their wallet key.
@@ -30,6 +40,15 @@ pub struct Patient {
     pub pseudonym: Pseudonym,
     /// The wallet key.
     pub key: SigningKey,
+    /// The key their bill bodies are wrapped to, derived from the wallet key.
+    pub encryption: EncryptionSecret,
+}
+
+impl Patient {
+    fn new(pseudonym: Pseudonym, key: SigningKey) -> Self {
+        let encryption = EncryptionSecret::from_signing_key(&key);
+        Self { pseudonym, key, encryption }
+    }
 }
 
 /// The bill code used by the demo consortium: region 4401 (Guangzhou), type 01, year 26.
@@ -59,7 +78,7 @@ pub struct Consortium {
 }
 
 fn actor(id: &str) -> Actor {
-    Actor { id: MemberId::new(id).expect("demo ids are valid"), key: SigningKey::from_label(id) }
+    Actor::new(id, SigningKey::from_label(id))
 }
 
 fn member(actor: &Actor, name: &str, roles: &[Role]) -> GenesisMember {
@@ -68,6 +87,9 @@ fn member(actor: &Actor, name: &str, roles: &[Role]) -> GenesisMember {
         name: name.to_string(),
         roles: Roles::of(roles),
         keys: vec![actor.key.public_key()],
+        encryption_key: Some(actor.encryption.public()),
+        // The regulator reads every body (each access recorded on the ledger).
+        body_reader: roles.contains(&Role::Regulator),
     }
 }
 
@@ -77,7 +99,7 @@ pub fn patient(i: usize) -> Patient {
     let digest = hash(Domain::TestKey, &[b"pseudonym", label.as_bytes()]);
     let mut pseudonym = [0u8; 16];
     pseudonym.copy_from_slice(&digest.0[..16]);
-    Patient { pseudonym: Pseudonym(pseudonym), key: SigningKey::from_label(&label) }
+    Patient::new(Pseudonym(pseudonym), SigningKey::from_label(&label))
 }
 
 impl Consortium {
@@ -96,13 +118,10 @@ impl Consortium {
                 let digest = hash(Domain::TestKey, &[b"pseudonym", key.public_key().as_bytes()]);
                 let mut pseudonym = [0u8; 16];
                 pseudonym.copy_from_slice(&digest.0[..16]);
-                Patient { pseudonym: Pseudonym(pseudonym), key }
+                Patient::new(Pseudonym(pseudonym), key)
             })
             .collect();
-        Self::build(chain_id, patients, |id| Actor {
-            id: MemberId::new(id).expect("demo ids are valid"),
-            key: SigningKey::generate(),
-        })
+        Self::build(chain_id, patients, |id| Actor::new(id, SigningKey::generate()))
     }
 
     fn build(chain_id: &str, patients: Vec<Patient>, actor: impl Fn(&str) -> Actor) -> Self {
@@ -126,7 +145,11 @@ impl Consortium {
             ],
             patients: patients
                 .iter()
-                .map(|p| GenesisPatient { pseudonym: p.pseudonym, public_key: p.key.public_key() })
+                .map(|p| GenesisPatient {
+                    pseudonym: p.pseudonym,
+                    public_key: p.key.public_key(),
+                    encryption_key: p.encryption.public(),
+                })
                 .collect(),
             ranges: hospitals
                 .iter()
@@ -156,6 +179,22 @@ impl Consortium {
     /// The chain id.
     pub fn chain_id(&self) -> &ChainId {
         &self.genesis.chain_id
+    }
+
+    /// The keys the ledger requires a body of `patient`'s bill to be wrapped to: the patient's
+    /// (when one of this consortium's patients) and the regulator's.
+    pub fn required_readers(&self, patient: &Pseudonym) -> Vec<EncryptionKey> {
+        let mut readers = vec![self.regulator.encryption.public()];
+        if let Some(p) = self.patients.iter().find(|p| p.pseudonym == *patient) {
+            readers.push(p.encryption.public());
+        }
+        readers
+    }
+
+    /// An issuance of `bills` with stand-in sealed bodies addressed to the readers the ledger
+    /// requires (see [`stub_body`]). For ledger tests and benchmarks, where nobody opens them.
+    pub fn issue(&self, bills: Vec<BillIssue>) -> Payload {
+        stub_issue(bills, |b| self.required_readers(&b.patient))
     }
 
     /// The `n`th bill id (1-based) in hospital `h`'s demo range.
@@ -189,6 +228,60 @@ pub fn bill(id: BillId, patient: Pseudonym, patient_pay: u64, pooled_fund: u64) 
     }
 }
 
+/// A stand-in for a sealed body: deterministic bytes of a typical body's size, with key wraps
+/// addressed to `readers` and to an issuer's copy. It has the shape the ledger checks, but
+/// nothing opens it: real bodies come from `medledger_privacy::seal`.
+pub fn stub_body(bill: &BillIssue, readers: &[EncryptionKey]) -> SealedBody {
+    let id = bill.id.to_string();
+    let seed = |what: &[u8], i: usize| {
+        hash(Domain::TestKey, &[what, id.as_bytes(), &(i as u64).to_be_bytes()]).0
+    };
+    let mut ciphertext = Vec::with_capacity(STUB_CIPHERTEXT_BYTES);
+    for i in 0..STUB_CIPHERTEXT_BYTES.div_ceil(32) {
+        ciphertext.extend_from_slice(&seed(b"ciphertext", i));
+    }
+    ciphertext.truncate(STUB_CIPHERTEXT_BYTES);
+    let mut nonce = [0u8; 24];
+    nonce.copy_from_slice(&seed(b"nonce", 0)[..24]);
+    let issuer_copy = EncryptionKey(seed(b"issuer-copy", 0));
+    let wraps = readers
+        .iter()
+        .chain(std::iter::once(&issuer_copy))
+        .enumerate()
+        .map(|(i, recipient)| stub_wrap(recipient, &seed(b"wrap", i)))
+        .collect();
+    SealedBody { nonce: BodyNonce(nonce), ciphertext, wraps }
+}
+
+/// Ciphertext size of a [`stub_body`]: an outpatient body of a few itemised charges.
+pub const STUB_CIPHERTEXT_BYTES: usize = 400;
+
+fn stub_wrap(recipient: &EncryptionKey, seed: &[u8; 32]) -> KeyWrap {
+    let mut wrapped = [0u8; 48];
+    wrapped[..32].copy_from_slice(seed);
+    wrapped[32..].copy_from_slice(&seed[..16]);
+    KeyWrap {
+        recipient: *recipient,
+        encapsulated: EncryptionKey(*seed),
+        wrapped_key: WrappedKey(wrapped),
+    }
+}
+
+/// An issuance of `bills`, each with a [`stub_body`] addressed to `readers(bill)`.
+pub fn stub_issue(
+    bills: Vec<BillIssue>,
+    readers: impl Fn(&BillIssue) -> Vec<EncryptionKey>,
+) -> Payload {
+    let bodies = bills.iter().map(|b| stub_body(b, &readers(b))).collect();
+    Payload::IssueBills { bills, bodies }
+}
+
+/// A stand-in disclosure of `bill` to `payer_key` (shape only, like [`stub_body`]).
+pub fn stub_disclosure(bill: BillId, payer_key: &EncryptionKey) -> Disclosure {
+    let seed = hash(Domain::TestKey, &[b"disclosure", bill.to_string().as_bytes()]).0;
+    Disclosure { bill, wrap: stub_wrap(payer_key, &seed) }
+}
+
 /// A claim id from a number.
 pub fn claim_id(n: u64) -> ClaimId {
     let mut id = [0u8; 16];
@@ -211,6 +304,7 @@ pub fn claim(
             .iter()
             .map(|(bill, amount)| ClaimItem { bill: *bill, amount: Fen(*amount) })
             .collect(),
+        disclosures: Vec::new(),
     }
 }
 
@@ -279,7 +373,9 @@ pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transact
         CategoryAmount { category: ChargeCategory::Examination, amount: Fen(4_000) },
         CategoryAmount { category: ChargeCategory::WesternMedicine, amount: Fen(6_000) },
     ];
-    let sub = claim(claim_id(1), &c.social_security.id, p0.pseudonym, &[(b1, 2_500), (b2, 3_000)]);
+    let mut sub =
+        claim(claim_id(1), &c.social_security.id, p0.pseudonym, &[(b1, 2_500), (b2, 3_000)]);
+    sub.disclosures = vec![stub_disclosure(b1, &c.social_security.encryption.public())];
     let consent = consent_submit(c.chain_id(), &p0.key, &sub);
     let newcomer = patient(9);
     let transactions = vec![
@@ -299,9 +395,7 @@ pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transact
             "issue_bills",
             f.sign(
                 &c.hospitals[0].key,
-                Payload::IssueBills {
-                    bills: vec![bill(b1, p0.pseudonym, 10_000, 5_000), with_categories],
-                },
+                c.issue(vec![bill(b1, p0.pseudonym, 10_000, 5_000), with_categories]),
             ),
         ),
         (
@@ -357,6 +451,7 @@ pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transact
                 Payload::RegisterPatient {
                     patient: newcomer.pseudonym,
                     public_key: newcomer.key.public_key(),
+                    encryption_key: newcomer.encryption.public(),
                 },
             ),
         ),
@@ -367,6 +462,13 @@ pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transact
         (
             "unfreeze_member",
             f.sign(&c.regulator.key, Payload::UnfreezeMember { member: c.insurers[1].id.clone() }),
+        ),
+        (
+            "access_body",
+            f.sign(
+                &c.regulator.key,
+                Payload::AccessBody { bill: b2, purpose: Text::new("audit 2026-17").unwrap() },
+            ),
         ),
     ];
     (c, transactions)

@@ -107,12 +107,9 @@ fn issuance_batch_over_the_limit_is_refused_by_the_decoder() {
     let max = medledger_types::limits::ISSUE_BATCH_BILLS_MAX as u64;
     let bills: Vec<_> =
         (1..=max + 1).map(|n| bill(c.bill_id(0, n), c.patients[0].pseudonym, 1, 0)).collect();
-    let at_limit = f.sign(
-        &c.hospitals[0].key,
-        Payload::IssueBills { bills: bills[..bills.len() - 1].to_vec() },
-    );
+    let at_limit = f.sign(&c.hospitals[0].key, c.issue(bills[..bills.len() - 1].to_vec()));
     assert!(Transaction::decode_untrusted(&at_limit.encode()).is_ok());
-    let over = f.sign(&c.hospitals[0].key, Payload::IssueBills { bills });
+    let over = f.sign(&c.hospitals[0].key, c.issue(bills));
     assert!(Transaction::decode_untrusted(&over.encode()).is_err());
 }
 
@@ -153,7 +150,11 @@ fn record_vectors() -> Vec<(&'static str, Record)> {
     let hospital = &c.hospitals[0].id;
     let (b1, b2, red) = (c.bill_id(0, 1), c.bill_id(0, 2), c.bill_id(0, 3));
     let issued = |issue: medledger_types::BillIssue, kind: BillKind| {
-        Bill::issued(issue, hospital, 7, 1_790_000_123_456, kind)
+        let sealed = match kind {
+            BillKind::Normal => Some(medledger_types::Digest([9; 32])),
+            BillKind::Red { .. } => None,
+        };
+        Bill::issued(issue, hospital, 7, 1_790_000_123_456, kind, sealed)
     };
     let fresh = issued(bill(b1, p0.pseudonym, 10_000, 5_000), BillKind::Normal);
     let mut with_categories = bill(b2, p0.pseudonym, 3_000, 7_000);
@@ -167,6 +168,7 @@ fn record_vectors() -> Vec<(&'static str, Record)> {
     claimed.claims = vec![claim_id(1), claim_id(2)];
     let mut voided = fresh.clone();
     voided.voided_by = Some(red);
+    voided.accessed_by = vec![c.regulator.id.clone()];
     let red_bill = issued(bill(red, p0.pseudonym, 10_000, 5_000), BillKind::Red { reverses: b1 });
 
     let submission =
@@ -250,7 +252,9 @@ fn malformed_records_are_refused() {
     // Unknown tags, and lists over their limits, are refused by the decoder.
     let Record::Bill(mut bill) = record_vectors().swap_remove(0).1 else { unreachable!() };
     let mut unknown_kind = bill.encode().to_vec();
-    let kind_at = unknown_kind.len() - (1 + 1 + 8 + 8 + 1);
+    // From the end: no accessor (1), the sealed body digest (1 + 32), no claims (1), reserved
+    // and reimbursed (8 + 8), not voided (1), then the kind.
+    let kind_at = unknown_kind.len() - (1 + 33 + 1 + 8 + 8 + 1 + 1);
     assert_eq!(unknown_kind[kind_at], 0, "the kind tag of an ordinary, unvoided bill");
     unknown_kind[kind_at] = 2;
     assert!(Bill::decode(unknown_kind).is_err());
@@ -258,6 +262,9 @@ fn malformed_records_are_refused() {
     assert!(Bill::decode(bill.encode()).is_err());
     bill.claims.pop();
     assert!(Bill::decode(bill.encode()).is_ok());
+    let reader = bill.issuer.clone();
+    bill.accessed_by = vec![reader; medledger_types::limits::BILL_ACCESSES_MAX + 1];
+    assert!(Bill::decode(bill.encode()).is_err());
     let Record::Claim(mut claim) = record_vectors().swap_remove(5).1 else { unreachable!() };
     let mut unknown_status = claim.encode().to_vec();
     unknown_status
