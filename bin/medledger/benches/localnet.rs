@@ -130,7 +130,7 @@ fn main() {
                     )
                 })
                 .collect();
-            f.sign(&hospital, Payload::IssueBills { bills })
+            f.sign(&hospital, net.issue(bills))
         })
         .collect();
     let no_probes = AtomicU64::new(0);

@@ -116,7 +116,7 @@ fn every_endpoint_and_error_class_over_a_real_network() {
 
     // Issue 30 bills to the patient; look them up every way the API offers.
     let bills = (1..=30).map(|n| bill(bill_id(n), patient, 10_000, 0)).collect();
-    let issue = f.sign(&hospital, Payload::IssueBills { bills });
+    let issue = f.sign(&hospital, net.issue(bills));
     let committed = node.submit_and_wait(&issue).unwrap();
     assert_eq!(committed.receipt.outcome.code(), "accepted");
     let tx = node.tx(issue.id()).unwrap();
@@ -258,8 +258,7 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         ..EventFilter::default()
     });
     let blank_node = client(net.apis[2]);
-    let filler =
-        f.sign(&hospital, Payload::IssueBills { bills: vec![bill(bill_id(99), other, 100, 0)] });
+    let filler = f.sign(&hospital, net.issue(vec![bill(bill_id(99), other, 100, 0)]));
     assert_eq!(outcome(&blank_node, &filler), "accepted");
     match for_other.next().unwrap().unwrap().event {
         Event::BillsIssued { bills, .. } => {
@@ -279,8 +278,7 @@ fn every_endpoint_and_error_class_over_a_real_network() {
 
     // Every error is JSON with a stable code: envelope errors refused at admission…
     let mut wrong_chain = TxFactory::new(ChainId::new("another-chain").unwrap(), 1_000_000);
-    let foreign = wrong_chain
-        .sign(&hospital, Payload::IssueBills { bills: vec![bill(bill_id(98), patient, 1, 0)] });
+    let foreign = wrong_chain.sign(&hospital, net.issue(vec![bill(bill_id(98), patient, 1, 0)]));
     assert_eq!(api_error(node.submit(&foreign)), (400, "wrong_chain_id".to_string()));
     assert_eq!(api_error(node.submit_json("{not json")), (400, "malformed_json".to_string()));
     // …an oversized body is a 413 with a JSON body…

@@ -87,7 +87,7 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
         .collect::<Vec<_>>();
     let mut bills = bills;
     bills[0].patient = patient;
-    let issue = f.sign(&hospital, Payload::IssueBills { bills });
+    let issue = f.sign(&hospital, net.issue(bills));
     let (status, body) = submit(net.apis[0], &issue, true);
     assert_eq!(status, 200, "{body}");
     assert_eq!(outcome_code(&body["committed"]), "accepted", "{body}");
@@ -149,8 +149,7 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
     let last = resent.len() - 1;
     resent[last] ^= 1;
     assert_eq!(node.submit_bytes(&resent).unwrap().status, "committed");
-    let fresh =
-        f.sign(&hospital, Payload::IssueBills { bills: vec![bill(bill_id(77), patient, 1, 0)] });
+    let fresh = f.sign(&hospital, net.issue(vec![bill(bill_id(77), patient, 1, 0)]));
     let mut forged = fresh.encode().to_vec();
     let last = forged.len() - 1;
     forged[last] ^= 1;
@@ -187,7 +186,7 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
     let mut committed_while_down = 0;
     for n in 0..20u64 {
         let batch = (0..10).map(|k| bill(bill_id(1_000 + n * 10 + k), patient, 100, 0)).collect();
-        let tx = f.sign(&hospital, Payload::IssueBills { bills: batch });
+        let tx = f.sign(&hospital, net.issue(batch));
         let (status, body) = submit(net.apis[(n % 3) as usize], &tx, true);
         if status == 200 && outcome_code(&body["committed"]) == "accepted" {
             committed_while_down += 1;

@@ -84,7 +84,7 @@ fn receipts_verify_offline_and_damaged_data_is_never_served() {
 
     // A bill is issued, claimed and settled.
     let bills = (1..=20).map(|n| bill(bill_id(n), patient, 10_000, 0)).collect();
-    node.submit_and_wait(&f.sign(&hospital, Payload::IssueBills { bills })).unwrap();
+    node.submit_and_wait(&f.sign(&hospital, net.issue(bills))).unwrap();
     let submission = claim(claim_id(1), &ss, patient, &[(bill_id(1), 6_000)]);
     let filed = f.sign(&patient_key, Payload::SubmitClaim { claim: submission, consent: None });
     node.submit_and_wait(&filed).unwrap();

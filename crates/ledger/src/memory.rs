@@ -101,7 +101,9 @@ impl MemoryState {
             let id = bill.id();
             let red = matches!(bill.kind, medledger_types::BillKind::Red { .. });
             if red == bill.sealed_body.is_some() {
-                return Err(format!("bill {id}: an ordinary bill has a sealed body, a red one not"));
+                return Err(format!(
+                    "bill {id}: an ordinary bill has a sealed body, a red one not"
+                ));
             }
             for (i, reader) in bill.accessed_by.iter().enumerate() {
                 let is_reader = self.members.get(reader).is_some_and(|m| m.body_reader);

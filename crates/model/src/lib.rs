@@ -195,7 +195,12 @@ impl Model {
 
     /// The rules a sealed body meets: ciphertext and wraps, each reader once, the patient (when
     /// registered) and every genesis body reader (in id order) among them.
-    fn check_body(&self, bill: BillId, patient: &Pseudonym, body: &SealedBody) -> Result<(), Rejection> {
+    fn check_body(
+        &self,
+        bill: BillId,
+        patient: &Pseudonym,
+        body: &SealedBody,
+    ) -> Result<(), Rejection> {
         if body.ciphertext.is_empty() || body.wraps.is_empty() {
             return Err(Rejection::EmptyBody { bill });
         }
@@ -309,17 +314,18 @@ impl Model {
         if self.accepted.iter().any(|(id, _)| *id == tx.id()) {
             return Err(Rejection::Replayed);
         }
-        let signer =
-            if let Some(i) = self.members.iter().position(|m| m.keys.contains(&body.signer)) {
-                if self.members[i].frozen {
-                    return Err(Rejection::SignerFrozen { member: self.members[i].id.clone() });
-                }
-                Signer::Member(i)
-            } else if let Some((p, _, _)) = self.patients.iter().find(|(_, k, _)| *k == body.signer) {
-                Signer::Patient(*p)
-            } else {
-                return Err(Rejection::UnknownSigner);
-            };
+        let signer = if let Some(i) =
+            self.members.iter().position(|m| m.keys.contains(&body.signer))
+        {
+            if self.members[i].frozen {
+                return Err(Rejection::SignerFrozen { member: self.members[i].id.clone() });
+            }
+            Signer::Member(i)
+        } else if let Some((p, _, _)) = self.patients.iter().find(|(_, k, _)| *k == body.signer) {
+            Signer::Patient(*p)
+        } else {
+            return Err(Rejection::UnknownSigner);
+        };
         let member_with = |role: Role| match signer {
             Signer::Member(i) if self.members[i].roles.has(role) => {
                 Some(self.members[i].id.clone())

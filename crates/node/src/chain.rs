@@ -123,7 +123,7 @@ impl Executed {
     /// Updates the query indexes for an accepted transaction.
     fn index(&mut self, tx: &Transaction) {
         match &tx.body().payload {
-            Payload::IssueBills { bills } => {
+            Payload::IssueBills { bills, .. } => {
                 for bill in bills {
                     self.bills_by_patient.entry(bill.patient).or_default().push(bill.id);
                 }
@@ -206,9 +206,10 @@ fn touched_records(state: &MemoryState, txs: &[Transaction]) -> Vec<(StateKey, O
     };
     for tx in txs {
         match &tx.body().payload {
-            Payload::IssueBills { bills } => {
+            Payload::IssueBills { bills, .. } => {
                 keys.extend(bills.iter().map(|b| StateKey::Bill(b.id)));
             }
+            Payload::AccessBody { bill, .. } => keys.push(StateKey::Bill(*bill)),
             Payload::VoidBill { bill, red_number } => {
                 keys.push(StateKey::Bill(*bill));
                 keys.push(StateKey::Bill(BillId { code: bill.code, number: *red_number }));

@@ -5,7 +5,7 @@
 //! for recent blocks (bounded by [`EVENTS_HELD_MAX`]) and rebuilt on restart by re-execution.
 
 use crate::chain::ExecutedBlock;
-use medledger_ledger::{MemoryState, StateReader as _};
+use medledger_ledger::{MemoryState, SignerRef, StateReader as _};
 use medledger_types::api::{Event, EventEnvelope, IssuedBill};
 use medledger_types::{BillId, Effect, Outcome, Payload, Receipt, Transaction};
 use std::collections::BTreeMap;
@@ -56,7 +56,7 @@ fn tx_event(state: &MemoryState, tx: &Transaction, receipt: &Receipt) -> Option<
         state.claim(claim_id).map(|c| (c.submission.payer.clone(), c.submission.patient))
     };
     match (effect, &tx.body().payload) {
-        (Effect::BillsIssued { .. }, Payload::IssueBills { bills }) => {
+        (Effect::BillsIssued { .. }, Payload::IssueBills { bills, .. }) => {
             let issuer = state.bill(&bills.first()?.id)?.issuer.clone();
             let bills = bills
                 .iter()
@@ -119,6 +119,20 @@ fn tx_event(state: &MemoryState, tx: &Transaction, receipt: &Receipt) -> Option<
                 payer,
                 patient,
                 released: *released,
+            })
+        }
+        (Effect::BodyAccessed { bill }, Payload::AccessBody { purpose, .. }) => {
+            let record = state.bill(bill)?;
+            let Some(SignerRef::Member(reader)) = state.signer(&tx.body().signer) else {
+                return None;
+            };
+            Some(Event::BodyAccessed {
+                tx_id,
+                bill: *bill,
+                reader: reader.clone(),
+                issuer: record.issuer.clone(),
+                patient: record.issue.patient,
+                purpose: purpose.clone(),
             })
         }
         _ => None,

@@ -14,7 +14,7 @@ use commonware_broadcast::buffered;
 use commonware_codec::DecodeExt as _;
 use commonware_consensus::marshal::{self, Start, core::Actor as MarshalActor, standard::Inline};
 use commonware_consensus::simplex::{self, elector::RoundRobin, scheme::ed25519::Scheme};
-use commonware_consensus::types::{Epoch, FixedEpocher, ViewDelta};
+use commonware_consensus::types::{Epoch, FixedEpocher, Height, ViewDelta};
 use commonware_cryptography::certificate::{ConstantProvider, Verifier as _};
 use commonware_cryptography::{ChaCha20Poly1305, Digested, Digestible as _, Sha256, ed25519};
 use commonware_p2p::authenticated::{lookup, peer_set_limit};
@@ -333,12 +333,22 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
     let marshal_handle =
         marshal_actor.start(executor, buffer_mailbox, (resolver_receiver, resolver_mailbox));
     let consensus_handle = engine.start(votes, certificates, resolver);
+    let block_source: api::BlockSource = {
+        let marshal = marshal_mailbox.clone();
+        std::sync::Arc::new(move |height| {
+            let marshal = marshal.clone();
+            Box::pin(async move {
+                marshal.get_block(Height::new(height)).await.map(|b| b.inner().clone())
+            })
+        })
+    };
     context.child("execution").spawn({
         let chain = chain.clone();
         move |runtime| run_execution(runtime, chain, marshal_mailbox, processed, updates)
     });
     let gossip_sender = gossip::start(context.child("gossip"), chain.clone(), mempool_channel);
-    api::start(context.child("api"), config.clone(), chain.clone(), gossip_sender, n).await?;
+    api::start(context.child("api"), config.clone(), chain.clone(), gossip_sender, n, block_source)
+        .await?;
     tracing::info!(
         validator = config.validator_index,
         api = %config.api_address,

@@ -131,11 +131,7 @@ impl ChargeItem {
             .map(Fen)
             .ok_or(BodyError::AmountOverflow { index })?;
         if self.amount != expected {
-            return Err(BodyError::AmountMismatch {
-                index,
-                amount: self.amount,
-                expected,
-            });
+            return Err(BodyError::AmountMismatch { index, amount: self.amount, expected });
         }
         if self.self_paid > self.amount {
             return Err(BodyError::SelfPaidOverAmount {

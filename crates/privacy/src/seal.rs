@@ -118,7 +118,9 @@ pub enum SealError {
         count: usize,
     },
     /// The sealed body would exceed the ledger's ciphertext limit.
-    #[error("the sealed body would be {bytes} bytes, more than the limit of {BODY_CIPHERTEXT_BYTES_MAX}")]
+    #[error(
+        "the sealed body would be {bytes} bytes, more than the limit of {BODY_CIPHERTEXT_BYTES_MAX}"
+    )]
     TooLarge {
         /// The ciphertext's size.
         bytes: usize,
@@ -223,15 +225,12 @@ pub fn wrap_key(
     let bad = |_| SealError::BadReader(*to);
     let public = <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&to.0).map_err(bad)?;
     let info = binding(KEY_INFO, chain, bill);
-    let (encapsulated, wrapped) =
-        hpke::single_shot_seal::<HpkeChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-            &OpModeS::Base,
-            &public,
-            &info,
-            key.0.as_slice(),
-            &[],
-        )
-        .map_err(bad)?;
+    let (encapsulated, wrapped) = hpke::single_shot_seal::<
+        HpkeChaCha20Poly1305,
+        HkdfSha256,
+        X25519HkdfSha256,
+    >(&OpModeS::Base, &public, &info, key.0.as_slice(), &[])
+    .map_err(bad)?;
     let mut out = KeyWrap {
         recipient: *to,
         encapsulated: EncryptionKey([0; 32]),
@@ -316,10 +315,7 @@ pub fn open_with_key(
     let aad = binding(BODY_AAD, chain, bill);
     let plaintext = Zeroizing::new(
         key.cipher()
-            .decrypt(
-                &XNonce::from(sealed.nonce.0),
-                Payload { msg: &sealed.ciphertext, aad: &aad },
-            )
+            .decrypt(&XNonce::from(sealed.nonce.0), Payload { msg: &sealed.ciphertext, aad: &aad })
             .map_err(|_| OpenError::Tampered)?,
     );
     if plaintext.len() < SALT_LEN {
@@ -352,8 +348,7 @@ pub fn disclose(
 ) -> Result<Disclosure, OpenError> {
     let own = sealed.wrap_for(&reader.public()).ok_or(OpenError::NoWrapForKey)?;
     let key = unwrap_key(chain, bill, own, reader)?;
-    let wrap =
-        wrap_key(chain, bill, &key, payer).map_err(|_| OpenError::BadRecipient(*payer))?;
+    let wrap = wrap_key(chain, bill, &key, payer).map_err(|_| OpenError::BadRecipient(*payer))?;
     Ok(Disclosure { bill: *bill, wrap })
 }
 

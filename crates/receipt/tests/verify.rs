@@ -29,7 +29,7 @@ use medledger_receipt::{
     BlockHeader, DecodeError, FinalityError, RECEIPT_VERSION, Receipt, Record, VerifyError,
     consensus_namespace, state_hasher, state_root, verify,
 };
-use medledger_testkit::{Consortium, bill, claim, claim_id};
+use medledger_testkit::{Consortium, bill, claim, claim_id, stub_body};
 use medledger_types::{
     Bill, BillKind, ChainId, Claim, ClaimStatus, Fen, Genesis, GenesisValidator, Text,
 };
@@ -89,7 +89,11 @@ const FILLER_BILLS: u64 = 1_000;
 
 fn issued(c: &Consortium, n: u64, patient_pay: u64, kind: BillKind) -> Bill {
     let issue = bill(c.bill_id(0, n), c.patients[(n % 2) as usize].pseudonym, patient_pay, 1_000);
-    Bill::issued(issue, &c.hospitals[0].id, 3, 1_790_000_000_000 + n * 1_000, kind)
+    let sealed = match kind {
+        BillKind::Normal => Some(stub_body(&issue, &c.required_readers(&issue.patient)).digest()),
+        BillKind::Red { .. } => None,
+    };
+    Bill::issued(issue, &c.hospitals[0].id, 3, 1_790_000_000_000 + n * 1_000, kind, sealed)
 }
 
 fn world() -> World {

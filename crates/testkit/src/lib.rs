@@ -184,11 +184,7 @@ impl Consortium {
     /// The keys the ledger requires a body of `patient`'s bill to be wrapped to: the patient's
     /// (when one of this consortium's patients) and the regulator's.
     pub fn required_readers(&self, patient: &Pseudonym) -> Vec<EncryptionKey> {
-        let mut readers = vec![self.regulator.encryption.public()];
-        if let Some(p) = self.patients.iter().find(|p| p.pseudonym == *patient) {
-            readers.push(p.encryption.public());
-        }
-        readers
+        required_readers(&self.genesis, patient)
     }
 
     /// An issuance of `bills` with stand-in sealed bodies addressed to the readers the ledger
@@ -265,6 +261,22 @@ fn stub_wrap(recipient: &EncryptionKey, seed: &[u8; 32]) -> KeyWrap {
         encapsulated: EncryptionKey(*seed),
         wrapped_key: WrappedKey(wrapped),
     }
+}
+
+/// The keys the ledger requires a body of `patient`'s bill to be wrapped to, as far as
+/// `genesis` tells: its body readers' and, for a patient it registers, the patient's.
+pub fn required_readers(genesis: &Genesis, patient: &Pseudonym) -> Vec<EncryptionKey> {
+    let mut readers: Vec<EncryptionKey> =
+        genesis.members.iter().filter(|m| m.body_reader).filter_map(|m| m.encryption_key).collect();
+    if let Some(p) = genesis.patients.iter().find(|p| p.pseudonym == *patient) {
+        readers.push(p.encryption_key);
+    }
+    readers
+}
+
+/// An issuance of `bills` with [`stub_body`]s addressed to the readers `genesis` requires.
+pub fn stub_issue_for(genesis: &Genesis, bills: Vec<BillIssue>) -> Payload {
+    stub_issue(bills, |b| required_readers(genesis, &b.patient))
 }
 
 /// An issuance of `bills`, each with a [`stub_body`] addressed to `readers(bill)`.

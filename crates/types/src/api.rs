@@ -1,7 +1,7 @@
 //! The HTTP API's response bodies, shared by the node (which sends them) and the SDK (which
 //! reads them), so the two cannot drift apart.
 
-use crate::ids::{BillId, ClaimId, MemberId, Pseudonym, TxId};
+use crate::ids::{BillId, ChainId, ClaimId, MemberId, Pseudonym, Text, TxId};
 use crate::money::Fen;
 use crate::receipt::Receipt;
 use medledger_crypto::Digest;
@@ -178,6 +178,21 @@ pub enum Event {
         /// The reservation released.
         released: Fen,
     },
+    /// A genesis-defined reader (the regulator) recorded an access to a bill's private body.
+    BodyAccessed {
+        /// The transaction.
+        tx_id: TxId,
+        /// The bill.
+        bill: BillId,
+        /// Who accessed it.
+        reader: MemberId,
+        /// The bill's issuer.
+        issuer: MemberId,
+        /// The bill's patient, who can see every access to their bills.
+        patient: Pseudonym,
+        /// Why, as the reader recorded it.
+        purpose: Text,
+    },
     /// A transaction was included in a block but refused by the ledger.
     TxRejected {
         /// The transaction.
@@ -219,19 +234,21 @@ impl Event {
             Event::ClaimSettled { .. } => "claim_settled",
             Event::ClaimRejected { .. } => "claim_rejected",
             Event::ClaimWithdrawn { .. } => "claim_withdrawn",
+            Event::BodyAccessed { .. } => "body_accessed",
             Event::TxRejected { .. } => "tx_rejected",
             Event::Block { .. } => "block",
         }
     }
 
     /// Every type name.
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
         "bills_issued",
         "bill_voided",
         "claim_submitted",
         "claim_settled",
         "claim_rejected",
         "claim_withdrawn",
+        "body_accessed",
         "tx_rejected",
         "block",
     ];
@@ -357,6 +374,10 @@ impl EventFilter {
                 (self.issuer.is_none() && payer_ok(payer) && patient_ok(patient))
                     .then(|| event.clone())
             }
+            Event::BodyAccessed { issuer, patient, .. } => {
+                (self.payer.is_none() && issuer_ok(issuer) && patient_ok(patient))
+                    .then(|| event.clone())
+            }
             Event::TxRejected { .. } => {
                 (self.payer.is_none() && self.patient.is_none() && self.issuer.is_none())
                     .then(|| event.clone())
@@ -410,4 +431,50 @@ pub struct ReceiptView {
     /// The claim, as of `as_of_height`, if the receipt is for a claim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<crate::Claim>,
+}
+
+/// `GET /v1/patients/{pseudonym}`: the keys registered for a pseudonym. Issuing hospitals wrap
+/// bill bodies to `encryption_key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PatientKeys {
+    /// The pseudonym.
+    pub pseudonym: Pseudonym,
+    /// The patient's wallet (signing) key.
+    pub public_key: crate::PublicKey,
+    /// The key the patient's bill bodies are wrapped to.
+    pub encryption_key: crate::EncryptionKey,
+}
+
+/// `GET /v1/bills/{code}/{number}/body`: a bill's sealed private body, served only to a caller
+/// entitled to it. Opening it needs the caller's own secret; nothing here is plaintext.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BillBody {
+    /// The bill.
+    pub bill: BillId,
+    /// The bill header's salted commitment to the body, to check the opened body against.
+    pub body_commitment: crate::Digest,
+    /// The sealed body as issued (its digest is the bill record's `sealed_body`).
+    pub sealed_body: crate::SealedBody,
+    /// For a payer: the patient's disclosures of this bill to it, from the payer's claims.
+    pub disclosures: Vec<crate::Disclosure>,
+    /// Why the caller may read it: `patient`, `issuer`, `payer` or `body_reader`.
+    pub entitlement: String,
+}
+
+/// Header carrying the caller's public key on a signed API request (reads of private data).
+pub const REQUEST_KEY_HEADER: &str = "x-medledger-key";
+/// Header carrying the request time, milliseconds since the Unix epoch.
+pub const REQUEST_TIME_HEADER: &str = "x-medledger-time";
+/// Header carrying the caller's signature over [`request_message`], hex.
+pub const REQUEST_SIGNATURE_HEADER: &str = "x-medledger-signature";
+/// How far a signed request's time may be from the node's clock.
+pub const REQUEST_SKEW_MS_MAX: u64 = 5 * 60 * 1_000;
+
+/// The bytes a caller signs (namespace `ApiRequest`) to read private data: the method, the path
+/// with its query, the time and the chain, so that a signature is good for one request on one
+/// network for a few minutes.
+pub fn request_message(method: &str, path: &str, time_ms: u64, chain_id: &ChainId) -> Vec<u8> {
+    format!("{method}\n{path}\n{time_ms}\n{chain_id}").into_bytes()
 }

@@ -8,7 +8,8 @@
 //! accepts more (capital hex digits, surrounding whitespace) the description says so.
 
 use crate::ids::{
-    BillCode, BillId, BillNumber, ChainId, CheckCode, ClaimId, MemberId, Pseudonym, Text, TxId,
+    BillCode, BillId, BillNumber, BodyNonce, ChainId, CheckCode, ClaimId, EncryptionKey, MemberId,
+    Pseudonym, Text, TxId, WrappedKey,
 };
 use crate::limits::{IDENT_BYTES_MAX, TEXT_BYTES_MAX};
 use crate::member::{Role, Roles};
@@ -130,6 +131,42 @@ manual_schema!(
         "A patient's pseudonym, the only way the ledger knows a patient: 16 bytes as 32 \
          lowercase hexadecimal characters (capital digits are accepted on input).",
         "9f86d081884c7d659a2feaa0c55ad015",
+    )
+);
+
+manual_schema!(
+    EncryptionKey,
+    "EncryptionKey",
+    string_schema(
+        hex_pattern(EncryptionKey::LEN),
+        (2 * EncryptionKey::LEN, 2 * EncryptionKey::LEN),
+        "An X25519 public key (32 bytes, 64 hexadecimal characters): a reader's key that bill \
+         bodies are wrapped to, or HPKE's encapsulated key inside a wrap.",
+        "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+    )
+);
+
+manual_schema!(
+    WrappedKey,
+    "WrappedKey",
+    string_schema(
+        hex_pattern(WrappedKey::LEN),
+        (2 * WrappedKey::LEN, 2 * WrappedKey::LEN),
+        "A bill's 32-byte data key encrypted to one reader with HPKE, with its 16-byte tag \
+         (48 bytes, 96 hexadecimal characters).",
+        "5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a5f0c9e2a",
+    )
+);
+
+manual_schema!(
+    BodyNonce,
+    "BodyNonce",
+    string_schema(
+        hex_pattern(BodyNonce::LEN),
+        (2 * BodyNonce::LEN, 2 * BodyNonce::LEN),
+        "The XChaCha20-Poly1305 nonce of a sealed bill body (24 bytes, 48 hexadecimal \
+         characters).",
+        "9b3e71d49b3e71d49b3e71d49b3e71d49b3e71d49b3e71d4",
     )
 );
 

@@ -536,7 +536,9 @@ impl std::fmt::Display for Effect {
                 write!(f, "claim {claim_id} withdrawn, {released} released")
             }
             Effect::PatientRegistered => write!(f, "patient registered"),
-            Effect::BodyAccessed { bill } => write!(f, "access to the body of bill {bill} recorded"),
+            Effect::BodyAccessed { bill } => {
+                write!(f, "access to the body of bill {bill} recorded")
+            }
             Effect::MemberFrozen => write!(f, "member frozen"),
             Effect::MemberUnfrozen => write!(f, "member unfrozen"),
         }

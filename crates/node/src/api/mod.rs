@@ -18,6 +18,7 @@
 mod events;
 mod guard;
 mod handlers;
+mod private;
 
 use crate::chain::Chain;
 use crate::config::NodeConfig;
@@ -51,7 +52,13 @@ pub(crate) struct Api {
     limiter: Arc<guard::RateLimiter>,
     streams: Arc<Semaphore>,
     openapi: Arc<String>,
+    blocks: BlockSource,
 }
+
+/// Fetches a finalized block by height (from marshal's archive), for reading sealed bodies.
+pub type BlockSource = Arc<
+    dyn Fn(u64) -> futures::future::BoxFuture<'static, Option<crate::block::Block>> + Send + Sync,
+>;
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (status, Json(ApiError { code: code.to_string(), message: message.into() })).into_response()
@@ -104,6 +111,9 @@ fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(handlers::block))
         .routes(routes!(handlers::bill))
         .routes(routes!(handlers::bill_receipt))
+        .routes(routes!(private::bill_body))
+        .routes(routes!(private::patient_keys))
+        .routes(routes!(private::members))
         .routes(routes!(handlers::claim_receipt))
         .routes(routes!(handlers::patient_bills))
         .routes(routes!(handlers::claim))
@@ -127,6 +137,7 @@ pub async fn start<E>(
     chain: Arc<Chain>,
     gossip: mpsc::Sender<Transaction>,
     validators: u32,
+    blocks: BlockSource,
 ) -> anyhow::Result<()>
 where
     E: commonware_runtime::Spawner + commonware_runtime::Metrics + commonware_runtime::Supervisor,
@@ -148,6 +159,7 @@ where
         config,
         validators,
         metrics: Arc::new(move || metrics_context.encode()),
+        blocks,
     };
     let router = routes
         .fallback(guard::unknown_route)
@@ -168,7 +180,7 @@ mod tests {
     fn the_document_lists_every_route_and_every_reference_resolves() {
         let document = serde_json::to_value(super::openapi()).unwrap();
         let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths.len(), 14, "{paths:?}");
+        assert_eq!(paths.len(), 17, "{paths:?}");
         let schemas = Registry::from_document(&document);
         assert_eq!(schemas.dangling_refs(&[&document["paths"]]), Vec::<String>::new());
     }

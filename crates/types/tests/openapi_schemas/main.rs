@@ -109,7 +109,8 @@ fn fixture() -> Fixture {
 
 /// A bill as the ledger records it after issuance at `height`.
 fn recorded(issue: BillIssue, issuer: &MemberId, height: u64, kind: BillKind) -> Bill {
-    Bill::issued(issue, issuer, height, 1_790_000_000_000 + height * 1_000, kind)
+    let sealed = matches!(kind, BillKind::Normal).then_some(Digest([5; 32]));
+    Bill::issued(issue, issuer, height, 1_790_000_000_000 + height * 1_000, kind, sealed)
 }
 
 /// An open bill with categories and claims, a voided bill, and the red bill that voided it.
@@ -479,6 +480,8 @@ fn members_status_errors_blocks_and_queries_match() {
             roles: Roles::of(&[Role::SocialSecurity, Role::Insurer, Role::Hospital]),
             keys: vec![c.social_security.key.public_key(), c.insurers[0].key.public_key()],
             frozen: true,
+            encryption_key: Some(c.social_security.encryption.public()),
+            body_reader: false,
         },
     );
     assert_matches(
