@@ -9,12 +9,12 @@
 //! with `--exit`).
 
 use anyhow::Context as _;
-use medledger_client::Client;
+use medledger_client::{Client, ClientError, EncryptionSecret, IssuerKeystore};
 use medledger_node::init::{InitOptions, read_member_key, read_patients};
 use medledger_node::localnet::Localnet;
-use medledger_testkit::{TxFactory, bill, claim, claim_id, consent_submit};
+use medledger_testkit::{TxFactory, bill, claim, claim_id, consent_submit, sample_body};
 use medledger_types::api::Committed;
-use medledger_types::{BillId, ChainId, Fen, MemberId, Payload, Text, Transaction};
+use medledger_types::{BillId, ChainId, Fen, MemberId, Payload, SigningKey, Text, Transaction};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -92,6 +92,63 @@ impl Story {
         self.steps.push(step);
         Ok(latency_ms)
     }
+
+    /// Records a read of private data through node `node % n`: `ok` with what was read, or the
+    /// node's refusal code.
+    fn read(
+        &mut self,
+        node: usize,
+        description: &str,
+        expected: &str,
+        read: impl FnOnce(&Client) -> Result<String, ClientError>,
+    ) -> anyhow::Result<()> {
+        let client = &self.nodes[node % self.nodes.len()];
+        let start = Instant::now();
+        let (outcome, detail) = match read(client) {
+            Ok(detail) => ("ok".to_string(), detail),
+            Err(ClientError::Api { error, .. }) => (error.code, error.message),
+            Err(other) => ("error".to_string(), other.to_string()),
+        };
+        let latency_ms = start.elapsed().as_secs_f64() * 1_000.0;
+        let step = Step {
+            step: self.steps.len() + 1,
+            description: description.to_string(),
+            ok: outcome == expected,
+            expected: expected.to_string(),
+            outcome,
+            detail,
+            height: client.status().map_or(0, |s| s.height),
+            latency_ms,
+        };
+        if !self.json {
+            let mark = if step.ok { "ok " } else { "FAIL" };
+            println!("{:>2}. [{mark}] {}", step.step, step.description);
+            println!(
+                "          {} — {} ({:.0} ms via node{})",
+                step.outcome,
+                step.detail,
+                step.latency_ms,
+                node % self.nodes.len()
+            );
+            if !step.ok {
+                println!("          expected: {}", step.expected);
+            }
+        }
+        self.steps.push(step);
+        Ok(())
+    }
+}
+
+/// Opens `bill`'s body as the holder of `key`, describing what was read.
+fn open_as(client: &Client, bill: BillId, key: &SigningKey) -> Result<String, ClientError> {
+    let secret = EncryptionSecret::from_signing_key(key);
+    let (fetched, body) = client.open_bill_body(bill, key, &secret)?;
+    Ok(format!(
+        "decrypted as {}: {}, {} itemised charges, matches the header's commitment",
+        fetched.entitlement,
+        body.department,
+        body.items.len()
+    ))
 }
 
 /// Plays the story; `exit` stops the network afterwards instead of waiting for Ctrl-C.
@@ -123,6 +180,10 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     let dir = net.dir.clone();
     let chain = ChainId::new(nodes[0].status()?.chain_id)?;
     let hospital = read_member_key(&dir, "city-central-hospital")?;
+    let regulator = read_member_key(&dir, "finance-bureau")?;
+    let tai = read_member_key(&dir, "tai-insurance")?;
+    // The hospital's own copy of each patient's bodies, erasable per patient.
+    let keystore = IssuerKeystore::open(dir.join("keys/members/city-central-hospital.bodies"))?;
     let platform = read_member_key(&dir, "wallet-platform")?;
     let ss = (MemberId::new("social-security")?, read_member_key(&dir, "social-security")?);
     let insurer = (MemberId::new("ping-health")?, read_member_key(&dir, "ping-health")?);
@@ -142,11 +203,25 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     let mut first = bill(a, patient, 25_000, 60_000);
     first.amounts.personal_account = Fen(12_000);
     first.amounts.total = Fen(97_000);
-    let issue = f.sign(
-        &hospital,
-        Payload::IssueBills { bills: vec![first, bill(b, patient, 8_000, 10_000)] },
-    );
-    story.step(0, "City Central Hospital issues a signed batch of bills", "accepted", &issue)?;
+    // The private bodies (name, ID, diagnosis, itemised charges) are encrypted here, in the
+    // hospital, before the batch is signed: the ledger gets ciphertext and commitments.
+    let sealed = story.nodes[0].seal_bills(
+        vec![
+            (first, sample_body("李明华 Li Minghua", "440106198512250037", 97_000)),
+            (
+                bill(b, patient, 8_000, 10_000),
+                sample_body("李明华 Li Minghua", "440106198512250037", 18_000),
+            ),
+        ],
+        Some(&keystore),
+    )?;
+    let issue = f.sign(&hospital, sealed);
+    story.step(
+        0,
+        "City Central Hospital issues a signed batch of bills, their private bodies encrypted",
+        "accepted",
+        &issue,
+    )?;
 
     let found = story.nodes[1].patient_bills(patient)?;
     let listed: Vec<String> = found
@@ -162,7 +237,9 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         );
     }
 
-    let first_claim = claim(claim_id(base + 1), &ss.0, patient, &[(a, 15_000)]);
+    let mut first_claim = claim(claim_id(base + 1), &ss.0, patient, &[(a, 15_000)]);
+    // The patient's consent lets this payer, and only it, read the bill's body.
+    first_claim.disclosures = story.nodes[0].disclosures(&patient_key, &first_claim)?;
     let submit_first =
         f.sign(&patient_key, Payload::SubmitClaim { claim: first_claim, consent: None });
     let t1 = story.step(
@@ -181,7 +258,8 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     );
     let t2 = story.step(2, "The social security bureau settles 150.00", "accepted", &settle)?;
 
-    let second = claim(claim_id(base + 2), &insurer.0, patient, &[(a, 10_000)]);
+    let mut second = claim(claim_id(base + 2), &insurer.0, patient, &[(a, 10_000)]);
+    second.disclosures = story.nodes[0].disclosures(&patient_key, &second)?;
     let consent = consent_submit(&chain, &patient_key, &second);
     let submit_second = f.sign(
         &platform,
@@ -211,6 +289,37 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     )?;
     let void = f.sign(&hospital, Payload::VoidBill { bill: a, red_number: red.number });
     story.step(3, "The hospital tries to void the reimbursed bill", "bill_has_claims", &void)?;
+
+    // Privacy: who can read the bill's private body.
+    story.read(0, "The patient opens the bill's private body in the wallet", "ok", |c| {
+        open_as(c, a, &patient_key)
+    })?;
+    story.read(
+        1,
+        "The social security bureau, to which the patient disclosed it, opens it",
+        "ok",
+        |c| open_as(c, a, &ss.1),
+    )?;
+    story.read(2, "Tai Insurance, with no disclosure, asks for the body", "not_entitled", |c| {
+        open_as(c, a, &tai)
+    })?;
+    story.read(
+        3,
+        "The finance bureau asks without recording its access",
+        "access_not_recorded",
+        |c| open_as(c, a, &regulator),
+    )?;
+    let access = f.sign(
+        &regulator,
+        Payload::AccessBody { bill: a, purpose: Text::new("demo audit 2026-01")? },
+    );
+    story.step(0, "The finance bureau records its access on the ledger", "accepted", &access)?;
+    story.read(
+        1,
+        "The finance bureau opens the body, its access now on the ledger",
+        "ok",
+        |c| open_as(c, a, &regulator),
+    )?;
 
     let final_bill = story.nodes[2].bill(a)?;
     let summary = Summary {

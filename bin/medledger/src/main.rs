@@ -142,6 +142,14 @@ enum Command {
     /// Print the API's OpenAPI 3.1 document (the one every node serves at /openapi.json), to
     /// generate clients or browse the API without a running node.
     Openapi,
+    /// Erase keys so that bill bodies become unreadable (crypto-shredding): a hospital's copy
+    /// of one patient's bodies, or a patient's own key file.
+    ///
+    /// The ledger never deletes anything: blocks, state roots and receipts keep verifying. What
+    /// goes is the ability to decrypt: once every copy of the key a body is wrapped to is gone,
+    /// its ciphertext is noise. See docs/design/0007-privacy.md for what remains and why.
+    #[command(after_long_help = cli::erase::HELP)]
+    Erase(cli::erase::EraseArgs),
 }
 
 fn init(options: medledger_node::init::InitOptions) -> anyhow::Result<std::process::ExitCode> {
@@ -212,6 +220,7 @@ fn main() -> std::process::ExitCode {
         Command::Verify { receipt, genesis, json } => {
             cli::receipt::run_verify(&receipt, &genesis, json)
         }
+        Command::Erase(args) => cli::erase::run(&args),
         Command::Openapi => medledger_node::api::openapi()
             .to_pretty_json()
             .map_err(Into::into)

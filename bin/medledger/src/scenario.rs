@@ -135,15 +135,15 @@ pub fn run(json: bool) -> anyhow::Result<ExitCode> {
 
     // 970.00 outpatient bill: the pooled fund paid 600.00 and the personal account 120.00 at
     // the counter; the patient paid 250.00, which is all that can ever be claimed.
+    // Stand-in sealed bodies: this in-process story is about the rules; `medledger demo`
+    // seals and opens real ones.
     let issue = s.txs.sign(
         &hospital.key,
-        Payload::IssueBills {
-            bills: vec![
-                outpatient(a, patient.pseudonym, 97_000, 60_000, 12_000, 25_000),
-                outpatient(b, patient.pseudonym, 18_000, 10_000, 0, 8_000),
-                outpatient(d, c.patients[1].pseudonym, 5_000, 0, 0, 5_000),
-            ],
-        },
+        c.issue(vec![
+            outpatient(a, patient.pseudonym, 97_000, 60_000, 12_000, 25_000),
+            outpatient(b, patient.pseudonym, 18_000, 10_000, 0, 8_000),
+            outpatient(d, c.patients[1].pseudonym, 5_000, 0, 0, 5_000),
+        ]),
     );
     s.step("City Central Hospital issues a signed batch of 3 bills", "accepted", &issue);
 

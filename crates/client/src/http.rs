@@ -116,11 +116,12 @@ pub(crate) fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
+    extra_headers: &str,
     content_type: &str,
     body: &[u8],
     timeout: Duration,
 ) -> std::io::Result<(u16, Vec<u8>)> {
-    let stream = send(addr, method, path, "", content_type, body, timeout)?;
+    let stream = send(addr, method, path, extra_headers, content_type, body, timeout)?;
     let mut response = Vec::new();
     stream.take(RESPONSE_BYTES_MAX).read_to_end(&mut response)?;
     let split =

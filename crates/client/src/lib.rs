@@ -18,12 +18,16 @@ mod http;
 
 pub use events::EventStream;
 
+pub use medledger_privacy::{EncryptionSecret, IssuerKeystore, PrivateBody};
+
 use medledger_types::api::{
-    ApiError, BlockSummary, Committed, EventFilter, ListQuery, Page, ReceiptView, Status, TxStatus,
+    ApiError, BillBody, BlockSummary, Committed, EventFilter, ListQuery, Page, PatientKeys,
+    REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, ReceiptView, Status,
+    TxStatus, request_message,
 };
 use medledger_types::{
-    Bill, BillId, ChainId, Claim, ClaimId, Encode as _, MemberId, Payload, Pseudonym, SigningKey,
-    Transaction, TxBody, TxId,
+    Bill, BillId, BillIssue, ChainId, Claim, ClaimId, ClaimSubmission, Disclosure, EncryptionKey,
+    Encode as _, Member, MemberId, Payload, Pseudonym, SigningKey, Transaction, TxBody, TxId,
 };
 use serde::de::DeserializeOwned;
 use std::net::{SocketAddr, ToSocketAddrs as _};
@@ -54,6 +58,22 @@ pub enum ClientError {
     /// The node's answer could not be understood.
     #[error("unexpected answer from the node: {0}")]
     Decode(String),
+    /// A body could not be sealed, or the issuer's key store failed.
+    #[error("cannot seal the body of bill {bill}: {reason}")]
+    Seal {
+        /// The bill.
+        bill: BillId,
+        /// Why.
+        reason: String,
+    },
+    /// A private body could not be opened with the given key.
+    #[error("cannot open the body of bill {bill}: {source}")]
+    Open {
+        /// The bill.
+        bill: BillId,
+        /// Why.
+        source: medledger_privacy::OpenError,
+    },
 }
 
 /// How many blocks after the node's current height a transaction built by [`Client::sign`]
@@ -93,8 +113,19 @@ impl Client {
         content_type: &str,
         body: &[u8],
     ) -> Result<(u16, T), ClientError> {
+        self.request_with(method, path, "", content_type, body)
+    }
+
+    fn request_with<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        extra_headers: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(u16, T), ClientError> {
         let (status, bytes) =
-            http::request(self.addr, method, path, content_type, body, self.timeout)
+            http::request(self.addr, method, path, extra_headers, content_type, body, self.timeout)
                 .map_err(|source| ClientError::Io { addr: self.addr, source })?;
         if status >= 400 {
             let error = serde_json::from_slice::<ApiError>(&bytes).unwrap_or_else(|_| ApiError {
@@ -120,7 +151,7 @@ impl Client {
     /// `GET /metrics`: Prometheus text.
     pub fn metrics(&self) -> Result<String, ClientError> {
         let (status, bytes) =
-            http::request(self.addr, "GET", "/metrics", "text/plain", b"", self.timeout)
+            http::request(self.addr, "GET", "/metrics", "", "text/plain", b"", self.timeout)
                 .map_err(|source| ClientError::Io { addr: self.addr, source })?;
         if status != 200 {
             return Err(ClientError::Decode(format!("/metrics answered {status}")));
@@ -266,6 +297,157 @@ impl Client {
     /// `GET /v1/claims/{id}`.
     pub fn claim(&self, id: ClaimId) -> Result<Claim, ClientError> {
         self.get(&format!("/v1/claims/{id}"))
+    }
+
+    /// `GET /v1/members`: every member, with its encryption key and whether every bill body is
+    /// wrapped to it.
+    pub fn members(&self) -> Result<Vec<Member>, ClientError> {
+        self.get("/v1/members")
+    }
+
+    /// `GET /v1/patients/{pseudonym}`: the keys registered for a patient.
+    pub fn patient_keys(&self, patient: Pseudonym) -> Result<PatientKeys, ClientError> {
+        self.get(&format!("/v1/patients/{patient}"))
+    }
+
+    /// The keys a new bill body for `patient` must be wrapped to: the patient's (when
+    /// registered) and each genesis-defined body reader's, from `members` ([`Client::members`]).
+    pub fn required_readers(
+        &self,
+        members: &[Member],
+        patient: Pseudonym,
+    ) -> Result<Vec<EncryptionKey>, ClientError> {
+        let mut readers: Vec<EncryptionKey> =
+            members.iter().filter(|m| m.body_reader).filter_map(|m| m.encryption_key).collect();
+        match self.patient_keys(patient) {
+            Ok(keys) => readers.push(keys.encryption_key),
+            Err(ClientError::Api { status: 404, .. }) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(readers)
+    }
+
+    /// `GET /v1/bills/{code}/{number}/body`, signed with `key`: the bill's sealed body, if the
+    /// key is entitled to it (its patient, issuer, a payer it was disclosed to, or a body reader
+    /// whose access is recorded).
+    pub fn bill_body(&self, id: BillId, key: &SigningKey) -> Result<BillBody, ClientError> {
+        let path = format!("/v1/bills/{}/{}/body", id.code, id.number);
+        let chain_id = self.chain_id()?;
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let message = request_message("GET", &path, time, &chain_id);
+        let signature = key.sign(medledger_crypto::Namespace::ApiRequest, &message);
+        let headers = format!(
+            "{REQUEST_KEY_HEADER}: {}\r\n{REQUEST_TIME_HEADER}: {time}\r\n{REQUEST_SIGNATURE_HEADER}: {}\r\n",
+            key.public_key().to_hex(),
+            medledger_crypto::encode_hex(signature.as_bytes()),
+        );
+        self.request_with("GET", &path, &headers, "application/json", b"").map(|(_, v)| v)
+    }
+
+    /// Fetches a bill's sealed body with a request signed by `key` and opens it with `secret`:
+    /// the wrap addressed to `secret`, or a disclosure to it. The opened body is checked against
+    /// the bill's commitment.
+    pub fn open_bill_body(
+        &self,
+        id: BillId,
+        key: &SigningKey,
+        secret: &EncryptionSecret,
+    ) -> Result<(BillBody, PrivateBody), ClientError> {
+        let body = self.bill_body(id, key)?;
+        let chain_id = self.chain_id()?;
+        let wrap = body
+            .sealed_body
+            .wrap_for(&secret.public())
+            .or_else(|| {
+                body.disclosures.iter().map(|d| &d.wrap).find(|w| w.recipient == secret.public())
+            })
+            .cloned()
+            .ok_or(ClientError::Open { bill: id, source: medledger_privacy::OpenError::NoWrapForKey })?;
+        let opened = medledger_privacy::open(
+            &chain_id,
+            &id,
+            &body.sealed_body,
+            &body.body_commitment,
+            &wrap,
+            secret,
+        )
+        .map_err(|source| ClientError::Open { bill: id, source })?;
+        Ok((body, opened))
+    }
+
+    /// An issuance of `bills`: each private body sealed to the readers the ledger requires
+    /// ([`Client::required_readers`]) and, with `issuer_copy`, to the hospital's own key for the
+    /// patient; each header's commitment set to its body. Sign the payload with the hospital's
+    /// key. Nothing of the bodies leaves this process unencrypted.
+    pub fn seal_bills(
+        &self,
+        bills: Vec<(BillIssue, PrivateBody)>,
+        issuer_copy: Option<&IssuerKeystore>,
+    ) -> Result<Payload, ClientError> {
+        let chain_id = self.chain_id()?;
+        let members = self.members()?;
+        let mut readers: std::collections::HashMap<Pseudonym, Vec<EncryptionKey>> =
+            std::collections::HashMap::new();
+        let mut issues = Vec::with_capacity(bills.len());
+        let mut bodies = Vec::with_capacity(bills.len());
+        for (mut issue, body) in bills {
+            let seal_error = |reason: String| ClientError::Seal { bill: issue.id, reason };
+            if !readers.contains_key(&issue.patient) {
+                let mut keys = self.required_readers(&members, issue.patient)?;
+                if let Some(store) = issuer_copy {
+                    let copy = store.key_for(&issue.patient).map_err(|e| seal_error(e.to_string()))?;
+                    keys.push(copy.public());
+                }
+                readers.insert(issue.patient, keys);
+            }
+            let sealed = medledger_privacy::seal(&chain_id, &issue.id, &body, &readers[&issue.patient])
+                .map_err(|e| seal_error(e.to_string()))?;
+            issue.body_commitment = sealed.commitment;
+            issues.push(issue);
+            bodies.push(sealed.body);
+        }
+        Ok(Payload::IssueBills { bills: issues, bodies })
+    }
+
+    /// The patient's consent for `claim`'s payer to read each claimed bill's body: the data
+    /// key, unwrapped with the patient's key, wrapped again to the payer's encryption key. Empty
+    /// when the payer has no encryption key. Set it as the claim's `disclosures` before the
+    /// claim (and any consent over it) is signed.
+    pub fn disclosures(
+        &self,
+        patient: &SigningKey,
+        claim: &ClaimSubmission,
+    ) -> Result<Vec<Disclosure>, ClientError> {
+        let members = self.members()?;
+        let payer = members.iter().find(|m| m.id == claim.payer);
+        let Some(payer_key) = payer.and_then(|m| m.encryption_key) else {
+            return Ok(Vec::new());
+        };
+        let chain_id = self.chain_id()?;
+        let secret = EncryptionSecret::from_signing_key(patient);
+        claim
+            .items
+            .iter()
+            .map(|item| {
+                let fetched = self.bill_body(item.bill, patient)?;
+                medledger_privacy::disclose(
+                    &chain_id,
+                    &item.bill,
+                    &fetched.sealed_body,
+                    &secret,
+                    &payer_key,
+                )
+                .map_err(|source| ClientError::Open { bill: item.bill, source })
+            })
+            .collect()
+    }
+
+    /// The node's chain id.
+    pub fn chain_id(&self) -> Result<ChainId, ClientError> {
+        ChainId::new(self.status()?.chain_id)
+            .map_err(|e| ClientError::Decode(format!("the node's chain id: {e}")))
     }
 }
 

@@ -22,7 +22,7 @@ use medledger_node::config::MempoolConfig;
 use medledger_node::mempool::Mempool;
 use medledger_node::state_tree::StateKey;
 use medledger_testkit::{Consortium, TxFactory, bill};
-use medledger_types::{ChainId, Payload, Transaction};
+use medledger_types::{ChainId, Transaction};
 use std::time::{Duration, Instant};
 
 const BATCH: u64 = 1_000;
@@ -57,7 +57,7 @@ fn main() {
                         bill(c.bill_id(0, n), patient, 10_000, 5_000)
                     })
                     .collect();
-                f.sign(&c.hospitals[0].key, Payload::IssueBills { bills: batch })
+                f.sign(&c.hospitals[0].key, c.issue(batch))
             })
             .collect();
         planned.push(txs);

@@ -516,9 +516,7 @@ mod tests {
         let mut f = TxFactory::new(c.chain_id().clone(), 10);
         let issue = f.sign(
             &c.hospitals[0].key,
-            Payload::IssueBills {
-                bills: vec![bill(c.bill_id(0, 1), c.patients[0].pseudonym, 100, 0)],
-            },
+            c.issue(vec![bill(c.bill_id(0, 1), c.patients[0].pseudonym, 100, 0)]),
         );
         let block = Block::child(
             &genesis,

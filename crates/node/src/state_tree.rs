@@ -178,7 +178,8 @@ mod tests {
     fn record(n: u64, reimbursed: u64) -> Record {
         let c = Consortium::demo("tree", 2);
         let issue = bill(c.bill_id(0, n), c.patients[0].pseudonym, 10_000, 0);
-        let mut record = Bill::issued(issue, &c.hospitals[0].id, 1, 0, BillKind::Normal);
+        let sealed = Some(medledger_types::Digest([3; 32]));
+        let mut record = Bill::issued(issue, &c.hospitals[0].id, 1, 0, BillKind::Normal, sealed);
         record.reimbursed = Fen(reimbursed);
         Record::Bill(record)
     }

@@ -294,6 +294,58 @@ pub fn stub_disclosure(bill: BillId, payer_key: &EncryptionKey) -> Disclosure {
     Disclosure { bill, wrap: stub_wrap(payer_key, &seed) }
 }
 
+/// A realistic outpatient body for `patient_name` (ID `patient_id`) whose three itemised
+/// charges add up to `total` fen, for demos and end-to-end tests.
+pub fn sample_body(
+    patient_name: &str,
+    patient_id: &str,
+    total: u64,
+) -> medledger_privacy::PrivateBody {
+    use medledger_privacy::ChargeItem;
+    let item = |code: &str, name: &str, category, amount: u64, self_paid: u64| ChargeItem {
+        code: code.to_string(),
+        name: name.to_string(),
+        category,
+        unit_price: Fen(amount),
+        quantity: 1,
+        amount: Fen(amount),
+        self_paid: Fen(self_paid),
+    };
+    let consultation = total / 10;
+    let examination = total * 3 / 10;
+    let medicine = total - consultation - examination;
+    medledger_privacy::PrivateBody {
+        patient_name: patient_name.to_string(),
+        patient_id: patient_id.to_string(),
+        department: "呼吸内科门诊 Respiratory outpatient".to_string(),
+        diagnosis: "J18.900 社区获得性肺炎 community-acquired pneumonia".to_string(),
+        items: vec![
+            item(
+                "110200001",
+                "副主任医师诊查费 consultation",
+                ChargeCategory::Consultation,
+                consultation,
+                0,
+            ),
+            item(
+                "250101015",
+                "血细胞分析 blood count",
+                ChargeCategory::Examination,
+                examination,
+                0,
+            ),
+            item(
+                "XJ01DDA032A001",
+                "头孢克肟胶囊 cefixime",
+                ChargeCategory::WesternMedicine,
+                medicine,
+                medicine / 5,
+            ),
+        ],
+        payment_channel: "wallet".to_string(),
+    }
+}
+
 /// A claim id from a number.
 pub fn claim_id(n: u64) -> ClaimId {
     let mut id = [0u8; 16];

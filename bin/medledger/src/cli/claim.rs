@@ -47,6 +47,11 @@ enum ClaimCommand {
         /// second effect, so a retry with the same id is safe.
         #[arg(long, value_name = "CLAIM_ID")]
         claim_id: Option<ClaimId>,
+        /// Do not disclose the bills' private bodies to the payer. By default the patient's
+        /// consent lets this payer, and no one else, read each claimed bill's body: the patient's
+        /// wallet re-wraps each bill's data key to the payer's encryption key.
+        #[arg(long)]
+        no_disclose: bool,
         #[command(flatten)]
         patient: PatientSigner,
     },
@@ -207,6 +212,23 @@ impl PatientSigner {
     }
 }
 
+/// The patient's consent for the claim's payer to read each claimed bill's body (see
+/// `Client::disclosures`); none, with a note, when the payer has no encryption key.
+fn disclose(
+    node: &Node,
+    patient: &SigningKey,
+    claim: &ClaimSubmission,
+) -> anyhow::Result<Vec<medledger_types::Disclosure>> {
+    let disclosures = node
+        .client
+        .disclosures(patient, claim)
+        .with_context(|| format!("disclosing the claimed bills to {}", claim.payer))?;
+    if disclosures.is_empty() && !node.json {
+        eprintln!("payer {} has no encryption key: its bodies stay undisclosed", claim.payer);
+    }
+    Ok(disclosures)
+}
+
 /// Parses `CODE/NUMBER=AMOUNT`.
 fn parse_item(text: &str) -> Result<(BillId, Fen), String> {
     let (bill, amount) =
@@ -217,7 +239,7 @@ fn parse_item(text: &str) -> Result<(BillId, Fen), String> {
 pub fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
     let node = args.node.connect()?;
     match args.command {
-        ClaimCommand::Submit { bill, amount, items, payer, claim_id, patient } => {
+        ClaimCommand::Submit { bill, amount, items, payer, claim_id, no_disclose, patient } => {
             let items: Vec<ClaimItem> = bill
                 .zip(amount)
                 .into_iter()
@@ -233,8 +255,13 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
                     Some(p) => p,
                     None => node.client.bill(first)?.issue.patient,
                 },
+                disclosures: Vec::new(),
                 items,
             };
+            let mut claim = claim;
+            if !no_disclose {
+                claim.disclosures = disclose(&node, &patient.patient_key()?, &claim)?;
+            }
             let extra = [("claim_id", claim.claim_id.to_string())];
             let consent_to = claim.clone();
             patient.transact(

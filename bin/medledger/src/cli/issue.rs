@@ -1,20 +1,29 @@
-//! `medledger bill issue`: a JSON file of bills, issued in signed batches.
+//! `medledger bill issue`: a JSON file of bills, sealed and issued in signed batches.
 //!
 //! The whole file is read and checked before the first batch is signed, so a typo on bill
 //! 2,000 does not leave bills 1 to 1,999 issued. The ledger still has the last word on each
-//! batch (numbers in range and unused, categories adding up).
+//! batch (numbers in range and unused, categories adding up, bodies wrapped to their readers).
+//!
+//! Each bill's private body (patient name and ID, department, diagnosis, itemised charges,
+//! payment channel) is encrypted here, before anything leaves the hospital: under a fresh data
+//! key, wrapped to the patient's registered key, to every genesis body reader (the regulator)
+//! and, unless `--no-issuer-copy`, to the hospital's own per-patient key in its key store. The
+//! header carries the salted commitment to the body.
 
 use super::amount::Yuan;
 use super::bill::parse_number;
 use super::{Node, Rejected, Submitted, print_json};
 use anyhow::{Context as _, bail};
 use medledger_crypto::SigningKey;
+use medledger_privacy::{IssuerKeystore, PrivateBody};
+use medledger_types::limits::TX_BYTES_MAX;
 use medledger_types::{
-    BillAmounts, BillCode, BillId, BillIssue, BillNumber, CategoryAmount, ChargeCategory, Digest,
-    Fen, Payload, Pseudonym, VisitType,
+    BillAmounts, BillCode, BillId, BillIssue, BillNumber, CategoryAmount, ChargeCategory,
+    Encode as _, EncryptionKey, Fen, Payload, Pseudonym, SealedBody, VisitType,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -53,11 +62,26 @@ The file (amounts are strings in yuan; at most 1,000,000 bills):
                                   (consultation, examination, imaging, treatment,
                                   surgery, western_medicine, chinese_medicine,
                                   materials, bed, other)
-        "body_commitment": "5e1a…"  optional: hash of the salted private body (64 hex
-                                  characters) from the billing system; default all zeros
+        "body": {                 the private body: encrypted before it leaves this
+                                  machine; only its salted commitment is public
+          "patient_name": "张三",
+          "patient_id": "440106199001011234",
+          "department": "心内科 Cardiology",
+          "diagnosis": "I10 原发性高血压",
+          "payment_channel": "wechat_pay",
+          "items": [
+            {"code": "250101001", "name": "血常规", "category": "examination",
+             "unit_price": 2500, "quantity": 1, "amount": 2500, "self_paid": 500}
+          ]                       item amounts in fen; amount = unit_price × quantity
+        }
       }
     ]
   }
+
+Bodies are wrapped to the patient's registered key (GET /v1/patients/{pseudonym}), to each
+genesis body reader (the regulator, GET /v1/members) and to the hospital's own key for that
+patient in --keystore (default: next to the key file, KEY.bodies/). Erase a patient's issuer
+copy with `medledger erase --keystore DIR --patient PSEUDONYM`.
 
 "#,
     super::exit_codes_help!()
@@ -122,11 +146,11 @@ struct BillEntry {
     patient_pay: Option<Yuan>,
     #[serde(default)]
     categories: BTreeMap<ChargeCategory, Yuan>,
-    body_commitment: Option<Digest>,
+    body: PrivateBody,
 }
 
 /// Reads and checks the bills file.
-fn read_bills(path: &Path) -> anyhow::Result<Vec<BillIssue>> {
+fn read_bills(path: &Path) -> anyhow::Result<Vec<(BillIssue, PrivateBody)>> {
     let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut text = String::new();
     file.take(BILLS_FILE_BYTES_MAX + 1)
@@ -169,7 +193,8 @@ fn read_bills(path: &Path) -> anyhow::Result<Vec<BillIssue>> {
 }
 
 impl BillEntry {
-    fn into_issue(self, id: BillId) -> anyhow::Result<BillIssue> {
+    fn into_issue(self, id: BillId) -> anyhow::Result<(BillIssue, PrivateBody)> {
+        self.body.validate().context("\"body\"")?;
         let part = |p: Option<Yuan>| p.map_or(Fen::ZERO, |y| y.0);
         let (pooled_fund, personal_account, other_fund) =
             (part(self.pooled_fund), part(self.personal_account), part(self.other_fund));
@@ -189,7 +214,7 @@ impl BillEntry {
                  is not the total {total}"
             );
         }
-        Ok(BillIssue {
+        let issue = BillIssue {
             id,
             visit_type: self.visit_type.unwrap_or(VisitType::Outpatient),
             patient: self.patient,
@@ -199,9 +224,42 @@ impl BillEntry {
                 .into_iter()
                 .map(|(category, amount)| CategoryAmount { category, amount: amount.0 })
                 .collect(),
-            // No private body recorded; documented in the file format.
-            body_commitment: self.body_commitment.unwrap_or_default(),
-        })
+            // Set when the body is sealed.
+            body_commitment: medledger_types::Digest::default(),
+        };
+        Ok((issue, self.body))
+    }
+}
+
+/// Batches are cut below this encoded size, leaving room under the ledger's limit.
+const BATCH_BYTES_TARGET: usize = TX_BYTES_MAX * 7 / 8;
+
+/// Seals bodies: finds each patient's readers once, and the issuer's copy in its key store.
+struct Sealer<'a> {
+    node: &'a Node,
+    chain: medledger_types::ChainId,
+    members: Vec<medledger_types::Member>,
+    readers: HashMap<Pseudonym, Vec<EncryptionKey>>,
+    keystore: Option<IssuerKeystore>,
+}
+
+impl Sealer<'_> {
+    fn seal(&mut self, issue: &mut BillIssue, body: &PrivateBody) -> anyhow::Result<SealedBody> {
+        let patient = issue.patient;
+        if !self.readers.contains_key(&patient) {
+            let mut readers = self.node.client.required_readers(&self.members, patient)?;
+            if let Some(store) = &self.keystore {
+                let copy = store.key_for(&patient).with_context(|| {
+                    format!("the issuer's key for patient {patient} in {}", store.dir().display())
+                })?;
+                readers.push(copy.public());
+            }
+            self.readers.insert(patient, readers);
+        }
+        let sealed = medledger_privacy::seal(&self.chain, &issue.id, body, &self.readers[&patient])
+            .with_context(|| format!("sealing the body of bill {}", issue.id))?;
+        issue.body_commitment = sealed.commitment;
+        Ok(sealed.body)
     }
 }
 
@@ -225,10 +283,36 @@ struct Summary {
     batches: Vec<Batch>,
 }
 
-pub fn run(node: &Node, key: &SigningKey, file: &Path, batch: usize) -> anyhow::Result<ExitCode> {
+/// Where the issuer keeps its per-patient body keys unless told: next to its key file.
+pub fn default_keystore(key_path: &Path) -> std::path::PathBuf {
+    let name = key_path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let stem = name.strip_suffix(".key.json").unwrap_or(&name);
+    key_path.with_file_name(format!("{stem}.bodies"))
+}
+
+pub fn run(
+    node: &Node,
+    key: &SigningKey,
+    file: &Path,
+    batch: usize,
+    keystore: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let bills = read_bills(file)?;
     let total = bills.len();
-    let batches_total = total.div_ceil(batch);
+    let mut sealer = Sealer {
+        node,
+        chain: node.tip()?.0,
+        members: node.client.members()?,
+        readers: HashMap::new(),
+        keystore: keystore
+            .map(|dir| {
+                IssuerKeystore::open(dir)
+                    .with_context(|| format!("opening the key store {}", dir.display()))
+            })
+            .transpose()?,
+    };
+    let batches = cut_batches(&mut sealer, bills, batch)?;
+    let batches_total = batches.len();
     let start = Instant::now();
     let mut summary = Summary {
         bills_in_file: total,
@@ -238,8 +322,8 @@ pub fn run(node: &Node, key: &SigningKey, file: &Path, batch: usize) -> anyhow::
         batches: Vec::new(),
     };
     let mut rejected = None;
-    for (i, chunk) in bills.chunks(batch).enumerate() {
-        let tx = node.sign(key, Payload::IssueBills { bills: chunk.to_vec() })?;
+    for (i, (chunk, bodies)) in batches.into_iter().enumerate() {
+        let tx = node.sign(key, Payload::IssueBills { bills: chunk.clone(), bodies })?;
         let submitted = node.submit(&tx)?;
         let (first, last) = (chunk[0].id, chunk[chunk.len() - 1].id);
         if !node.json {
@@ -280,4 +364,39 @@ pub fn run(node: &Node, key: &SigningKey, file: &Path, batch: usize) -> anyhow::
         None => Ok(ExitCode::SUCCESS),
         Some(rejected) => Err(rejected.into()),
     }
+}
+
+/// Seals every body and cuts the bills into batches of at most `batch` bills and
+/// [`BATCH_BYTES_TARGET`] bytes, printing progress while sealing.
+fn cut_batches(
+    sealer: &mut Sealer<'_>,
+    bills: Vec<(BillIssue, PrivateBody)>,
+    batch: usize,
+) -> anyhow::Result<Vec<(Vec<BillIssue>, Vec<SealedBody>)>> {
+    let total = bills.len();
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let (mut issues, mut bodies, mut bytes) = (Vec::new(), Vec::new(), 0usize);
+    for (i, (mut issue, body)) in bills.into_iter().enumerate() {
+        let sealed = sealer.seal(&mut issue, &body)?;
+        let size = issue.encode().len() + sealed.encode().len();
+        if !issues.is_empty() && (issues.len() == batch || bytes + size > BATCH_BYTES_TARGET) {
+            out.push((std::mem::take(&mut issues), std::mem::take(&mut bodies)));
+            bytes = 0;
+        }
+        bytes += size;
+        issues.push(issue);
+        bodies.push(sealed);
+        if !sealer.node.json && (i + 1) % 10_000 == 0 {
+            eprintln!(
+                "sealed {} of {total} bodies ({:.1} s)",
+                i + 1,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if !issues.is_empty() {
+        out.push((issues, bodies));
+    }
+    Ok(out)
 }

@@ -13,6 +13,7 @@
 pub mod amount;
 pub mod bill;
 pub mod claim;
+pub mod erase;
 mod issue;
 mod node;
 pub mod receipt;

@@ -101,6 +101,9 @@ fn line(envelope: &EventEnvelope) -> String {
         Event::ClaimWithdrawn { claim_id, released, .. } => {
             format!("claim {claim_id} withdrawn: {released} released")
         }
+        Event::BodyAccessed { bill, reader, purpose, .. } => {
+            format!("{reader} opened the private body of bill {bill} ({purpose})")
+        }
         Event::TxRejected { tx_id, payload, code, message } => {
             format!("transaction {tx_id} ({payload}) rejected: {code}: {message}")
         }
