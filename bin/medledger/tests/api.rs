@@ -283,7 +283,7 @@ fn every_endpoint_and_error_class_over_a_real_network() {
     assert_eq!(api_error(node.submit_json("{not json")), (400, "malformed_json".to_string()));
     // …an oversized body is a 413 with a JSON body…
     assert_eq!(
-        api_error(node.submit_bytes(&vec![0u8; 2 * 1024 * 1024])),
+        api_error(node.submit_bytes(&vec![0u8; 3 * 1024 * 1024])),
         (413, "body_too_large".to_string())
     );
     // …unknown routes, wrong methods, bad path segments and bad queries too.

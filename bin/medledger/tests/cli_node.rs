@@ -5,11 +5,12 @@
 mod support;
 
 use medledger_crypto::keyfile;
+use medledger_testkit::sample_body;
 use medledger_types::{BillId, Pseudonym};
 use serde_json::{Value, json};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -20,56 +21,6 @@ const REJECTED: i32 = 3;
 
 fn bill_id(number: u64) -> String {
     BillId::new(CODE, number).unwrap().to_string()
-}
-
-/// Runs `medledger ARGS --node URL` with no node set in the environment.
-struct Cli {
-    node: String,
-}
-
-impl Cli {
-    fn run(&self, args: &[&str]) -> Output {
-        medledger()
-            .args(args)
-            .args(["--node", &self.node])
-            .env_remove("MEDLEDGER_NODE")
-            .output()
-            .unwrap()
-    }
-
-    /// Standard output of a command that must succeed.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "medledger {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// The JSON a command that must succeed prints with `--json`.
-    fn json(&self, args: &[&str]) -> Value {
-        let text = self.ok(&[args, &["--json"]].concat());
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
-    }
-
-    /// A command that must fail with `status`: its error, and its standard output. Usage
-    /// errors (2) are clap's, with a usage hint; every other error is one `error:` line.
-    fn fails(&self, args: &[&str], status: i32) -> (String, String) {
-        let out = self.run(args);
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(out.status.code(), Some(status), "medledger {args:?}: {stderr}{stdout}");
-        let line = stderr.trim_end();
-        assert!(line.starts_with("error: "), "medledger {args:?}: {stderr:?}");
-        assert!(
-            status == 2 || !line.contains('\n'),
-            "medledger {args:?}: not one line: {stderr:?}"
-        );
-        (line.to_string(), stdout)
-    }
 }
 
 /// A `medledger watch` child, killed if the test ends first.
@@ -100,6 +51,7 @@ impl Watcher {
 /// others, numbered from 2 by the file's first_number, are 100.00 with 60.00 patient pay.
 /// Bill n belongs to patient (n - 1) % 20.
 fn write_bills(path: &Path, patients: &[Pseudonym]) {
+    let body = |total| serde_json::to_value(sample_body("Patient", "P-1", total)).unwrap();
     let mut bills = vec![json!({
         "number": 1,
         "patient": patients[0].to_string(),
@@ -107,6 +59,7 @@ fn write_bills(path: &Path, patients: &[Pseudonym]) {
         "pooled_fund": "600.00",
         "personal_account": "120.00",
         "categories": {"examination": "300.00", "western_medicine": "670.00"},
+        "body": body(97_000),
     })];
     bills.extend((2..=2_500).map(|n: usize| {
         json!({
@@ -114,6 +67,7 @@ fn write_bills(path: &Path, patients: &[Pseudonym]) {
             "visit_type": "registration",
             "total": "100.00",
             "pooled_fund": "40.00",
+            "body": body(10_000),
         })
     }));
     let file = json!({"code": CODE.to_string(), "first_number": 2, "bills": bills});
@@ -194,8 +148,10 @@ fn operator_and_wallet_drive_bills_and_claims_through_the_cli() {
     // A batch with one number already used is rejected whole, with the ledger's reason.
     let again = net.dir.join("again.json");
     let twice = json!({"code": CODE.to_string(), "bills": [
-        {"number": "0000002500", "patient": patients[0].to_string(), "total": "1.00"},
-        {"number": 2_501, "patient": patients[0].to_string(), "total": "1.00"},
+        {"number": "0000002500", "patient": patients[0].to_string(), "total": "1.00",
+         "body": sample_body("Patient", "P-1", 100)},
+        {"number": 2_501, "patient": patients[0].to_string(), "total": "1.00",
+         "body": sample_body("Patient", "P-1", 100)},
     ]});
     std::fs::write(&again, twice.to_string()).unwrap();
     let again = again.display().to_string();

@@ -26,8 +26,8 @@ use medledger_types::api::{
     TxStatus, request_message,
 };
 use medledger_types::{
-    Bill, BillId, BillIssue, ChainId, Claim, ClaimId, ClaimSubmission, Disclosure, EncryptionKey,
-    Encode as _, Member, MemberId, Payload, Pseudonym, SigningKey, Transaction, TxBody, TxId,
+    Bill, BillId, BillIssue, ChainId, Claim, ClaimId, ClaimSubmission, Disclosure, Encode as _,
+    EncryptionKey, Member, MemberId, Payload, Pseudonym, SigningKey, Transaction, TxBody, TxId,
 };
 use serde::de::DeserializeOwned;
 use std::net::{SocketAddr, ToSocketAddrs as _};
@@ -364,7 +364,10 @@ impl Client {
                 body.disclosures.iter().map(|d| &d.wrap).find(|w| w.recipient == secret.public())
             })
             .cloned()
-            .ok_or(ClientError::Open { bill: id, source: medledger_privacy::OpenError::NoWrapForKey })?;
+            .ok_or(ClientError::Open {
+                bill: id,
+                source: medledger_privacy::OpenError::NoWrapForKey,
+            })?;
         let opened = medledger_privacy::open(
             &chain_id,
             &id,
@@ -397,13 +400,15 @@ impl Client {
             if !readers.contains_key(&issue.patient) {
                 let mut keys = self.required_readers(&members, issue.patient)?;
                 if let Some(store) = issuer_copy {
-                    let copy = store.key_for(&issue.patient).map_err(|e| seal_error(e.to_string()))?;
+                    let copy =
+                        store.key_for(&issue.patient).map_err(|e| seal_error(e.to_string()))?;
                     keys.push(copy.public());
                 }
                 readers.insert(issue.patient, keys);
             }
-            let sealed = medledger_privacy::seal(&chain_id, &issue.id, &body, &readers[&issue.patient])
-                .map_err(|e| seal_error(e.to_string()))?;
+            let sealed =
+                medledger_privacy::seal(&chain_id, &issue.id, &body, &readers[&issue.patient])
+                    .map_err(|e| seal_error(e.to_string()))?;
             issue.body_commitment = sealed.commitment;
             issues.push(issue);
             bodies.push(sealed.body);

@@ -38,7 +38,8 @@ pub struct EraseArgs {
 
 pub fn run(args: &EraseArgs) -> anyhow::Result<ExitCode> {
     if let (Some(dir), Some(patient)) = (&args.keystore, &args.patient) {
-        let store = IssuerKeystore::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+        let store =
+            IssuerKeystore::open(dir).with_context(|| format!("opening {}", dir.display()))?;
         if store.erase(patient)? {
             println!("erased the issuer's key for patient {patient} from {}", dir.display());
         } else {

@@ -8,7 +8,7 @@ use medledger_types::{Pseudonym, Transaction};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn medledger() -> Command {
@@ -190,4 +190,54 @@ impl Drop for Net {
 
 pub fn genesis_dir(path: &Path) -> medledger_types::Genesis {
     serde_json::from_str(&std::fs::read_to_string(path.join("genesis.json")).unwrap()).unwrap()
+}
+
+/// Runs `medledger ARGS --node URL` with no node set in the environment.
+pub struct Cli {
+    pub node: String,
+}
+
+impl Cli {
+    pub fn run(&self, args: &[&str]) -> Output {
+        medledger()
+            .args(args)
+            .args(["--node", &self.node])
+            .env_remove("MEDLEDGER_NODE")
+            .output()
+            .unwrap()
+    }
+
+    /// Standard output of a command that must succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "medledger {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The JSON a command that must succeed prints with `--json`.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let text = self.ok(&[args, &["--json"]].concat());
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
+    }
+
+    /// A command that must fail with `status`: its error, and its standard output. Usage
+    /// errors (2) are clap's, with a usage hint; every other error is one `error:` line.
+    pub fn fails(&self, args: &[&str], status: i32) -> (String, String) {
+        let out = self.run(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(status), "medledger {args:?}: {stderr}{stdout}");
+        let line = stderr.trim_end();
+        assert!(line.starts_with("error: "), "medledger {args:?}: {stderr:?}");
+        assert!(
+            status == 2 || !line.contains('\n'),
+            "medledger {args:?}: not one line: {stderr:?}"
+        );
+        (line.to_string(), stdout)
+    }
 }
