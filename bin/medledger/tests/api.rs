@@ -350,6 +350,10 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         ("GET", format!("/v1/claims/{}", claim_hex(2)), "/v1/claims/{id}", 200),
         ("GET", format!("/v1/claims/{}", claim_hex(3)), "/v1/claims/{id}", 404),
         ("GET", "/v1/payers/social-security/claims".into(), "/v1/payers/{member}/claims", 200),
+        ("GET", "/v1/members".into(), "/v1/members", 200),
+        ("GET", format!("/v1/patients/{patient}"), "/v1/patients/{pseudonym}", 200),
+        ("GET", format!("/v1/patients/{}", "ab".repeat(16)), "/v1/patients/{pseudonym}", 404),
+        ("GET", format!("/v1/bills/{}/body", bill_id(1)), "/v1/bills/{code}/{number}/body", 401),
         (
             "GET",
             "/v1/payers/social-security/claims?limit=0".into(),
@@ -365,6 +369,24 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         assert_eq!(status, expected, "{method} {path}: {body}");
         document.check(method, template, status, &body);
     }
+    // A signed read of a private body: the patient gets the sealed body, another patient not.
+    let sealed = node.bill_body(bill_id(1), &patient_key).unwrap();
+    assert_eq!(sealed.entitlement, "patient");
+    document.check(
+        "GET",
+        "/v1/bills/{code}/{number}/body",
+        200,
+        &serde_json::to_value(&sealed).unwrap(),
+    );
+    let refused = node.bill_body(bill_id(1), &patients[1].1).unwrap_err();
+    let medledger_client::ClientError::Api { status, error } = refused else { panic!("{refused}") };
+    assert_eq!((status, error.code.as_str()), (403, "not_entitled"));
+    document.check(
+        "GET",
+        "/v1/bills/{code}/{number}/body",
+        403,
+        &serde_json::to_value(&error).unwrap(),
+    );
     // A submission's answers: committed (200), malformed (400), unknown signer (403).
     let submitted = serde_json::to_value(node.submit(&settle).unwrap()).unwrap();
     document.check("POST", "/v1/txs", 200, &submitted);
@@ -561,6 +583,9 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
         ("GET", "/v1/claims/{id}"),
         ("GET", "/v1/payers/{member}/claims"),
         ("GET", "/v1/events"),
+        ("GET", "/v1/members"),
+        ("GET", "/v1/patients/{pseudonym}"),
+        ("GET", "/v1/bills/{code}/{number}/body"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

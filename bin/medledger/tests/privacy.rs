@@ -12,7 +12,9 @@
 mod support;
 
 use medledger_crypto::{Namespace, SigningKey, encode_hex, keyfile};
+use medledger_privacy::Wallet;
 use medledger_types::api::{REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER};
+use medledger_types::{MemberId, Payload};
 use serde_json::json;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -83,9 +85,17 @@ fn start_all(net: &mut Net) {
     for i in 0..net.nodes.len() {
         net.start(i);
     }
-    wait_until("all four validators finalize blocks", STARTUP, || {
-        net.apis.iter().all(|api| height(*api).is_some_and(|h| h >= 2))
-    });
+    let started = std::time::Instant::now();
+    while !net.apis.iter().all(|api| height(*api).is_some_and(|h| h >= 2)) {
+        if started.elapsed() > STARTUP {
+            let logs: Vec<String> = (0..net.nodes.len()).map(|i| net.log_tail(i)).collect();
+            panic!(
+                "the validators did not finalize blocks in {STARTUP:?}:\n{}",
+                logs.join("\n---\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     wait_until("every validator reports its three peers", STARTUP, || {
         net.apis
             .iter()
@@ -261,6 +271,57 @@ fn a_canary_in_a_bill_body_is_read_only_by_the_entitled_and_found_nowhere_else()
         hits.len()
     );
     assert!(hits.is_empty(), "the canary leaked to: {hits:?}");
+
+    // One wallet, two hospitals: a pseudonym and keys per institution, which nothing on the
+    // ledger links; the platform registers both, and the wallet reads its bills at each.
+    let node = client(net.apis[2]);
+    let platform = keyfile::read(Path::new(&key_path("wallet-platform"))).unwrap();
+    let person = Wallet::generate();
+    let hospitals = ["city-central-hospital", "childrens-hospital"];
+    let identities: Vec<_> =
+        hospitals.iter().map(|h| person.identity(&MemberId::new(*h).unwrap())).collect();
+    assert_ne!(identities[0].pseudonym, identities[1].pseudonym);
+    let mut issued = Vec::new();
+    for (i, (identity, hospital)) in identities.iter().zip(hospitals).enumerate() {
+        let register = Payload::RegisterPatient {
+            patient: identity.pseudonym,
+            public_key: identity.signing_key.public_key(),
+            encryption_key: identity.encryption.public(),
+        };
+        assert!(node.transact(&platform, register).unwrap().receipt.outcome.is_accepted());
+        let number = u64::try_from(i).unwrap() * medledger_testkit::DEMO_RANGE_SIZE + 301;
+        let id = medledger_types::BillId::new(CODE, number).unwrap();
+        let body = medledger_testkit::sample_body("Wallet Holder", "W-1", 2_000);
+        let payload = node
+            .seal_bills(
+                vec![(medledger_testkit::bill(id, identity.pseudonym, 2_000, 0), body)],
+                None,
+            )
+            .unwrap();
+        let key = keyfile::read(Path::new(&key_path(hospital))).unwrap();
+        assert!(node.transact(&key, payload).unwrap().receipt.outcome.is_accepted());
+        issued.push(id);
+    }
+    for (identity, id) in identities.iter().zip(&issued) {
+        let found = node.patient_bills(identity.pseudonym).unwrap();
+        assert_eq!(found.iter().map(|b| b.id()).collect::<Vec<_>>(), vec![*id]);
+        let (_, body) =
+            node.open_bill_body(*id, &identity.signing_key, &identity.encryption).unwrap();
+        assert_eq!(body.patient_name, "Wallet Holder");
+    }
+    let cross = node.bill_body(issued[1], &identities[0].signing_key).unwrap_err();
+    assert!(cross.to_string().contains("not_entitled"), "{cross}");
+    for (i, id) in issued.iter().enumerate() {
+        let record = serde_json::to_string(&node.bill(*id).unwrap()).unwrap();
+        let other = &identities[1 - i];
+        for link in [
+            other.pseudonym.to_string(),
+            other.signing_key.public_key().to_hex(),
+            other.encryption.public().to_string(),
+        ] {
+            assert!(!record.contains(&link), "bill {id} links to the other institution's identity");
+        }
+    }
 
     // Erasure: the hospital erases its copy of the patient's bodies, the patient their key.
     let keystore = dir.join("keys/members/city-central-hospital.bodies");

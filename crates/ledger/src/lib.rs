@@ -28,13 +28,14 @@
 //! | payload | checks, in order |
 //! |---|---|
 //! | allocate_range | signer is regulator → hospital exists → is hospital → first ≤ last → no overlap |
-//! | issue_bills | signer is hospital → batch not empty → per bill: in signer's range → not a duplicate (state or batch) → total ≤ limit → parts add up → categories add up |
+//! | issue_bills | signer is hospital → batch not empty → one sealed body per bill → per bill: in signer's range → not a duplicate (state or batch) → total ≤ limit → parts add up → categories add up → body has ciphertext and wraps → no reader wrapped twice → wrapped to the patient (when registered) → wrapped to each genesis body reader, in id order |
 //! | void_bill | signer is a member → bill exists → signer issued it → not red → not voided → nothing reserved or reimbursed → red number in range → red number unused |
-//! | submit_claim | signer is the patient, or the payment platform (consent present → patient registered → consent key is the patient's → consent verifies) → claim id unused → payer exists → is payer → payer not frozen → items not empty → per item: amount > 0 → bill not repeated → bill exists → patient's bill → not red → not voided → fewer than 64 claims on the bill → within claimable |
+//! | submit_claim | signer is the patient, or the payment platform (consent present → patient registered → consent key is the patient's → consent verifies) → claim id unused → payer exists → is payer → payer not frozen → items not empty → per item: amount > 0 → bill not repeated → bill exists → patient's bill → not red → not voided → fewer than 64 claims on the bill → within claimable → disclosures (if any): payer has an encryption key → per disclosure: a claimed bill, once → wrapped to the payer's key |
 //! | settle_claim | signer is a member → claim exists → signer is its payer → claim locked → one amount per item → each ≤ requested → payer total does not overflow |
 //! | reject_claim | signer is a member → claim exists → signer is its payer → claim locked |
 //! | withdraw_claim | claim exists → signer is its patient, or the payment platform with consent (as for submit) → claim locked |
 //! | register_patient | signer is payment platform → pseudonym unused → key unused |
+//! | access_body | signer is a genesis body reader → bill exists → bill has a body (not red) |
 //! | freeze_member / unfreeze_member | signer is regulator → member exists → (freeze) not self → not already frozen / (unfreeze) frozen |
 
 pub mod execute;

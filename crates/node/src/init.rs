@@ -77,6 +77,11 @@ struct PatientKey {
     pseudonym: String,
     public_key: String,
     secret_key: String,
+    /// The wallet seed the identity (pseudonym and key) at `institution` derives from.
+    #[serde(default)]
+    wallet_seed: Option<String>,
+    #[serde(default)]
+    institution: Option<String>,
 }
 
 /// Reads the demo patients' keys written by [`init`] (`DIR/keys/patients.json`).
@@ -180,6 +185,8 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
             pseudonym: p.pseudonym.to_string(),
             public_key: p.key.public_key().to_hex(),
             secret_key: encode_hex(&p.key.seed()),
+            wallet_seed: p.wallet.as_ref().map(|w| encode_hex(w.seed().as_slice())),
+            institution: Some("city-central-hospital".to_string()),
         })
         .collect();
     let patients_path = options.dir.join("keys").join("patients.json");

@@ -42,12 +42,14 @@ pub struct Patient {
     pub key: SigningKey,
     /// The key their bill bodies are wrapped to, derived from the wallet key.
     pub encryption: EncryptionSecret,
+    /// The wallet the identity was derived from (generated consortia only).
+    pub wallet: Option<medledger_privacy::Wallet>,
 }
 
 impl Patient {
     fn new(pseudonym: Pseudonym, key: SigningKey) -> Self {
         let encryption = EncryptionSecret::from_signing_key(&key);
-        Self { pseudonym, key, encryption }
+        Self { pseudonym, key, encryption, wallet: None }
     }
 }
 
@@ -109,16 +111,19 @@ impl Consortium {
         Self::build(chain_id, (0..patients).map(patient).collect(), actor)
     }
 
-    /// The demo consortium's shape with fresh random keys, for a real (demo) network. Patient
-    /// pseudonyms are derived from their keys.
+    /// The demo consortium's shape with fresh random keys, for a real (demo) network. Each
+    /// patient has a wallet (a random seed, in [`Patient::wallet`]) and is registered with the
+    /// identity it derives for City Central Hospital: pseudonym and keys that nothing on the
+    /// ledger links to the identities the same wallet derives for other institutions.
     pub fn generate(chain_id: &str, patients: usize) -> Self {
+        let home = MemberId::new("city-central-hospital").expect("demo ids are valid");
         let patients = (0..patients)
             .map(|_| {
-                let key = SigningKey::generate();
-                let digest = hash(Domain::TestKey, &[b"pseudonym", key.public_key().as_bytes()]);
-                let mut pseudonym = [0u8; 16];
-                pseudonym.copy_from_slice(&digest.0[..16]);
-                Patient::new(Pseudonym(pseudonym), key)
+                let wallet = medledger_privacy::Wallet::generate();
+                let identity = wallet.identity(&home);
+                let mut patient = Patient::new(identity.pseudonym, identity.signing_key);
+                patient.wallet = Some(wallet);
+                patient
             })
             .collect();
         Self::build(chain_id, patients, |id| Actor::new(id, SigningKey::generate()))
