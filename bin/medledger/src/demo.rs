@@ -215,6 +215,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         ],
         Some(&keystore),
     )?;
+    let sealed = sealed.into_iter().next().context("two bills make one batch")?;
     let issue = f.sign(&hospital, sealed);
     story.step(
         0,

@@ -387,6 +387,44 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         403,
         &serde_json::to_value(&error).unwrap(),
     );
+    // Signed requests that do not hold: each is a 401 with its own code.
+    let body_path = format!("/v1/bills/{}/body", bill_id(1));
+    let now = u64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
+    )
+    .unwrap();
+    let sign_at = |time: u64, path: &str| {
+        let message =
+            medledger_types::api::request_message("GET", path, time, &ChainId::new(CHAIN).unwrap());
+        let signature = patient_key.sign(medledger_crypto::Namespace::ApiRequest, &message);
+        medledger_crypto::encode_hex(signature.as_bytes())
+    };
+    let key = patient_key.public_key().to_hex();
+    for (time, signature, code) in [
+        (None, None, "unauthenticated"),
+        (Some("soon".to_string()), Some(sign_at(now, &body_path)), "bad_request_time"),
+        (
+            Some((now - 600_000).to_string()),
+            Some(sign_at(now - 600_000, &body_path)),
+            "stale_request",
+        ),
+        (Some(now.to_string()), Some(sign_at(now, "/v1/other")), "bad_request_signature"),
+        (Some(now.to_string()), Some("zz".to_string()), "bad_request_signature"),
+    ] {
+        let mut headers = format!("x-medledger-key: {key}\r\n");
+        if let Some(time) = time {
+            headers += &format!("x-medledger-time: {time}\r\n");
+        }
+        if let Some(signature) = signature {
+            headers += &format!("x-medledger-signature: {signature}\r\n");
+        }
+        let (status, body) = raw(
+            net.apis[0],
+            &format!("GET {body_path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"),
+        );
+        assert_eq!((status, body["code"].as_str()), (401, Some(code)), "{body}");
+        document.check("GET", "/v1/bills/{code}/{number}/body", 401, &body);
+    }
     // A submission's answers: committed (200), malformed (400), unknown signer (403).
     let submitted = serde_json::to_value(node.submit(&settle).unwrap()).unwrap();
     document.check("POST", "/v1/txs", 200, &submitted);

@@ -297,7 +297,8 @@ fn a_canary_in_a_bill_body_is_read_only_by_the_entitled_and_found_nowhere_else()
                 vec![(medledger_testkit::bill(id, identity.pseudonym, 2_000, 0), body)],
                 None,
             )
-            .unwrap();
+            .unwrap()
+            .remove(0);
         let key = keyfile::read(Path::new(&key_path(hospital))).unwrap();
         assert!(node.transact(&key, payload).unwrap().receipt.outcome.is_accepted());
         issued.push(id);

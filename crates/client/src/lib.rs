@@ -25,6 +25,7 @@ use medledger_types::api::{
     REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, ReceiptView, Status,
     TxStatus, request_message,
 };
+use medledger_types::limits::{ISSUE_BATCH_BILLS_MAX, TX_BYTES_MAX};
 use medledger_types::{
     Bill, BillId, BillIssue, ChainId, Claim, ClaimId, ClaimSubmission, Disclosure, Encode as _,
     EncryptionKey, Member, MemberId, Payload, Pseudonym, SigningKey, Transaction, TxBody, TxId,
@@ -380,21 +381,22 @@ impl Client {
         Ok((body, opened))
     }
 
-    /// An issuance of `bills`: each private body sealed to the readers the ledger requires
+    /// Issuances of `bills`: each private body sealed to the readers the ledger requires
     /// ([`Client::required_readers`]) and, with `issuer_copy`, to the hospital's own key for the
-    /// patient; each header's commitment set to its body. Sign the payload with the hospital's
+    /// patient; each header's commitment set to its body; cut into batches that fit a
+    /// transaction (at most 1,000 bills, 7/8 of the size limit). Sign each with the hospital's
     /// key. Nothing of the bodies leaves this process unencrypted.
     pub fn seal_bills(
         &self,
         bills: Vec<(BillIssue, PrivateBody)>,
         issuer_copy: Option<&IssuerKeystore>,
-    ) -> Result<Payload, ClientError> {
+    ) -> Result<Vec<Payload>, ClientError> {
         let chain_id = self.chain_id()?;
         let members = self.members()?;
         let mut readers: std::collections::HashMap<Pseudonym, Vec<EncryptionKey>> =
             std::collections::HashMap::new();
-        let mut issues = Vec::with_capacity(bills.len());
-        let mut bodies = Vec::with_capacity(bills.len());
+        let (mut batches, mut issues, mut bodies, mut bytes) =
+            (Vec::new(), Vec::new(), Vec::new(), 0usize);
         for (mut issue, body) in bills {
             let seal_error = |reason: String| ClientError::Seal { bill: issue.id, reason };
             if !readers.contains_key(&issue.patient) {
@@ -410,10 +412,22 @@ impl Client {
                 medledger_privacy::seal(&chain_id, &issue.id, &body, &readers[&issue.patient])
                     .map_err(|e| seal_error(e.to_string()))?;
             issue.body_commitment = sealed.commitment;
+            let size = issue.encode().len() + sealed.body.encode().len();
+            if !issues.is_empty()
+                && (issues.len() == ISSUE_BATCH_BILLS_MAX || bytes + size > TX_BYTES_MAX * 7 / 8)
+            {
+                let (bills, bodies) = (std::mem::take(&mut issues), std::mem::take(&mut bodies));
+                batches.push(Payload::IssueBills { bills, bodies });
+                bytes = 0;
+            }
+            bytes += size;
             issues.push(issue);
             bodies.push(sealed.body);
         }
-        Ok(Payload::IssueBills { bills: issues, bodies })
+        if !issues.is_empty() {
+            batches.push(Payload::IssueBills { bills: issues, bodies });
+        }
+        Ok(batches)
     }
 
     /// The patient's consent for `claim`'s payer to read each claimed bill's body: the data

@@ -30,7 +30,8 @@ use medledger_types::{Genesis, Transaction};
 /// when every transaction is individually signed.
 pub const BLOCK_TXS_MAX: usize = 10_000;
 
-/// Encoded size of one block's transactions: ten full issuance batches (10,000 bills).
+/// Encoded size of one block's transactions: about 3,000 bills with their sealed bodies (1.3 KB
+/// each), or thousands of individually signed claims.
 pub const BLOCK_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// The consensus digest type.

@@ -2,8 +2,9 @@
 
 /// Bills in one signed issuance batch. Hospitals issue thousands of bills a second at peak;
 /// one signature over a thousand bills makes signature cost negligible per bill. With its sealed
-/// body a bill takes about 1 KB, so a full batch of small bills fits [`TX_BYTES_MAX`]; batches of
-/// larger bodies are split by size (the SDK does this).
+/// body a typical outpatient bill takes about 1.4 KB, so batches are also cut by size to fit
+/// [`TX_BYTES_MAX`] (about 650 such bills; `medledger bill issue` and the SDK's `seal_bills` cut
+/// them).
 pub const ISSUE_BATCH_BILLS_MAX: usize = 1_000;
 
 /// Bills covered by one claim. An inpatient stay produces a few dozen bills at most.
@@ -12,8 +13,7 @@ pub const CLAIM_BILLS_MAX: usize = 64;
 /// Charge categories listed on one bill's public header (there are fewer kinds than this).
 pub const BILL_CATEGORIES_MAX: usize = 16;
 
-/// Encoded size of one transaction. A full issuance batch of bills with small sealed bodies is
-/// about 900 KB.
+/// Encoded size of one transaction: an issuance batch of about 650 typical sealed bills.
 pub const TX_BYTES_MAX: usize = 1024 * 1024;
 
 /// Ciphertext of one sealed bill body. An inpatient stay itemises a few hundred charges of about
