@@ -62,34 +62,18 @@ impl Story {
         let committed: Committed =
             client.submit_and_wait(tx).with_context(|| description.to_string())?;
         let latency_ms = start.elapsed().as_secs_f64() * 1_000.0;
-        let (outcome, detail) =
-            (committed.receipt.outcome.code(), committed.receipt.outcome.to_string());
-        let step = Step {
-            step: self.steps.len() + 1,
-            description: description.to_string(),
-            ok: outcome == expected,
-            expected: expected.to_string(),
-            outcome,
-            detail,
-            height: committed.height,
+        let outcome = &committed.receipt.outcome;
+        let (code, detail) = (outcome.code(), outcome.to_string());
+        let place = format!("block {}, ", committed.height);
+        self.record(
+            node,
+            description,
+            expected,
+            (code, detail),
+            committed.height,
+            &place,
             latency_ms,
-        };
-        if !self.json {
-            let mark = if step.ok { "ok " } else { "FAIL" };
-            println!("{:>2}. [{mark}] {}", step.step, step.description);
-            println!(
-                "          {} — {} (block {}, {:.0} ms via node{})",
-                step.outcome,
-                step.detail,
-                step.height,
-                step.latency_ms,
-                node % self.nodes.len()
-            );
-            if !step.ok {
-                println!("          expected: {}", step.expected);
-            }
-        }
-        self.steps.push(step);
+        );
         Ok(latency_ms)
     }
 
@@ -104,12 +88,29 @@ impl Story {
     ) -> anyhow::Result<()> {
         let client = &self.nodes[node % self.nodes.len()];
         let start = Instant::now();
-        let (outcome, detail) = match read(client) {
+        let answer = match read(client) {
             Ok(detail) => ("ok".to_string(), detail),
             Err(ClientError::Api { error, .. }) => (error.code, error.message),
             Err(other) => ("error".to_string(), other.to_string()),
         };
         let latency_ms = start.elapsed().as_secs_f64() * 1_000.0;
+        let height = client.status().map_or(0, |s| s.height);
+        self.record(node, description, expected, answer, height, "", latency_ms);
+        Ok(())
+    }
+
+    /// Prints (unless JSON) and keeps one step: `(outcome, detail)` against `expected`.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        node: usize,
+        description: &str,
+        expected: &str,
+        (outcome, detail): (String, String),
+        height: u64,
+        place: &str,
+        latency_ms: f64,
+    ) {
         let step = Step {
             step: self.steps.len() + 1,
             description: description.to_string(),
@@ -117,14 +118,14 @@ impl Story {
             expected: expected.to_string(),
             outcome,
             detail,
-            height: client.status().map_or(0, |s| s.height),
+            height,
             latency_ms,
         };
         if !self.json {
             let mark = if step.ok { "ok " } else { "FAIL" };
             println!("{:>2}. [{mark}] {}", step.step, step.description);
             println!(
-                "          {} — {} ({:.0} ms via node{})",
+                "          {} — {} ({place}{:.0} ms via node{})",
                 step.outcome,
                 step.detail,
                 step.latency_ms,
@@ -135,7 +136,6 @@ impl Story {
             }
         }
         self.steps.push(step);
-        Ok(())
     }
 }
 

@@ -154,7 +154,7 @@ fn validators_commit_agree_survive_a_kill_and_catch_up() {
     let last = forged.len() - 1;
     forged[last] ^= 1;
     assert_eq!(api_error(node.submit_bytes(&forged)), (400, "bad_signature".to_string()));
-    assert_eq!(api_error(node.submit_bytes(&vec![0u8; 2 * 1024 * 1024])).0, 413);
+    assert_eq!(api_error(node.submit_bytes(&vec![0u8; 3 * 1024 * 1024])).0, 413);
     assert_eq!(api_error(node.get_value("/v1/txs/not-an-id")), (400, "bad_tx_id".to_string()));
     assert_eq!(api_error(node.get_value("/v1/bills/1/2")), (400, "bad_bill_id".to_string()));
     assert_eq!(api_error(node.get_value("/v1/claims/00")).0, 400);
@@ -347,7 +347,15 @@ fn demo_plays_the_story_on_a_real_network_and_exits() {
             "accepted",
             "duplicate_claim",
             "over_claim",
-            "bill_has_claims"
+            "bill_has_claims",
+            // Privacy: the patient and the consented payer read the body, an unconsented
+            // insurer cannot, the regulator only after recording its access.
+            "ok",
+            "ok",
+            "not_entitled",
+            "access_not_recorded",
+            "accepted",
+            "ok"
         ]
     );
     assert_eq!(summary["bill"]["reimbursed"], "250.00");

@@ -399,18 +399,20 @@ impl Client {
             (Vec::new(), Vec::new(), Vec::new(), 0usize);
         for (mut issue, body) in bills {
             let seal_error = |reason: String| ClientError::Seal { bill: issue.id, reason };
-            if !readers.contains_key(&issue.patient) {
-                let mut keys = self.required_readers(&members, issue.patient)?;
-                if let Some(store) = issuer_copy {
-                    let copy =
-                        store.key_for(&issue.patient).map_err(|e| seal_error(e.to_string()))?;
-                    keys.push(copy.public());
+            let patient_readers = match readers.entry(issue.patient) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    let mut keys = self.required_readers(&members, issue.patient)?;
+                    if let Some(store) = issuer_copy {
+                        let copy =
+                            store.key_for(&issue.patient).map_err(|e| seal_error(e.to_string()))?;
+                        keys.push(copy.public());
+                    }
+                    slot.insert(keys)
                 }
-                readers.insert(issue.patient, keys);
-            }
-            let sealed =
-                medledger_privacy::seal(&chain_id, &issue.id, &body, &readers[&issue.patient])
-                    .map_err(|e| seal_error(e.to_string()))?;
+            };
+            let sealed = medledger_privacy::seal(&chain_id, &issue.id, &body, patient_readers)
+                .map_err(|e| seal_error(e.to_string()))?;
             issue.body_commitment = sealed.commitment;
             let size = issue.encode().len() + sealed.body.encode().len();
             if !issues.is_empty()

@@ -241,10 +241,10 @@ fn open_body(
     // The reader's own key opens its wrap or a disclosure to it; a hospital's copy is under its
     // per-patient key in its key store.
     let mut secrets = vec![EncryptionSecret::from_signing_key(&reader.key)];
-    if let Some(dir) = reader.keystore.as_deref().filter(|d| d.is_dir()) {
-        if let Some(copy) = keystore_copy(dir, &bill.issue.patient)? {
-            secrets.push(copy);
-        }
+    if let Some(dir) = reader.keystore.as_deref().filter(|d| d.is_dir())
+        && let Some(copy) = keystore_copy(dir, &bill.issue.patient)?
+    {
+        secrets.push(copy);
     }
     let chain = node.tip()?.0;
     let sealed = &fetched.sealed_body;

@@ -246,17 +246,23 @@ struct Sealer<'a> {
 impl Sealer<'_> {
     fn seal(&mut self, issue: &mut BillIssue, body: &PrivateBody) -> anyhow::Result<SealedBody> {
         let patient = issue.patient;
-        if !self.readers.contains_key(&patient) {
-            let mut readers = self.node.client.required_readers(&self.members, patient)?;
-            if let Some(store) = &self.keystore {
-                let copy = store.key_for(&patient).with_context(|| {
-                    format!("the issuer's key for patient {patient} in {}", store.dir().display())
-                })?;
-                readers.push(copy.public());
+        let readers = match self.readers.entry(patient) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let mut readers = self.node.client.required_readers(&self.members, patient)?;
+                if let Some(store) = &self.keystore {
+                    let copy = store.key_for(&patient).with_context(|| {
+                        format!(
+                            "the issuer's key for patient {patient} in {}",
+                            store.dir().display()
+                        )
+                    })?;
+                    readers.push(copy.public());
+                }
+                slot.insert(readers)
             }
-            self.readers.insert(patient, readers);
-        }
-        let sealed = medledger_privacy::seal(&self.chain, &issue.id, body, &self.readers[&patient])
+        };
+        let sealed = medledger_privacy::seal(&self.chain, &issue.id, body, readers)
             .with_context(|| format!("sealing the body of bill {}", issue.id))?;
         issue.body_commitment = sealed.commitment;
         Ok(sealed.body)

@@ -182,6 +182,7 @@ fn outcomes(c: &Consortium) -> Vec<Outcome> {
         Effect::ClaimRejected { claim_id: claim_id(2), released: Fen(1_000) },
         Effect::ClaimWithdrawn { claim_id: claim_id(3), released: Fen(1_000) },
         Effect::PatientRegistered,
+        Effect::BodyAccessed { bill },
         Effect::MemberFrozen,
         Effect::MemberUnfrozen,
     ];
@@ -221,6 +222,9 @@ fn outcomes(c: &Consortium) -> Vec<Outcome> {
         Rejection::ClaimClosed { claim_id: claim_id(2), status: "rejected".to_string() },
         Rejection::ApprovedCountMismatch { expected: 2, got: 1 },
         Rejection::CannotFreezeSelf,
+        Rejection::BodyCountMismatch { bills: 2, bodies: 1 },
+        Rejection::MissingBodyWrap { bill, reader: "the patient".to_string() },
+        Rejection::DisclosureWrongRecipient { bill, payer: member.clone() },
     ];
     effects
         .into_iter()
@@ -289,6 +293,14 @@ fn events(fx: &Fixture) -> Vec<Event> {
             payer,
             patient,
             released: Fen(5_500),
+        },
+        Event::BodyAccessed {
+            tx_id: tx(9),
+            bill: c.bill_id(0, 2),
+            reader: c.regulator.id.clone(),
+            issuer: c.hospitals[0].id.clone(),
+            patient,
+            purpose: Text::new("audit 2026-17").unwrap(),
         },
         Event::TxRejected {
             tx_id: tx(8),
