@@ -139,6 +139,26 @@ impl Story {
     }
 }
 
+/// Waits until every validator finalizes blocks and is connected to all the others (before
+/// that, a round led by a validator still connecting times out, seconds); returns the height.
+pub fn wait_ready(nodes: &[Client], net: &Localnet) -> anyhow::Result<u64> {
+    let started = Instant::now();
+    loop {
+        let statuses: Vec<_> = nodes.iter().filter_map(|n| n.status().ok()).collect();
+        let ready = statuses.len() == nodes.len()
+            && statuses.iter().all(|s| s.height >= 1 && s.peers_connected + 1 >= s.validators);
+        if ready {
+            return Ok(statuses.iter().map(|s| s.height).max().unwrap_or(1));
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(120),
+            "the network did not start; see the node logs in {}",
+            net.dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Opens `bill`'s body as the holder of `key`, describing what was read.
 fn open_as(client: &Client, bill: BillId, key: &SigningKey) -> Result<String, ClientError> {
     let secret = EncryptionSecret::from_signing_key(key);
@@ -156,23 +176,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     let mut net = Localnet::start(&options)?;
     let nodes: Vec<Client> =
         net.apis.iter().map(|a| Client::new(&format!("http://{a}"))).collect::<Result<_, _>>()?;
-    let started = Instant::now();
-    // The story starts once every validator finalizes blocks and is connected to all the
-    // others: before that, a round led by a validator still connecting times out (seconds).
-    let height = loop {
-        let statuses: Vec<_> = nodes.iter().filter_map(|n| n.status().ok()).collect();
-        let ready = statuses.len() == nodes.len()
-            && statuses.iter().all(|s| s.height >= 1 && s.peers_connected + 1 >= s.validators);
-        if ready {
-            break statuses.iter().map(|s| s.height).max().unwrap_or(1);
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(120),
-            "the network did not start; see the node logs in {}",
-            net.dir.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let height = wait_ready(&nodes, &net)?;
     if !json {
         net.describe();
         println!("\nThe story, each step a signed transaction committed by 4 validators:\n");

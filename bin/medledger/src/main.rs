@@ -1,6 +1,7 @@
 //! The `medledger` command. Parses flags and hands off; the work lives in the modules and,
 //! as the node grows, in library crates.
 
+mod bench;
 mod cli;
 mod demo;
 mod keygen;
@@ -150,6 +151,11 @@ enum Command {
     /// its ciphertext is noise. See docs/design/0007-privacy.md for what remains and why.
     #[command(after_long_help = cli::erase::HELP)]
     Erase(cli::erase::EraseArgs),
+    /// Benchmark a local network of real validators: throughput, latency, rejections, CPU,
+    /// memory and disk, with pre-signed transactions (and, with --compare, the signature bound
+    /// and a PostgreSQL baseline measured in the same run).
+    #[command(after_long_help = bench::HELP)]
+    Bench(bench::BenchArgs),
 }
 
 fn init(options: medledger_node::init::InitOptions) -> anyhow::Result<std::process::ExitCode> {
@@ -221,6 +227,7 @@ fn main() -> std::process::ExitCode {
             cli::receipt::run_verify(&receipt, &genesis, json)
         }
         Command::Erase(args) => cli::erase::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Openapi => medledger_node::api::openapi()
             .to_pretty_json()
             .map_err(Into::into)

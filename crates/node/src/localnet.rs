@@ -124,6 +124,11 @@ impl Localnet {
         Ok(net)
     }
 
+    /// The validators' process ids, in order.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
     /// Prints where to look.
     pub fn describe(&self) {
         println!(
