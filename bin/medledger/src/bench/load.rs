@@ -294,7 +294,8 @@ impl Parties {
 
     /// Bill `n` (from 1) of hospital 0, for patient `n % patients`.
     fn bill(&self, n: u64) -> (BillId, usize) {
-        let id = BillId::new(medledger_testkit::DEMO_BILL_CODE, n).expect("bench numbers are valid");
+        let id =
+            BillId::new(medledger_testkit::DEMO_BILL_CODE, n).expect("bench numbers are valid");
         (id, usize::try_from(n).unwrap_or(0) % self.patients.len())
     }
 
@@ -319,7 +320,11 @@ fn setup_bills(parties: &Parties, node: &Client, first: u64, count: u64) -> anyh
             .collect();
         let tx = f.sign(&parties.hospitals[0].1, stub_issue_for(&parties.genesis, bills));
         let committed = node.submit_and_wait(&tx).context("setup issuance")?;
-        anyhow::ensure!(committed.receipt.outcome.is_accepted(), "setup: {}", committed.receipt.outcome);
+        anyhow::ensure!(
+            committed.receipt.outcome.is_accepted(),
+            "setup: {}",
+            committed.receipt.outcome
+        );
         if (i + 1) % 10 == 0 {
             eprintln!("setup: {} of {count} bills issued", (i + 1) * SETUP_BATCH);
         }
@@ -358,7 +363,13 @@ fn sealed_batches(
     Ok(payloads)
 }
 
-fn submit_claim(f: &mut TxFactory, parties: &Parties, n: u64, id: ClaimId, amount: u64) -> Transaction {
+fn submit_claim(
+    f: &mut TxFactory,
+    parties: &Parties,
+    n: u64,
+    id: ClaimId,
+    amount: u64,
+) -> Transaction {
     let (bill_id, p) = parties.bill(n);
     let (patient, key) = &parties.patients[p];
     let sub = claim(id, &parties.payer.0, *patient, &[(bill_id, amount)]);
@@ -380,11 +391,13 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
     let recorder = Recorder::start(nodes[0].clone(), nodes[0].status()?.height, queue);
     let driver = Driver { args, nodes, recorder: &recorder, queue: Arc::new(Mutex::new(receiver)) };
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    if args.workload == Workload::Claims {
+        setup_bills(&parties, &nodes[0], 1, count)?;
+    }
     let resources = super::report::Resources::start(net);
     let mut phases = Vec::new();
     match args.workload {
         Workload::Claims => {
-            setup_bills(&parties, &nodes[0], 1, count)?;
             let mut f = parties.factory(&nodes[0])?;
             let (mut txs, mut claims) = (Vec::new(), Vec::new());
             let dup_every = 100 / u64::from(args.duplicates_percent.max(1));
@@ -456,7 +469,7 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
     }
     let book = recorder.book.lock().expect("the book is never poisoned");
     let transactions = book.seen.len() as u64;
-    let resources = resources.finish(net, transactions, book.bills.max(count));
+    let resources = resources.finish(net, transactions, book.bills.max(count), book.bills);
     let series: Vec<Second> =
         book.per_second.iter().map(|(t, n)| Second { second: *t, committed: *n }).collect();
     Ok(Report {

@@ -87,7 +87,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.count >= 1, "--count must be at least 1");
     let (dir, temporary) = match &args.dir {
         Some(dir) => (dir.clone(), false),
-        None => (std::env::temp_dir().join(format!("medledger-bench-{}", std::process::id())), true),
+        None => {
+            (std::env::temp_dir().join(format!("medledger-bench-{}", std::process::id())), true)
+        }
     };
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
@@ -100,11 +102,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         ..InitOptions::default()
     };
     let net = Localnet::start(&options).context("starting the local network")?;
-    let nodes: Vec<Client> = net
-        .apis
-        .iter()
-        .map(|a| Client::new(&format!("http://{a}")))
-        .collect::<Result<_, _>>()?;
+    let nodes: Vec<Client> =
+        net.apis.iter().map(|a| Client::new(&format!("http://{a}"))).collect::<Result<_, _>>()?;
     let height = crate::demo::wait_ready(&nodes, &net)?;
     eprintln!(
         "{} validators ready at height {height} in {}; {} cores on this machine",

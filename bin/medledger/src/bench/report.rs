@@ -68,10 +68,15 @@ pub struct Resources {
     pub cpu_seconds: f64,
     /// Each validator's peak resident memory, MiB.
     pub peak_memory_mib: Vec<f64>,
-    /// Bytes in all validators' homes, divided by validators and by bills on the ledger.
+    /// CPU per 1,000 bills issued, when the run issued bills.
+    pub cpu_seconds_per_1000_bills: Option<f64>,
+    /// What the run added to the validators' homes, per validator and per bill it issued (or,
+    /// for the claims workload, per bill it set up and claimed).
     pub disk_bytes_per_bill: f64,
     #[serde(skip)]
     cpu_before: f64,
+    #[serde(skip)]
+    bytes_before: u64,
     #[serde(skip)]
     pids: Vec<u32>,
 }
@@ -119,20 +124,26 @@ impl Resources {
             cpu_seconds_per_1000_tx: 0.0,
             cpu_seconds: 0.0,
             peak_memory_mib: Vec::new(),
+            cpu_seconds_per_1000_bills: None,
             disk_bytes_per_bill: 0.0,
             cpu_before: pids.iter().map(|p| cpu_seconds(*p)).sum(),
+            bytes_before: net.homes.iter().map(|h| bytes_under(h)).sum(),
             pids,
         }
     }
 
-    pub fn finish(mut self, net: &Localnet, transactions: u64, bills: u64) -> Self {
+    /// What the validators used since [`Resources::start`]: `transactions` committed, `bills`
+    /// on the ledger of which `issued` by the timed phases.
+    pub fn finish(mut self, net: &Localnet, transactions: u64, bills: u64, issued: u64) -> Self {
         let cpu: f64 = self.pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - self.cpu_before;
         self.cpu_seconds = cpu;
         self.cpu_seconds_per_1000_tx = cpu * 1_000.0 / transactions.max(1) as f64;
+        self.cpu_seconds_per_1000_bills = (issued > 0).then(|| cpu * 1_000.0 / issued as f64);
         self.peak_memory_mib = self.pids.iter().map(|p| peak_memory_mib(*p)).collect();
         let bytes: u64 = net.homes.iter().map(|h| bytes_under(h)).sum();
+        let added = bytes.saturating_sub(self.bytes_before);
         self.disk_bytes_per_bill =
-            bytes as f64 / net.homes.len().max(1) as f64 / bills.max(1) as f64;
+            added as f64 / net.homes.len().max(1) as f64 / bills.max(1) as f64;
         self
     }
 }
@@ -185,7 +196,8 @@ pub fn compare(args: &BenchArgs, report: &Report) -> Compare {
     let per_core = batch_verify_rate();
     let bound = per_core * report.cores.max(1) as f64 / args.validators.max(1) as f64;
     let first = report.phases.first().map_or(0.0, |p| p.tx_per_s);
-    let postgres = match super::postgres::run(args.clients.max(1), 10, &|line| eprintln!("{line}")) {
+    let postgres = match super::postgres::run(args.clients.max(1), 10, &|line| eprintln!("{line}"))
+    {
         Ok(baseline) => baseline,
         Err(e) => {
             eprintln!("PostgreSQL baseline failed: {e:#}");
@@ -214,8 +226,10 @@ pub fn compare(args: &BenchArgs, report: &Report) -> Compare {
 /// messages, for about two seconds).
 fn batch_verify_rate() -> f64 {
     use medledger_crypto::{Namespace, SignedMessage, SigningKey, verify_batch};
-    let keys: Vec<SigningKey> = (0..1_000).map(|i| SigningKey::from_label(&format!("b{i}"))).collect();
-    let messages: Vec<Vec<u8>> = (0..1_000u32).map(|i| [i.to_be_bytes().as_slice(); 40].concat()).collect();
+    let keys: Vec<SigningKey> =
+        (0..1_000).map(|i| SigningKey::from_label(&format!("b{i}"))).collect();
+    let messages: Vec<Vec<u8>> =
+        (0..1_000u32).map(|i| [i.to_be_bytes().as_slice(); 40].concat()).collect();
     let public: Vec<_> = keys.iter().map(SigningKey::public_key).collect();
     let signatures: Vec<_> =
         keys.iter().zip(&messages).map(|(k, m)| k.sign(Namespace::Transaction, m)).collect();
@@ -280,8 +294,9 @@ pub fn print(report: &Report) {
     }
     let r = &report.resources;
     println!(
-        "\n  validators: {:.2} CPU s per 1,000 tx ({:.1} CPU s in all); peak memory {} MiB; {:.0} bytes on disk per bill per validator",
+        "\n  validators: {:.2} CPU s per 1,000 tx{} ({:.1} CPU s in all); peak memory {} MiB; {:.0} bytes on disk per bill per validator",
         r.cpu_seconds_per_1000_tx,
+        r.cpu_seconds_per_1000_bills.map_or(String::new(), |b| format!(", {b:.2} per 1,000 bills")),
         r.cpu_seconds,
         r.peak_memory_mib.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(" / "),
         r.disk_bytes_per_bill
@@ -300,13 +315,20 @@ pub fn print(report: &Report) {
             Some(pg) => {
                 println!(
                     "    {} on loopback (fsync {}, synchronous_commit {}): {:.0} claim tx/s ({:.1} ms avg), bulk issuance {:.0} bills/s",
-                    pg.version, pg.fsync, pg.synchronous_commit, pg.claim_tps, pg.claim_latency_ms_avg, pg.bulk_bills_per_s
+                    pg.version,
+                    pg.fsync,
+                    pg.synchronous_commit,
+                    pg.claim_tps,
+                    pg.claim_latency_ms_avg,
+                    pg.bulk_bills_per_s
                 );
                 if let Some(ratio) = c.ratio_claims_to_postgres {
                     println!("    signed claims, ours / PostgreSQL durable claims: {ratio:.2}×");
                 }
                 if let Some(ratio) = c.ratio_bills_to_postgres {
-                    println!("    issued bills, ours (4-way replicated) / PostgreSQL bulk: {ratio:.2}×");
+                    println!(
+                        "    issued bills, ours (4-way replicated) / PostgreSQL bulk: {ratio:.2}×"
+                    );
                 }
             }
             None => println!("    PostgreSQL: not measured (not installed)"),
