@@ -65,6 +65,7 @@ struct Book {
 struct Recorder {
     book: Arc<Mutex<Book>>,
     queue: mpsc::Sender<Transaction>,
+    started: Instant,
 }
 
 impl Recorder {
@@ -106,7 +107,7 @@ impl Recorder {
                 }
             }
         });
-        Self { book, queue }
+        Self { book, queue, started }
     }
 }
 
@@ -470,8 +471,24 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
     let book = recorder.book.lock().expect("the book is never poisoned");
     let transactions = book.seen.len() as u64;
     let resources = resources.finish(net, transactions, book.bills.max(count), book.bills);
-    let series: Vec<Second> =
-        book.per_second.iter().map(|(t, n)| Second { second: *t, committed: *n }).collect();
+    // Latency of what committed in each second.
+    let mut latencies: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for (id, seen) in &book.seen {
+        if let Some(sent) = book.submitted.get(id) {
+            let second = seen.at.duration_since(recorder.started).as_secs();
+            let ms = seen.at.duration_since(*sent).as_secs_f64() * 1_000.0;
+            latencies.entry(second).or_default().push(ms);
+        }
+    }
+    let series: Vec<Second> = book
+        .per_second
+        .iter()
+        .map(|(t, n)| {
+            let mut values = latencies.remove(t).unwrap_or_default();
+            let p = Percentiles::of(&mut values);
+            Second { second: *t, committed: *n, p50_ms: p.p50, p99_ms: p.p99 }
+        })
+        .collect();
     Ok(Report {
         workload: format!("{:?}", args.workload).to_lowercase(),
         validators: args.validators,

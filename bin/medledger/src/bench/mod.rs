@@ -9,6 +9,7 @@
 //! against the duplicates and over-claims the workload planted.
 
 mod load;
+mod plot;
 mod postgres;
 mod report;
 
@@ -63,6 +64,9 @@ pub struct BenchArgs {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Draw committed tx/s and latency over time into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Measure the limits and a PostgreSQL baseline in the same run and report the ratios.
     #[arg(long)]
     pub compare: bool,
@@ -122,6 +126,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         report.compare = Some(report::compare(args, &report));
     }
     report::print(&report);
+    if let Some(path) = &args.plot {
+        std::fs::write(path, plot::svg(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("plot written to {}", path.display());
+    }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;

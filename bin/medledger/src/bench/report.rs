@@ -52,11 +52,13 @@ pub struct Phase {
     pub submit_to_settled_ms: Option<Percentiles>,
 }
 
-/// Committed transactions in one second of the run.
+/// One second of the run: transactions committed in it, and their submit-to-commit latency.
 #[derive(Debug, Clone, Serialize)]
 pub struct Second {
     pub second: u64,
     pub committed: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// What the validator processes used over the timed phases.
