@@ -165,16 +165,16 @@ impl Driver<'_> {
                 break;
             }
             if last_progress.elapsed() >= Duration::from_secs(1) {
-                let elapsed = start.elapsed().as_secs_f64();
-                eprintln!(
-                    "  {name}: {elapsed:>5.1} s  {seen} of {} committed ({:.0} tx/s)",
-                    total.max(expected_total),
-                    seen as f64 / elapsed
-                );
+                progress(name, start, seen, total.max(expected_total));
                 last_progress = Instant::now();
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let (seen, total) = {
+            let book = self.recorder.book.lock().expect("the book is never poisoned");
+            (book.seen.len(), book.submitted.len())
+        };
+        progress(name, start, seen, total.max(expected_total));
         done.store(true, Ordering::SeqCst);
         for sender in senders {
             let _ = sender.join();
@@ -266,6 +266,15 @@ impl Driver<'_> {
             submit_to_settled_ms: (!settled.is_empty()).then(|| Percentiles::of(&mut settled)),
         }
     }
+}
+
+/// One progress line: what the phase has seen committed so far.
+fn progress(name: &str, start: Instant, seen: usize, total: usize) {
+    let elapsed = start.elapsed().as_secs_f64();
+    eprintln!(
+        "  {name}: {elapsed:>5.1} s  {seen} of {total} committed ({:.0} tx/s)",
+        seen as f64 / elapsed.max(0.001)
+    );
 }
 
 /// The keys and parties a workload signs with.
