@@ -19,7 +19,6 @@ use commonware_runtime::Clock;
 use commonware_utils::Acknowledgement as _;
 use futures::StreamExt as _;
 use futures::channel::mpsc;
-use medledger_ledger::verify_signatures;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -132,6 +131,9 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             txs,
         );
         let digest = block.digest();
+        // The proposer does not verify its own block; its transactions came from its mempool.
+        let checks = self.chain.block_checks(&block.txs);
+        self.chain.remember_checks(digest, block.height, checks);
         Some(Digested::precomputed(block, digest))
     }
 
@@ -192,7 +194,7 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         }
         // Honest leaders propose only transactions whose signatures verified on admission; a
         // block carrying a forged one is refused rather than left to waste block space.
-        let checks = verify_signatures(&block.txs);
+        let checks = self.chain.block_checks(&block.txs);
         if checks.iter().any(|check| !check.signature) {
             tracing::warn!(height = block.height, "refusing block: a signature does not verify");
             return false;

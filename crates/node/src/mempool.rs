@@ -116,6 +116,12 @@ impl Mempool {
         self.entries.contains_key(id)
     }
 
+    /// Whether this exact transaction (the same signed body and the same signature bytes) is
+    /// waiting here, so its envelope signature verified on admission.
+    pub fn holds_verified(&self, tx: &Transaction) -> bool {
+        self.entries.get(&tx.id()).is_some_and(|e| e.tx.signature() == tx.signature())
+    }
+
     /// Admits `txs` in one step: checks, batch signature verification, insertion. Holds the
     /// pool throughout; the node uses `Chain::admit`, which verifies outside the lock.
     pub fn admit(&mut self, txs: Vec<Transaction>, height: u64) -> Vec<Result<TxId, AdmitError>> {
