@@ -534,8 +534,8 @@ impl Chain {
 mod tests {
     use super::*;
     use crate::config::MempoolConfig;
-    use commonware_cryptography::Digestible as _;
     use commonware_codec::Encode as _;
+    use commonware_cryptography::Digestible as _;
     use medledger_testkit::{Consortium, TxFactory, bill};
 
     fn at_genesis() -> (Consortium, Block, Chain) {
