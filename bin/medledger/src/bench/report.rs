@@ -68,6 +68,9 @@ pub struct Resources {
     pub cpu_seconds_per_1000_tx: f64,
     /// All validators' CPU over the run, seconds.
     pub cpu_seconds: f64,
+    /// This process's CPU over the run (the load client: senders, event stream, bookkeeping),
+    /// seconds; it shares the machine's cores with the validators.
+    pub client_cpu_seconds: f64,
     /// Each validator's peak resident memory, MiB.
     pub peak_memory_mib: Vec<f64>,
     /// CPU per 1,000 bills issued, when the run issued bills.
@@ -125,6 +128,7 @@ impl Resources {
         Self {
             cpu_seconds_per_1000_tx: 0.0,
             cpu_seconds: 0.0,
+            client_cpu_seconds: -cpu_seconds(std::process::id()),
             peak_memory_mib: Vec::new(),
             cpu_seconds_per_1000_bills: None,
             disk_bytes_per_bill: 0.0,
@@ -139,6 +143,7 @@ impl Resources {
     pub fn finish(mut self, net: &Localnet, transactions: u64, bills: u64, issued: u64) -> Self {
         let cpu: f64 = self.pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - self.cpu_before;
         self.cpu_seconds = cpu;
+        self.client_cpu_seconds += cpu_seconds(std::process::id());
         self.cpu_seconds_per_1000_tx = cpu * 1_000.0 / transactions.max(1) as f64;
         self.cpu_seconds_per_1000_bills = (issued > 0).then(|| cpu * 1_000.0 / issued as f64);
         self.peak_memory_mib = self.pids.iter().map(|p| peak_memory_mib(*p)).collect();
@@ -296,10 +301,11 @@ pub fn print(report: &Report) {
     }
     let r = &report.resources;
     println!(
-        "\n  validators: {:.2} CPU s per 1,000 tx{} ({:.1} CPU s in all); peak memory {} MiB; {:.0} bytes on disk per bill per validator",
+        "\n  validators: {:.2} CPU s per 1,000 tx{} ({:.1} CPU s in all; the load client {:.1}); peak memory {} MiB; {:.0} bytes on disk per bill per validator",
         r.cpu_seconds_per_1000_tx,
         r.cpu_seconds_per_1000_bills.map_or(String::new(), |b| format!(", {b:.2} per 1,000 bills")),
         r.cpu_seconds,
+        r.client_cpu_seconds,
         r.peak_memory_mib.iter().map(|m| format!("{m:.0}")).collect::<Vec<_>>().join(" / "),
         r.disk_bytes_per_bill
     );
