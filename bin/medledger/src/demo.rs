@@ -218,6 +218,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
             ),
         ],
         Some(&keystore),
+        2,
     )?;
     let sealed = sealed.into_iter().next().context("two bills make one batch")?;
     let issue = f.sign(&hospital, sealed);

@@ -296,6 +296,7 @@ fn a_canary_in_a_bill_body_is_read_only_by_the_entitled_and_found_nowhere_else()
             .seal_bills(
                 vec![(medledger_testkit::bill(id, identity.pseudonym, 2_000, 0), body)],
                 None,
+                1,
             )
             .unwrap()
             .remove(0);

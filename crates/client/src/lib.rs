@@ -384,13 +384,16 @@ impl Client {
     /// Issuances of `bills`: each private body sealed to the readers the ledger requires
     /// ([`Client::required_readers`]) and, with `issuer_copy`, to the hospital's own key for the
     /// patient; each header's commitment set to its body; cut into batches that fit a
-    /// transaction (at most 1,000 bills, 7/8 of the size limit). Sign each with the hospital's
-    /// key. Nothing of the bodies leaves this process unencrypted.
+    /// transaction (at most `batch_max` bills, capped at the ledger's 1,000, and 7/8 of the size
+    /// limit). Sign each with the hospital's key. Nothing of the bodies leaves this process
+    /// unencrypted.
     pub fn seal_bills(
         &self,
         bills: Vec<(BillIssue, PrivateBody)>,
         issuer_copy: Option<&IssuerKeystore>,
+        batch_max: usize,
     ) -> Result<Vec<Payload>, ClientError> {
+        let batch_max = batch_max.clamp(1, ISSUE_BATCH_BILLS_MAX);
         let chain_id = self.chain_id()?;
         let members = self.members()?;
         let mut readers: std::collections::HashMap<Pseudonym, Vec<EncryptionKey>> =
@@ -416,7 +419,7 @@ impl Client {
             issue.body_commitment = sealed.commitment;
             let size = issue.encode().len() + sealed.body.encode().len();
             if !issues.is_empty()
-                && (issues.len() == ISSUE_BATCH_BILLS_MAX || bytes + size > TX_BYTES_MAX * 7 / 8)
+                && (issues.len() == batch_max || bytes + size > TX_BYTES_MAX * 7 / 8)
             {
                 let (bills, bodies) = (std::mem::take(&mut issues), std::mem::take(&mut bodies));
                 batches.push(Payload::IssueBills { bills, bodies });

@@ -351,19 +351,14 @@ fn sealed_batches(
     count: u64,
 ) -> anyhow::Result<Vec<Payload>> {
     let started = Instant::now();
-    let numbers: Vec<u64> = (first..first + count).collect();
-    let mut payloads = Vec::new();
-    for chunk in numbers.chunks(usize::from(args.batch)) {
-        let bills = chunk
-            .iter()
-            .map(|n| {
-                let (id, p) = parties.bill(*n);
-                let issue = bill(id, parties.patients[p].0, CLAIMABLE, 0);
-                (issue, sample_body("Bench Patient", "BENCH-ID", CLAIMABLE))
-            })
-            .collect();
-        payloads.extend(node.seal_bills(bills, None)?);
-    }
+    let bills = (first..first + count)
+        .map(|n| {
+            let (id, p) = parties.bill(n);
+            let issue = bill(id, parties.patients[p].0, CLAIMABLE, 0);
+            (issue, sample_body("Bench Patient", "BENCH-ID", CLAIMABLE))
+        })
+        .collect();
+    let payloads = node.seal_bills(bills, None, usize::from(args.batch))?;
     eprintln!(
         "sealed {count} bodies in {} batches ({:.1} s, {:.0} µs a bill)",
         payloads.len(),

@@ -16,14 +16,12 @@ use super::{Node, Rejected, Submitted, print_json};
 use anyhow::{Context as _, bail};
 use medledger_crypto::SigningKey;
 use medledger_privacy::{IssuerKeystore, PrivateBody};
-use medledger_types::limits::TX_BYTES_MAX;
 use medledger_types::{
-    BillAmounts, BillCode, BillId, BillIssue, BillNumber, CategoryAmount, ChargeCategory,
-    Encode as _, EncryptionKey, Fen, Payload, Pseudonym, SealedBody, VisitType,
+    BillAmounts, BillCode, BillId, BillIssue, BillNumber, CategoryAmount, ChargeCategory, Fen,
+    Payload, Pseudonym, SealedBody, VisitType,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -231,44 +229,6 @@ impl BillEntry {
     }
 }
 
-/// Batches are cut below this encoded size, leaving room under the ledger's limit.
-const BATCH_BYTES_TARGET: usize = TX_BYTES_MAX * 7 / 8;
-
-/// Seals bodies: finds each patient's readers once, and the issuer's copy in its key store.
-struct Sealer<'a> {
-    node: &'a Node,
-    chain: medledger_types::ChainId,
-    members: Vec<medledger_types::Member>,
-    readers: HashMap<Pseudonym, Vec<EncryptionKey>>,
-    keystore: Option<IssuerKeystore>,
-}
-
-impl Sealer<'_> {
-    fn seal(&mut self, issue: &mut BillIssue, body: &PrivateBody) -> anyhow::Result<SealedBody> {
-        let patient = issue.patient;
-        let readers = match self.readers.entry(patient) {
-            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                let mut readers = self.node.client.required_readers(&self.members, patient)?;
-                if let Some(store) = &self.keystore {
-                    let copy = store.key_for(&patient).with_context(|| {
-                        format!(
-                            "the issuer's key for patient {patient} in {}",
-                            store.dir().display()
-                        )
-                    })?;
-                    readers.push(copy.public());
-                }
-                slot.insert(readers)
-            }
-        };
-        let sealed = medledger_privacy::seal(&self.chain, &issue.id, body, readers)
-            .with_context(|| format!("sealing the body of bill {}", issue.id))?;
-        issue.body_commitment = sealed.commitment;
-        Ok(sealed.body)
-    }
-}
-
 /// One batch's outcome.
 #[derive(Serialize)]
 struct Batch {
@@ -305,19 +265,13 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let bills = read_bills(file)?;
     let total = bills.len();
-    let mut sealer = Sealer {
-        node,
-        chain: node.tip()?.0,
-        members: node.client.members()?,
-        readers: HashMap::new(),
-        keystore: keystore
-            .map(|dir| {
-                IssuerKeystore::open(dir)
-                    .with_context(|| format!("opening the key store {}", dir.display()))
-            })
-            .transpose()?,
-    };
-    let batches = cut_batches(&mut sealer, bills, batch)?;
+    let keystore = keystore
+        .map(|dir| {
+            IssuerKeystore::open(dir)
+                .with_context(|| format!("opening the key store {}", dir.display()))
+        })
+        .transpose()?;
+    let batches = seal(node, bills, keystore.as_ref(), batch)?;
     let batches_total = batches.len();
     let start = Instant::now();
     let mut summary = Summary {
@@ -372,37 +326,30 @@ pub fn run(
     }
 }
 
-/// Seals every body and cuts the bills into batches of at most `batch` bills and
-/// [`BATCH_BYTES_TARGET`] bytes, printing progress while sealing.
-fn cut_batches(
-    sealer: &mut Sealer<'_>,
+/// Seals every body (`Client::seal_bills`) and cuts the bills into batches of at most `batch`
+/// bills that fit a transaction, printing progress every ten batches' worth.
+fn seal(
+    node: &Node,
     bills: Vec<(BillIssue, PrivateBody)>,
+    keystore: Option<&IssuerKeystore>,
     batch: usize,
 ) -> anyhow::Result<Vec<(Vec<BillIssue>, Vec<SealedBody>)>> {
-    let total = bills.len();
-    let start = Instant::now();
+    let (total, start) = (bills.len(), Instant::now());
     let mut out = Vec::new();
-    let (mut issues, mut bodies, mut bytes) = (Vec::new(), Vec::new(), 0usize);
-    for (i, (mut issue, body)) in bills.into_iter().enumerate() {
-        let sealed = sealer.seal(&mut issue, &body)?;
-        let size = issue.encode().len() + sealed.encode().len();
-        if !issues.is_empty() && (issues.len() == batch || bytes + size > BATCH_BYTES_TARGET) {
-            out.push((std::mem::take(&mut issues), std::mem::take(&mut bodies)));
-            bytes = 0;
+    let mut sealed = 0;
+    let mut bills = bills.into_iter().peekable();
+    while bills.peek().is_some() {
+        // Whole batches at a time, so the cut is the same as sealing the file at once.
+        let group: Vec<_> = bills.by_ref().take(batch * 10).collect();
+        sealed += group.len();
+        for payload in node.client.seal_bills(group, keystore, batch)? {
+            if let Payload::IssueBills { bills, bodies } = payload {
+                out.push((bills, bodies));
+            }
         }
-        bytes += size;
-        issues.push(issue);
-        bodies.push(sealed);
-        if !sealer.node.json && (i + 1) % 10_000 == 0 {
-            eprintln!(
-                "sealed {} of {total} bodies ({:.1} s)",
-                i + 1,
-                start.elapsed().as_secs_f64()
-            );
+        if !node.json && sealed < total {
+            eprintln!("sealed {sealed} of {total} bodies ({:.1} s)", start.elapsed().as_secs_f64());
         }
-    }
-    if !issues.is_empty() {
-        out.push((issues, bodies));
     }
     Ok(out)
 }
