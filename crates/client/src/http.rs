@@ -1,8 +1,11 @@
-//! One HTTP/1.1 request over a fresh TCP connection, with timeouts and a bounded answer.
+//! HTTP/1.1 requests with timeouts and bounded answers. Plain requests reuse idle keep-alive
+//! connections to the node (a fresh TCP connection per request cost the node more CPU than
+//! admitting the transaction it carried); event streams get a connection of their own.
 
 use std::io::{BufRead, BufReader, Read, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Answers larger than this are refused (a node's largest answer is a page of bills).
 const RESPONSE_BYTES_MAX: u64 = 64 * 1024 * 1024;
@@ -112,7 +115,44 @@ impl<R: BufRead> Read for Chunked<R> {
     }
 }
 
+/// Idle keep-alive connections to one node, shared by a client's clones.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    idle: Mutex<Vec<(BufReader<TcpStream>, Instant)>>,
+}
+
+/// Idle connections kept per node; more are closed.
+const POOL_IDLE_MAX: usize = 16;
+/// An idle connection older than this is closed rather than reused: the node closes idle
+/// connections after its header timeout (10 s), and a connection it closed cannot be used.
+const POOL_IDLE_FOR_MAX: Duration = Duration::from_secs(5);
+
+impl Pool {
+    fn take(&self) -> Option<BufReader<TcpStream>> {
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Some((connection, since)) = idle.pop() {
+            if since.elapsed() < POOL_IDLE_FOR_MAX {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, connection: BufReader<TcpStream>) {
+        let mut idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < POOL_IDLE_MAX {
+            idle.push((connection, Instant::now()));
+        }
+    }
+}
+
+/// One request on a pooled connection (or a fresh one): the status and the body. A reused
+/// connection the node has closed in the meantime fails before any answer arrives; the request
+/// is then sent once more on a fresh connection. Every request of the API is safe to repeat
+/// (submissions are idempotent by transaction id).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn request(
+    pool: &Pool,
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -121,36 +161,129 @@ pub(crate) fn request(
     body: &[u8],
     timeout: Duration,
 ) -> std::io::Result<(u16, Vec<u8>)> {
-    let stream = send(addr, method, path, extra_headers, content_type, body, timeout)?;
-    let mut response = Vec::new();
-    stream.take(RESPONSE_BYTES_MAX).read_to_end(&mut response)?;
-    let split =
-        response.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| invalid("head"))?;
-    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
-    let status: u16 =
-        head.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| invalid("status"))?;
-    let body = &response[split + 4..];
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(body).ok_or_else(|| invalid("chunks"))?
-    } else {
-        body.to_vec()
-    };
-    Ok((status, body))
+    if let Some(mut connection) = pool.take() {
+        match exchange(&mut connection, addr, method, path, extra_headers, content_type, body) {
+            Ok((answer, reusable)) => {
+                if reusable {
+                    pool.give_back(connection);
+                }
+                return Ok(answer);
+            }
+            Err(Failure::BeforeAnswer(_)) => {} // closed by the node while idle: retry fresh
+            Err(Failure::DuringAnswer(e)) => return Err(e),
+        }
+    }
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let _ = stream.set_nodelay(true);
+    let mut connection = BufReader::new(stream);
+    match exchange(&mut connection, addr, method, path, extra_headers, content_type, body) {
+        Ok((answer, reusable)) => {
+            if reusable {
+                pool.give_back(connection);
+            }
+            Ok(answer)
+        }
+        Err(Failure::BeforeAnswer(e) | Failure::DuringAnswer(e)) => Err(e),
+    }
 }
 
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let end = data.windows(2).position(|w| w == b"\r\n")?;
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..end]).ok()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        let start = end.checked_add(2)?;
-        out.extend_from_slice(data.get(start..start.checked_add(size)?)?);
-        data = data.get(start.checked_add(size)?.checked_add(2)?..)?;
+/// Where a request on a connection failed.
+enum Failure {
+    /// Nothing of the answer arrived (for a reused connection: it was closed while idle).
+    BeforeAnswer(std::io::Error),
+    /// The answer was cut or malformed.
+    DuringAnswer(std::io::Error),
+}
+
+/// Sends one request on `connection` and reads its answer; says whether the connection can
+/// carry another request.
+fn exchange(
+    connection: &mut BufReader<TcpStream>,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra_headers: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<((u16, Vec<u8>), bool), Failure> {
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra_headers}\r\n",
+        body.len()
+    );
+    let mut message = Vec::with_capacity(head.len() + body.len());
+    message.extend_from_slice(head.as_bytes());
+    message.extend_from_slice(body);
+    connection.get_mut().write_all(&message).map_err(Failure::BeforeAnswer)?;
+    let mut status_line = String::new();
+    match connection.read_line(&mut status_line) {
+        Ok(0) => return Err(Failure::BeforeAnswer(invalid("connection closed before the answer"))),
+        Ok(_) => {}
+        Err(e) => return Err(Failure::BeforeAnswer(e)),
     }
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Failure::DuringAnswer(invalid("status")))?;
+    let (mut length, mut chunked, mut close) = (None, false, false);
+    let mut head_bytes = status_line.len();
+    loop {
+        let mut line = String::new();
+        let read = connection.read_line(&mut line).map_err(Failure::DuringAnswer)?;
+        if read == 0 {
+            return Err(Failure::DuringAnswer(invalid("connection closed in the head")));
+        }
+        head_bytes += read;
+        if head_bytes > HEAD_BYTES_MAX {
+            return Err(Failure::DuringAnswer(invalid("head too large")));
+        }
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+        let line = line.to_ascii_lowercase();
+        if let Some(value) = line.strip_prefix("content-length:") {
+            length = Some(
+                value
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| Failure::DuringAnswer(invalid("length")))?,
+            );
+        } else if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            chunked = true;
+        } else if line.starts_with("connection:") && line.contains("close") {
+            close = true;
+        }
+    }
+    let mut body = Vec::new();
+    let reusable = if chunked {
+        Chunked { inner: &mut *connection, left: 0, done: false }
+            .take(RESPONSE_BYTES_MAX)
+            .read_to_end(&mut body)
+            .map_err(Failure::DuringAnswer)?;
+        // The chunked body ends with an empty trailer line.
+        let mut trailer = String::new();
+        connection.read_line(&mut trailer).map_err(Failure::DuringAnswer)?;
+        !close
+    } else if let Some(length) = length {
+        if length > RESPONSE_BYTES_MAX {
+            return Err(Failure::DuringAnswer(invalid("answer too large")));
+        }
+        (&mut *connection).take(length).read_to_end(&mut body).map_err(Failure::DuringAnswer)?;
+        if (body.len() as u64) < length {
+            return Err(Failure::DuringAnswer(invalid("connection closed in the body")));
+        }
+        !close
+    } else {
+        // Delimited by the connection's end: read it all; nothing can follow.
+        (&mut *connection)
+            .take(RESPONSE_BYTES_MAX)
+            .read_to_end(&mut body)
+            .map_err(Failure::DuringAnswer)?;
+        false
+    };
+    Ok(((status, body), reusable))
 }
 
 #[cfg(test)]
@@ -165,12 +298,5 @@ mod tests {
         assert_eq!(out, "abcde");
         let mut bad = Chunked { inner: &b"zz\r\nabc"[..], left: 0, done: false };
         assert!(bad.read_to_string(&mut String::new()).is_err());
-    }
-
-    #[test]
-    fn chunked_bodies_are_joined_and_garbage_refused() {
-        assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(), b"abcde");
-        assert!(dechunk(b"zz\r\nabc").is_none());
-        assert!(dechunk(b"ff\r\nabc").is_none());
     }
 }

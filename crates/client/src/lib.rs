@@ -21,9 +21,9 @@ pub use events::EventStream;
 pub use medledger_privacy::{EncryptionSecret, IssuerKeystore, PrivateBody};
 
 use medledger_types::api::{
-    ApiError, BillBody, BlockSummary, Committed, EventFilter, ListQuery, Page, PatientKeys,
-    REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, ReceiptView, Status,
-    TxStatus, request_message,
+    ApiError, BatchStatus, BillBody, BlockSummary, Committed, EventFilter, ListQuery, Page,
+    PatientKeys, REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, ReceiptView,
+    Status, TxStatus, request_message,
 };
 use medledger_types::limits::{ISSUE_BATCH_BILLS_MAX, TX_BYTES_MAX};
 use medledger_types::{
@@ -87,6 +87,8 @@ pub const TX_EXPIRY_BLOCKS: u64 = 1_000;
 pub struct Client {
     addr: SocketAddr,
     timeout: Duration,
+    /// Idle keep-alive connections, shared by this client's clones.
+    pool: std::sync::Arc<http::Pool>,
 }
 
 impl Client {
@@ -99,7 +101,7 @@ impl Client {
             .ok()
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| ClientError::Url(url.to_string()))?;
-        Ok(Self { addr, timeout: Duration::from_secs(30) })
+        Ok(Self { addr, timeout: Duration::from_secs(30), pool: Default::default() })
     }
 
     /// The node's address.
@@ -125,9 +127,17 @@ impl Client {
         content_type: &str,
         body: &[u8],
     ) -> Result<(u16, T), ClientError> {
-        let (status, bytes) =
-            http::request(self.addr, method, path, extra_headers, content_type, body, self.timeout)
-                .map_err(|source| ClientError::Io { addr: self.addr, source })?;
+        let (status, bytes) = http::request(
+            &self.pool,
+            self.addr,
+            method,
+            path,
+            extra_headers,
+            content_type,
+            body,
+            self.timeout,
+        )
+        .map_err(|source| ClientError::Io { addr: self.addr, source })?;
         if status >= 400 {
             let error = serde_json::from_slice::<ApiError>(&bytes).unwrap_or_else(|_| ApiError {
                 code: format!("http_{status}"),
@@ -151,9 +161,17 @@ impl Client {
 
     /// `GET /metrics`: Prometheus text.
     pub fn metrics(&self) -> Result<String, ClientError> {
-        let (status, bytes) =
-            http::request(self.addr, "GET", "/metrics", "", "text/plain", b"", self.timeout)
-                .map_err(|source| ClientError::Io { addr: self.addr, source })?;
+        let (status, bytes) = http::request(
+            &self.pool,
+            self.addr,
+            "GET",
+            "/metrics",
+            "",
+            "text/plain",
+            b"",
+            self.timeout,
+        )
+        .map_err(|source| ClientError::Io { addr: self.addr, source })?;
         if status != 200 {
             return Err(ClientError::Decode(format!("/metrics answered {status}")));
         }
@@ -194,6 +212,21 @@ impl Client {
     /// with its receipt if it was already committed.
     pub fn submit(&self, tx: &Transaction) -> Result<TxStatus, ClientError> {
         self.request("POST", "/v1/txs", "application/octet-stream", &tx.encode()).map(|(_, v)| v)
+    }
+
+    /// Submits up to 1,000 signed transactions in one request (`POST /v1/txs/batch`). Each is
+    /// checked as by [`Client::submit`]; the answer says, in order, which are pending, which
+    /// were already committed and which were refused and why.
+    pub fn submit_batch(&self, txs: &[Transaction]) -> Result<BatchStatus, ClientError> {
+        use commonware_codec::{EncodeSize as _, Write as _};
+        let mut encoded = Vec::with_capacity(
+            txs.len().encode_size() + txs.iter().map(|t| t.encode_size()).sum::<usize>(),
+        );
+        txs.len().write(&mut encoded);
+        for tx in txs {
+            tx.write(&mut encoded);
+        }
+        self.request("POST", "/v1/txs/batch", "application/octet-stream", &encoded).map(|(_, v)| v)
     }
 
     /// Submits an already encoded transaction (canonical binary), as produced by another

@@ -28,7 +28,7 @@ use medledger_types::{Genesis, Transaction};
 
 /// Transactions in one block. Keeps a block's execution well under a second on one core even
 /// when every transaction is individually signed.
-pub const BLOCK_TXS_MAX: usize = 10_000;
+pub const BLOCK_TXS_MAX: usize = 3_000;
 
 /// Encoded size of one block's transactions: about 3,000 bills with their sealed bodies (1.3 KB
 /// each), or thousands of individually signed claims.

@@ -68,6 +68,36 @@ pub struct TxStatus {
     pub committed: Option<Committed>,
 }
 
+/// `POST /v1/txs/batch`: one answer per submitted transaction, in the order submitted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchStatus {
+    /// Transactions admitted to the mempool (or already waiting there).
+    pub pending: u32,
+    /// Transactions already committed (their receipts are in `results`).
+    pub committed: u32,
+    /// Transactions refused; each carries its error.
+    pub refused: u32,
+    /// One entry per transaction of the batch, in order.
+    pub results: Vec<BatchItem>,
+}
+
+/// What became of one transaction of a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchItem {
+    /// The transaction.
+    pub tx_id: TxId,
+    /// `pending` (admitted to the mempool), `committed` or `refused`.
+    pub status: String,
+    /// The receipt, when already committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed: Option<Committed>,
+    /// Why it was refused: the same code and message `POST /v1/txs` gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
 /// `GET /v1/blocks/{height}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

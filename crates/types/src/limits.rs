@@ -16,6 +16,9 @@ pub const BILL_CATEGORIES_MAX: usize = 16;
 /// Encoded size of one transaction: an issuance batch of about 650 typical sealed bills.
 pub const TX_BYTES_MAX: usize = 1024 * 1024;
 
+/// Transactions in one `POST /v1/txs/batch` request.
+pub const SUBMIT_BATCH_TXS_MAX: usize = 1_000;
+
 /// Ciphertext of one sealed bill body. An inpatient stay itemises a few hundred charges of about
 /// 100 bytes each; 64 KiB leaves room for that and still bounds what one bill can add to a block.
 pub const BODY_CIPHERTEXT_BYTES_MAX: usize = 64 * 1024;

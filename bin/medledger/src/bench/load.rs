@@ -202,31 +202,38 @@ impl Driver<'_> {
                 let (queue, done) = (self.queue.clone(), done.clone());
                 let nodes: Vec<Client> = self.nodes.to_vec();
                 let book = self.recorder.book.clone();
+                let per_request = usize::from(self.args.submit_batch.max(1));
                 std::thread::spawn(move || {
                     let mut next = t;
                     while !done.load(Ordering::SeqCst) {
-                        let received = queue
-                            .lock()
-                            .expect("the queue is never poisoned")
-                            .recv_timeout(Duration::from_millis(20));
-                        let Ok(tx) = received else { continue };
+                        // One transaction, then whatever else is ready, up to the batch size.
+                        let mut txs = Vec::with_capacity(per_request);
+                        {
+                            let queue = queue.lock().expect("the queue is never poisoned");
+                            let Ok(first) = queue.recv_timeout(Duration::from_millis(20)) else {
+                                continue;
+                            };
+                            txs.push(first);
+                            while txs.len() < per_request {
+                                match queue.try_recv() {
+                                    Ok(tx) => txs.push(tx),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
                         let node = &nodes[next % nodes.len()];
                         next += 1;
-                        book.lock()
-                            .expect("the book is never poisoned")
-                            .submitted
-                            .insert(tx.id(), Instant::now());
-                        loop {
-                            match node.submit(&tx) {
-                                Err(ClientError::Api { status: 503 | 429, .. }) => {
-                                    std::thread::sleep(Duration::from_millis(20));
-                                }
-                                Err(e) => {
-                                    eprintln!("submission refused: {e}");
-                                    break;
-                                }
-                                Ok(_) => break,
+                        {
+                            let now = Instant::now();
+                            let mut book = book.lock().expect("the book is never poisoned");
+                            for tx in &txs {
+                                book.submitted.insert(tx.id(), now);
                             }
+                        }
+                        if per_request == 1 {
+                            submit_one(node, &txs[0]);
+                        } else {
+                            submit_many(node, txs);
                         }
                     }
                 })
@@ -264,6 +271,55 @@ impl Driver<'_> {
             bills_per_s: None,
             latency_ms: Percentiles::of(&mut latencies),
             submit_to_settled_ms: (!settled.is_empty()).then(|| Percentiles::of(&mut settled)),
+        }
+    }
+}
+
+/// Submits one transaction, backing off while the node is full.
+fn submit_one(node: &Client, tx: &Transaction) {
+    loop {
+        match node.submit(tx) {
+            Err(ClientError::Api { status: 503 | 429, .. }) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => {
+                eprintln!("submission refused: {e}");
+                return;
+            }
+            Ok(_) => return,
+        }
+    }
+}
+
+/// Submits transactions in one batch request, sending again those the node had no room for.
+fn submit_many(node: &Client, mut txs: Vec<Transaction>) {
+    while !txs.is_empty() {
+        match node.submit_batch(&txs) {
+            Err(ClientError::Api { status: 503 | 429, .. }) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => {
+                eprintln!("batch submission refused: {e}");
+                return;
+            }
+            Ok(answer) => {
+                let mut retry = Vec::new();
+                for (tx, item) in txs.into_iter().zip(answer.results) {
+                    match item.error {
+                        Some(e)
+                            if matches!(e.code.as_str(), "mempool_full" | "signer_queue_full") =>
+                        {
+                            retry.push(tx);
+                        }
+                        Some(e) => eprintln!("submission refused: {}: {}", e.code, e.message),
+                        None => {}
+                    }
+                }
+                if !retry.is_empty() {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                txs = retry;
+            }
         }
     }
 }
@@ -502,6 +558,7 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
             None => "closed loop (peak)".to_string(),
         },
         clients: args.clients,
+        submit_batch: args.submit_batch,
         phases,
         rejections: book.rejections.clone(),
         expected_rejections: expected,

@@ -1,8 +1,47 @@
 //! `--plot`: committed transactions per second and submit-to-commit latency over the run, as
-//! an SVG that any browser shows (text and lines, no fonts or image libraries needed).
+//! a PNG (`FILE.png`, drawn by [`super::png`]) or as an SVG (`FILE.svg`) that any browser
+//! shows (text and lines, no fonts or image libraries needed).
 
 use super::report::Report;
+use anyhow::Context as _;
 use std::fmt::Write as _;
+use std::path::Path;
+
+/// What `--plot FILE` writes, by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Svg,
+}
+
+impl Format {
+    /// The format `path` asks for, checked before the run so that a typo or a machine without a
+    /// font for the PNG's text fails at once instead of after the whole benchmark.
+    pub fn check(path: &Path) -> anyhow::Result<Self> {
+        let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let format = match extension.as_deref() {
+            Some("png") => Self::Png,
+            Some("svg") => Self::Svg,
+            _ => anyhow::bail!(
+                "--plot {}: the file must end in .png or .svg (that picks the format)",
+                path.display()
+            ),
+        };
+        if format == Self::Png {
+            super::png::ensure_font()?;
+        }
+        Ok(format)
+    }
+}
+
+/// Writes the report's time series to `path` in `format`.
+pub fn write(report: &Report, path: &Path, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Png => super::png::png(report, path),
+        Format::Svg => std::fs::write(path, svg(report)).map_err(anyhow::Error::from),
+    }
+    .with_context(|| format!("writing {}", path.display()))
+}
 
 const WIDTH: f64 = 900.0;
 const PANEL: f64 = 220.0;
@@ -96,4 +135,24 @@ pub fn svg(report: &Report) -> String {
     );
     out.push_str("</svg>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Format;
+    use std::path::Path;
+
+    #[test]
+    fn plot_format_goes_by_the_extension() {
+        assert_eq!(Format::check(Path::new("run.svg")).expect("an SVG"), Format::Svg);
+        assert_eq!(Format::check(Path::new("run.SVG")).expect("an SVG"), Format::Svg);
+        // A PNG also needs a font; without one the check fails with `NoFont` before the run.
+        if super::super::png::ensure_font().is_ok() {
+            assert_eq!(Format::check(Path::new("out/run.png")).expect("a PNG"), Format::Png);
+        }
+        for bad in ["run.jpg", "run", "run.png.txt"] {
+            let error = Format::check(Path::new(bad)).expect_err(bad).to_string();
+            assert!(error.contains(".png or .svg"), "{bad}: {error}");
+        }
+    }
 }

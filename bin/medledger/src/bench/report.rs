@@ -181,6 +181,8 @@ pub struct Report {
     pub cores: usize,
     pub mode: String,
     pub clients: usize,
+    /// Transactions per HTTP request.
+    pub submit_batch: u16,
     pub phases: Vec<Phase>,
     /// The ledger's rejections of this run's transactions, by code.
     pub rejections: BTreeMap<String, u64>,
@@ -261,8 +263,16 @@ fn batch_verify_rate() -> f64 {
 /// Prints the report for people.
 pub fn print(report: &Report) {
     println!(
-        "\nmedledger bench: {} workload, {} validators on {} cores, {}, {} client threads",
-        report.workload, report.validators, report.cores, report.mode, report.clients
+        "\nmedledger bench: {} workload, {} validators on {} cores, {}, {} client threads, {}",
+        report.workload,
+        report.validators,
+        report.cores,
+        report.mode,
+        report.clients,
+        match report.submit_batch {
+            1 => "one transaction per request".to_string(),
+            n => format!("up to {n} transactions per request"),
+        }
     );
     for phase in &report.phases {
         let l = &phase.latency_ms;

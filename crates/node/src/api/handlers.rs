@@ -12,7 +12,7 @@ use bytes::Bytes;
 use medledger_ledger::StateReader as _;
 use medledger_receipt::Record;
 use medledger_types::api::{
-    ApiError, BlockSummary, ListQuery, Page, ReceiptView, Status, TxStatus,
+    ApiError, BatchItem, BatchStatus, BlockSummary, ListQuery, Page, ReceiptView, Status, TxStatus,
 };
 use medledger_types::{
     Bill, BillCode, BillId, BillNumber, Claim, ClaimId, MemberId, Pseudonym, Transaction, TxId,
@@ -124,43 +124,21 @@ pub(crate) async fn submit(
             );
         }
     };
-    // Already committed: answer with the receipt; nothing is admitted twice.
-    if let Some(committed) = api.chain.executed().receipts.get(&id).cloned() {
-        return (
-            StatusCode::OK,
-            Json(TxStatus {
-                tx_id: id,
-                status: "committed".to_string(),
-                committed: Some(committed),
-            }),
-        )
-            .into_response();
-    }
-    let result = api.chain.admit(vec![tx.clone()]).remove(0);
-    match result {
-        Ok(_) => {
-            let mut gossip = api.gossip.clone();
-            if gossip.try_send(tx).is_err() {
-                tracing::warn!(%id, "gossip queue full; the transaction waits for this node to lead");
-            }
+    match admit_all(&api, vec![tx]).remove(0) {
+        // Already committed: answer with the receipt; nothing is admitted twice.
+        Admitted::Committed(committed) => {
+            return (
+                StatusCode::OK,
+                Json(TxStatus {
+                    tx_id: id,
+                    status: "committed".to_string(),
+                    committed: Some(committed),
+                }),
+            )
+                .into_response();
         }
-        Err(crate::mempool::AdmitError::DuplicateInMempool) => {}
-        Err(e) => {
-            api.chain.counters.admissions_refused.fetch_add(1, Ordering::Relaxed);
-            use crate::mempool::AdmitError;
-            use medledger_types::Rejection;
-            let status = match e {
-                AdmitError::MempoolFull { .. } | AdmitError::SignerQueueFull { .. } => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                // Well formed, but from a key the ledger does not let in.
-                AdmitError::Rejected(Rejection::UnknownSigner | Rejection::SignerFrozen { .. }) => {
-                    StatusCode::FORBIDDEN
-                }
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return error(status, &e.code(), e.to_string());
-        }
+        Admitted::Refused(status, refusal) => return (status, Json(refusal)).into_response(),
+        Admitted::Pending => {}
     }
     if !wait {
         return (
@@ -194,6 +172,175 @@ pub(crate) async fn submit(
         // Woken by the next executed block (or the deadline).
         let _ = tokio::time::timeout_at(deadline, executed.changed()).await;
     }
+}
+
+/// What the node made of one submitted transaction, before any wait.
+enum Admitted {
+    /// In the mempool (admitted now, or already waiting there).
+    Pending,
+    /// Already committed, with its receipt.
+    Committed(medledger_types::api::Committed),
+    /// Refused, with the status and error to answer.
+    Refused(StatusCode, ApiError),
+}
+
+/// Admits `txs` in one go (their signatures verified as one batch), gossips the newly
+/// admitted ones and says what became of each, in order.
+fn admit_all(api: &Api, txs: Vec<Transaction>) -> Vec<Admitted> {
+    use crate::mempool::AdmitError;
+    use medledger_types::Rejection;
+    let mut answers: Vec<Option<Admitted>> = {
+        let executed = api.chain.executed();
+        txs.iter()
+            .map(|tx| executed.receipts.get(&tx.id()).cloned().map(Admitted::Committed))
+            .collect()
+    };
+    let fresh: Vec<Transaction> = txs
+        .into_iter()
+        .zip(&answers)
+        .filter(|(_, answer)| answer.is_none())
+        .map(|(tx, _)| tx)
+        .collect();
+    let results = api.chain.admit(fresh.clone());
+    let mut refused = 0u64;
+    let mut fresh_answers = fresh.into_iter().zip(results).map(|(tx, result)| match result {
+        Ok(_) => {
+            let id = tx.id();
+            if api.gossip.clone().try_send(tx).is_err() {
+                tracing::warn!(%id, "gossip queue full; the transaction waits for this node to lead");
+            }
+            Admitted::Pending
+        }
+        Err(AdmitError::DuplicateInMempool) => Admitted::Pending,
+        Err(e) => {
+            refused += 1;
+            let status = match e {
+                AdmitError::MempoolFull { .. } | AdmitError::SignerQueueFull { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                // Well formed, but from a key the ledger does not let in.
+                AdmitError::Rejected(Rejection::UnknownSigner | Rejection::SignerFrozen { .. }) => {
+                    StatusCode::FORBIDDEN
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            Admitted::Refused(status, ApiError { code: e.code(), message: e.to_string() })
+        }
+    });
+    let answers: Vec<Admitted> = answers
+        .iter_mut()
+        .map(|answer| {
+            answer.take().unwrap_or_else(|| {
+                fresh_answers.next().expect("one admission result per transaction not committed")
+            })
+        })
+        .collect();
+    api.chain.counters.admissions_refused.fetch_add(refused, Ordering::Relaxed);
+    answers
+}
+
+#[utoipa::path(post, path = "/v1/txs/batch", tag = "transactions", operation_id = "submit_transactions",
+    summary = "Submit up to 1,000 signed transactions in one request",
+    description = "For systems that file many transactions (a hospital's billing system, the payment platform filing claims for patients, a payer's settlement run): each transaction is still individually signed and checked exactly as by `POST /v1/txs`, but the request overhead is paid once and the signatures are verified as one batch. Binary with `Content-Type: application/octet-stream` (the canonical encoding of a list of transactions: a varint count, then each transaction), JSON (an array of transactions) otherwise. The answer lists, in order, what became of each: `pending`, `committed` (with its receipt) or `refused` (with the error `POST /v1/txs` would give). One refused transaction does not refuse the others.",
+    request_body(content((Vec<Transaction> = "application/json"), (Vec<u8> = "application/octet-stream")), description = "The signed transactions"),
+    responses(
+        (status = 200, description = "Every transaction's outcome, in order", body = BatchStatus),
+        (status = 400, description = "The batch cannot be read (`malformed_batch`, `malformed_json`) or is empty (`empty_batch`)", body = ApiError),
+        (status = 413, description = "More than 1,000 transactions (`batch_too_large`), or a body larger than 2 MiB", body = ApiError),
+        (status = 429, description = "Over this client's request rate", body = ApiError)))]
+pub(crate) async fn submit_batch(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use commonware_codec::{Decode as _, Encode as _, EncodeSize as _, RangeCfg, Read as _};
+    use medledger_types::limits::{SUBMIT_BATCH_TXS_MAX, TX_BYTES_MAX};
+    let binary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    let too_large = |count: usize| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{count} transactions; a batch holds at most {SUBMIT_BATCH_TXS_MAX}"),
+        )
+    };
+    let txs: Vec<Transaction> = if binary {
+        // The count first, so an oversized batch is named as such, not as malformed.
+        match usize::read_cfg(&mut commonware_codec::Copying(body.as_ref()), &RangeCfg::from(..)) {
+            Ok(count) if count > SUBMIT_BATCH_TXS_MAX => return too_large(count),
+            Ok(_) => {}
+            Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_batch", e.to_string()),
+        }
+        match Vec::<Transaction>::decode_cfg(
+            commonware_codec::Copying(body.as_ref()),
+            &(RangeCfg::new(0..=SUBMIT_BATCH_TXS_MAX), ()),
+        ) {
+            Ok(txs) => txs,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_batch", e.to_string()),
+        }
+    } else {
+        let parsed = match serde_json::from_slice::<Vec<Transaction>>(&body) {
+            Ok(txs) => txs,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()),
+        };
+        if parsed.len() > SUBMIT_BATCH_TXS_MAX {
+            return too_large(parsed.len());
+        }
+        // As for one transaction: through the bounded decoder, so nothing admitted is
+        // undecodable.
+        let mut txs = Vec::with_capacity(parsed.len());
+        for (i, tx) in parsed.iter().enumerate() {
+            match Transaction::decode_untrusted(&tx.encode()) {
+                Ok(tx) => txs.push(tx),
+                Err(e) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "malformed_transaction",
+                        format!("transaction {i}: {e}"),
+                    );
+                }
+            }
+        }
+        txs
+    };
+    if txs.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "empty_batch", "the batch holds no transaction");
+    }
+    // Each transaction within the single-transaction limit, as `POST /v1/txs` requires.
+    if let Some((i, tx)) = txs.iter().enumerate().find(|(_, tx)| tx.encode_size() > TX_BYTES_MAX) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "malformed_transaction",
+            format!("transaction {i} is {} bytes; at most {TX_BYTES_MAX}", tx.encode_size()),
+        );
+    }
+    let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
+    let mut answer = BatchStatus { pending: 0, committed: 0, refused: 0, results: Vec::new() };
+    for (tx_id, admitted) in ids.into_iter().zip(admit_all(&api, txs)) {
+        let item = match admitted {
+            Admitted::Pending => {
+                answer.pending += 1;
+                BatchItem { tx_id, status: "pending".into(), committed: None, error: None }
+            }
+            Admitted::Committed(committed) => {
+                answer.committed += 1;
+                BatchItem {
+                    tx_id,
+                    status: "committed".into(),
+                    committed: Some(committed),
+                    error: None,
+                }
+            }
+            Admitted::Refused(_, refusal) => {
+                answer.refused += 1;
+                BatchItem { tx_id, status: "refused".into(), committed: None, error: Some(refusal) }
+            }
+        };
+        answer.results.push(item);
+    }
+    (StatusCode::OK, Json(answer)).into_response()
 }
 
 #[utoipa::path(get, path = "/v1/txs/{id}", tag = "transactions", operation_id = "get_transaction",

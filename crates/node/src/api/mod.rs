@@ -4,6 +4,8 @@
 //! - `GET /v1/status`: height, last block hash, state root, peers, mempool size
 //! - `POST /v1/txs`: submit a signed transaction, binary (`application/octet-stream`) or JSON;
 //!   `?wait=commit` answers with the receipt once committed
+//! - `POST /v1/txs/batch`: up to 1,000 signed transactions in one request, each checked
+//!   as by `POST /v1/txs`
 //! - `GET /v1/txs/{id}`: a transaction's status and receipt
 //! - `GET /v1/blocks/{height}`: an executed block's digest and state root (recent blocks)
 //! - `GET /v1/bills/{code}/{number}`, `GET /v1/patients/{pseudonym}/bills`: bills
@@ -107,6 +109,7 @@ fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
     utoipa_axum::router::OpenApiRouter::with_openapi(Document::openapi())
         .routes(routes!(handlers::status))
         .routes(routes!(handlers::submit))
+        .routes(routes!(handlers::submit_batch))
         .routes(routes!(handlers::tx_status))
         .routes(routes!(handlers::block))
         .routes(routes!(handlers::bill))
@@ -180,7 +183,7 @@ mod tests {
     fn the_document_lists_every_route_and_every_reference_resolves() {
         let document = serde_json::to_value(super::openapi()).unwrap();
         let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths.len(), 17, "{paths:?}");
+        assert_eq!(paths.len(), 18, "{paths:?}");
         let schemas = Registry::from_document(&document);
         assert_eq!(schemas.dangling_refs(&[&document["paths"]]), Vec::<String>::new());
     }
