@@ -37,6 +37,11 @@ struct NetworkArgs {
     /// The chain id.
     #[arg(long, default_value = "medledger-demo")]
     chain_id: String,
+    /// Capacity tests: the ledger starts with this many generated bills (code 99000001, issued
+    /// by City Central Hospital to the demo patients in turn, 100.00 yuan each, no private
+    /// body). Each validator holds about 600 bytes of memory per bill.
+    #[arg(long, default_value_t = 0, value_name = "BILLS")]
+    synthetic_bills: u64,
 }
 
 impl From<NetworkArgs> for medledger_node::init::InitOptions {
@@ -47,6 +52,7 @@ impl From<NetworkArgs> for medledger_node::init::InitOptions {
             base_port: a.base_port,
             patients: a.patients,
             chain_id: a.chain_id,
+            synthetic_bills: a.synthetic_bills,
         }
     }
 }

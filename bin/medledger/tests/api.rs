@@ -8,7 +8,7 @@ use medledger_client::{Client, ClientError};
 use medledger_testkit::json_schema::Registry;
 use medledger_testkit::{TxFactory, bill, claim, claim_id};
 use medledger_types::api::{Event, EventEnvelope, EventFilter, ListQuery};
-use medledger_types::{BillId, ChainId, Fen, MemberId, Payload, Text, Transaction};
+use medledger_types::{BillId, ChainId, Fen, MemberId, Payload, Text, Transaction, TxId};
 use std::collections::BTreeSet;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -57,10 +57,31 @@ fn collect_until(
 
 /// A raw HTTP exchange, for what the SDK never sends (wrong methods, odd paths).
 fn raw(addr: std::net::SocketAddr, request: &str) -> (u16, serde_json::Value) {
+    raw_bytes(addr, request.as_bytes())
+}
+
+/// A raw `POST` of `body`, for bodies the SDK never sends (malformed or oversized batches).
+fn raw_post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    raw_bytes(addr, &request)
+}
+
+/// Sends `request` as it is and reads the answer to the connection's end.
+fn raw_bytes(addr: std::net::SocketAddr, request: &[u8]) -> (u16, serde_json::Value) {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(request).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
@@ -442,6 +463,163 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         assert_eq!(got, status);
         document.check("POST", "/v1/txs", status, &serde_json::to_value(error).unwrap());
     }
+
+    // Batches (`POST /v1/txs/batch`): up to 1,000 transactions in one request, each checked as
+    // by `POST /v1/txs`. Claims of a patient and issuances of a hospital, in one binary request
+    // through the SDK: all pending, then all committed and accepted.
+    let claim_on = |f: &mut TxFactory, n: u64, bill_number: u64, amount: u64| {
+        let submission = claim(claim_id(n), &ss, patient, &[(bill_id(bill_number), amount)]);
+        f.sign(&patient_key, Payload::SubmitClaim { claim: submission, consent: None })
+    };
+    let issue_one = |f: &mut TxFactory, n: u64| {
+        f.sign(&hospital, net.issue(vec![bill(bill_id(n), patient, 5_000, 0)]))
+    };
+    let batch = vec![
+        claim_on(&mut f, 10, 3, 1_000),
+        claim_on(&mut f, 11, 4, 2_000),
+        claim_on(&mut f, 12, 5, 3_000),
+        issue_one(&mut f, 201),
+        issue_one(&mut f, 202),
+    ];
+    let ids_of = |txs: &[Transaction]| txs.iter().map(Transaction::id).collect::<Vec<TxId>>();
+    let answer = node.submit_batch(&batch).unwrap();
+    document.check("POST", "/v1/txs/batch", 200, &serde_json::to_value(&answer).unwrap());
+    assert_eq!((answer.pending, answer.committed, answer.refused), (5, 0, 0), "{answer:?}");
+    assert_eq!(answer.results.iter().map(|r| r.tx_id).collect::<Vec<_>>(), ids_of(&batch));
+    assert!(
+        answer
+            .results
+            .iter()
+            .all(|r| r.status == "pending" && r.committed.is_none() && r.error.is_none()),
+        "{answer:?}"
+    );
+    for tx in &batch {
+        let committed = node.wait(tx.id(), Duration::from_secs(60)).unwrap();
+        assert_eq!(committed.receipt.outcome.code(), "accepted", "{}", tx.id());
+    }
+    for (n, amount) in [(10, 1_000), (11, 2_000), (12, 3_000)] {
+        let filed = node.claim(claim_id(n)).unwrap();
+        assert_eq!(filed.status.name(), "locked");
+        assert_eq!(filed.submission.items[0].amount, Fen(amount));
+    }
+    assert_eq!(node.bill(bill_id(3)).unwrap().reserved, Fen(1_000));
+    assert_eq!(node.bill(bill_id(202)).unwrap().issue.amounts.patient_pay, Fen(5_000));
+
+    // One refused transaction does not refuse the others: a valid claim, a claim whose
+    // signature does not verify, a claim for another chain and a transaction committed long
+    // ago (answered with its receipt) in one batch.
+    let valid = claim_on(&mut f, 13, 6, 1_000);
+    let forged = {
+        let submission = claim(claim_id(14), &ss, patient, &[(bill_id(7), 1_000)]);
+        let body = f.body(&patient_key, Payload::SubmitClaim { claim: submission, consent: None });
+        let signature = patient_key.sign(medledger_crypto::Namespace::Transaction, b"another body");
+        Transaction::from_parts(body, signature)
+    };
+    let elsewhere = {
+        let submission = claim(claim_id(15), &ss, patient, &[(bill_id(8), 1_000)]);
+        wrong_chain.sign(&patient_key, Payload::SubmitClaim { claim: submission, consent: None })
+    };
+    let mixed = [valid.clone(), forged.clone(), elsewhere.clone(), settle.clone()];
+    let answer = node.submit_batch(&mixed).unwrap();
+    document.check("POST", "/v1/txs/batch", 200, &serde_json::to_value(&answer).unwrap());
+    assert_eq!((answer.pending, answer.committed, answer.refused), (1, 1, 2), "{answer:?}");
+    assert_eq!(answer.results.iter().map(|r| r.tx_id).collect::<Vec<_>>(), ids_of(&mixed));
+    let outcomes: Vec<(&str, Option<&str>)> = answer
+        .results
+        .iter()
+        .map(|r| (r.status.as_str(), r.error.as_ref().map(|e| e.code.as_str())))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("pending", None),
+            ("refused", Some("bad_signature")),
+            ("refused", Some("wrong_chain_id")),
+            ("committed", None),
+        ]
+    );
+    assert!(answer.results[..3].iter().all(|r| r.committed.is_none()));
+    let first_receipt = node.tx(settle.id()).unwrap().committed.expect("settle committed");
+    assert_eq!(answer.results[3].committed.as_ref(), Some(&first_receipt), "its first receipt");
+    // Each refusal is the one `POST /v1/txs` gives for that transaction alone.
+    for (i, tx) in [(1, &forged), (2, &elsewhere)] {
+        let Err(ClientError::Api { status, error }) = node.submit(tx) else {
+            panic!("{} admitted alone", tx.id())
+        };
+        assert_eq!(status, 400);
+        assert_eq!(answer.results[i].error.as_ref(), Some(&error));
+    }
+    let valid_at = node.wait(valid.id(), Duration::from_secs(60)).unwrap();
+    assert_eq!(valid_at.receipt.outcome.code(), "accepted");
+    // Once every validator has executed that block, the refused ones are nowhere: neither
+    // committed nor pending, and their claims were never filed.
+    wait_until("every validator executes the batch's block", Duration::from_secs(60), || {
+        net.apis.iter().all(|api| height(*api).is_some_and(|h| h >= valid_at.height))
+    });
+    for api in &net.apis {
+        let there = client(*api);
+        for tx in [&forged, &elsewhere] {
+            assert_eq!(api_error(there.tx(tx.id())), (404, "unknown_transaction".to_string()));
+        }
+        for n in [14, 15] {
+            assert_eq!(api_error(there.claim(claim_id(n))), (404, "unknown_claim".to_string()));
+        }
+        assert_eq!(there.claim(claim_id(13)).unwrap().status.name(), "locked");
+    }
+    assert_eq!(node.bill(bill_id(7)).unwrap().reserved, Fen::ZERO, "nothing reserved");
+    assert_eq!(node.tx(settle.id()).unwrap().committed, Some(first_receipt), "not run twice");
+
+    // A JSON batch (an array of transactions) is read the same way.
+    let json_batch = [claim_on(&mut f, 16, 9, 1_000), issue_one(&mut f, 203), issue.clone()];
+    let (status, body) = raw_post(
+        net.apis[0],
+        "/v1/txs/batch",
+        "application/json",
+        serde_json::to_string(&json_batch).unwrap().as_bytes(),
+    );
+    assert_eq!(status, 200, "{body}");
+    document.check("POST", "/v1/txs/batch", 200, &body);
+    let answer: medledger_types::api::BatchStatus = serde_json::from_value(body).unwrap();
+    assert_eq!((answer.pending, answer.committed, answer.refused), (2, 1, 0), "{answer:?}");
+    assert_eq!(answer.results.iter().map(|r| r.tx_id).collect::<Vec<_>>(), ids_of(&json_batch));
+    assert_eq!(
+        answer.results.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+        ["pending", "pending", "committed"]
+    );
+    assert_eq!(answer.results[2].committed.as_ref().map(|c| c.height), Some(committed.height));
+    for tx in &json_batch[..2] {
+        let done = node.wait(tx.id(), Duration::from_secs(60)).unwrap();
+        assert_eq!(done.receipt.outcome.code(), "accepted", "{}", tx.id());
+    }
+    assert_eq!(node.claim(claim_id(16)).unwrap().status.name(), "locked");
+
+    // Batches that cannot be taken: empty, over 1,000, unreadable. Each is JSON with its code,
+    // as documented.
+    assert_eq!(api_error(node.submit_batch(&[])), (400, "empty_batch".to_string()));
+    let mut with_trailing_byte = vec![1u8];
+    with_trailing_byte.extend_from_slice(&medledger_types::Encode::encode(&valid));
+    with_trailing_byte.push(0);
+    let too_many = serde_json::to_string(&vec![&valid; 1_001]).unwrap();
+    let octets = "application/octet-stream";
+    let refusals: [(&str, &[u8], u16, &str); 10] = [
+        (octets, &[0], 400, "empty_batch"),
+        ("application/json", b"[]", 400, "empty_batch"),
+        // A varint count of 1,001 and nothing after it: refused for its count alone.
+        (octets, &[0xE9, 0x07], 413, "batch_too_large"),
+        ("application/json", too_many.as_bytes(), 413, "batch_too_large"),
+        (octets, &[0xFF; 16], 400, "malformed_batch"),
+        (octets, b"\x02garbage", 400, "malformed_batch"),
+        (octets, &with_trailing_byte, 400, "malformed_batch"),
+        (octets, b"", 400, "malformed_batch"),
+        ("application/json", b"{not json", 400, "malformed_json"),
+        ("application/json", br#"[{"body": 1}]"#, 400, "malformed_json"),
+    ];
+    for (content_type, body, status, code) in refusals {
+        let (got, answer) = raw_post(net.apis[0], "/v1/txs/batch", content_type, body);
+        assert_eq!((got, answer["code"].as_str()), (status, Some(code)), "{body:?}: {answer}");
+        document.check("POST", "/v1/txs/batch", status, &answer);
+    }
+
     // Every event the explorer saw matches the documented envelope.
     for envelope in &all {
         document.check_schema("EventEnvelope", &serde_json::to_value(envelope).unwrap());
@@ -624,11 +802,13 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
         ("GET", "/v1/members"),
         ("GET", "/v1/patients/{pseudonym}"),
         ("GET", "/v1/bills/{code}/{number}/body"),
+        ("POST", "/v1/txs/batch"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))
     .collect();
     assert_eq!(documented, expected, "the document lists the API's routes");
+    assert_eq!(documented.len(), 18, "18 routes");
     // Each documented route is served: with placeholder parameters it answers, but never with
     // `unknown_route` or 405.
     for (method, path) in &documented {

@@ -299,4 +299,146 @@ mod tests {
         let mut bad = Chunked { inner: &b"zz\r\nabc"[..], left: 0, done: false };
         assert!(bad.read_to_string(&mut String::new()).is_err());
     }
+
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// How the test server answers.
+    #[derive(Clone, Copy)]
+    enum Answer {
+        /// `Content-Length`, connection kept open for more requests.
+        KeepAlive,
+        /// `Content-Length`, then the server closes the connection (as a node does once its
+        /// idle timeout passes).
+        CloseAfterOne,
+        /// `Connection: close` in the head, but the server would keep serving.
+        SaysClose,
+        /// A chunked body, connection kept open.
+        Chunked,
+    }
+
+    /// A tiny HTTP/1.1 server on loopback answering every request per `answer`, and the number
+    /// of connections it has accepted.
+    fn server(answer: Answer) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepts = Arc::new(AtomicUsize::new(0));
+        let counted = accepts.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                counted.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || serve_connection(stream, answer));
+            }
+        });
+        (addr, accepts)
+    }
+
+    /// Serves requests (bodiless, as the tests send) on one connection until it ends.
+    fn serve_connection(stream: TcpStream, answer: Answer) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut served = 0u32;
+        loop {
+            // The request head, up to its empty line.
+            let mut request_line = String::new();
+            match reader.read_line(&mut request_line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            assert!(request_line.starts_with("GET /x HTTP/1.1"), "{request_line:?}");
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) if line == "\r\n" => break,
+                    Ok(_) => assert!(!line.to_ascii_lowercase().starts_with("connection: close")),
+                }
+            }
+            served += 1;
+            let body = format!("answer {served}");
+            let response = match answer {
+                Answer::KeepAlive | Answer::CloseAfterOne => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+                Answer::SaysClose => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+                Answer::Chunked => format!(
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nans\r\n{:x};ext=1\r\n{}\r\n0\r\n\r\n",
+                    body.len() - 3,
+                    &body[3..]
+                ),
+            };
+            if writer.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+            if matches!(answer, Answer::CloseAfterOne) {
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        }
+    }
+
+    fn get(pool: &Pool, addr: SocketAddr) -> (u16, String) {
+        let (status, body) =
+            request(pool, addr, "GET", "/x", "", "application/json", b"", Duration::from_secs(5))
+                .unwrap();
+        (status, String::from_utf8(body).unwrap())
+    }
+
+    fn idle(pool: &Pool) -> usize {
+        pool.idle.lock().unwrap().len()
+    }
+
+    #[test]
+    fn a_keep_alive_connection_carries_the_next_request() {
+        let (addr, accepts) = server(Answer::KeepAlive);
+        let pool = Pool::default();
+        assert_eq!(get(&pool, addr), (200, "answer 1".to_string()));
+        assert_eq!(idle(&pool), 1, "kept for the next request");
+        assert_eq!(get(&pool, addr), (200, "answer 2".to_string()), "the same connection");
+        assert_eq!(get(&pool, addr), (200, "answer 3".to_string()));
+        assert_eq!(accepts.load(Ordering::SeqCst), 1, "one connection for all three");
+        assert_eq!(idle(&pool), 1);
+    }
+
+    #[test]
+    fn a_connection_the_server_closed_is_replaced_by_a_fresh_one() {
+        let (addr, accepts) = server(Answer::CloseAfterOne);
+        let pool = Pool::default();
+        assert_eq!(get(&pool, addr), (200, "answer 1".to_string()));
+        assert_eq!(idle(&pool), 1, "nothing said it would close");
+        // Let the close arrive, as it would for a connection idle past the node's timeout.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(get(&pool, addr), (200, "answer 1".to_string()), "answered on a new one");
+        assert_eq!(accepts.load(Ordering::SeqCst), 2);
+        // Without a pause the request may reach the connection before its close or after:
+        // either way it is answered, on a fresh connection.
+        assert_eq!(get(&pool, addr), (200, "answer 1".to_string()));
+        assert_eq!(accepts.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn an_answer_saying_connection_close_is_not_reused() {
+        let (addr, accepts) = server(Answer::SaysClose);
+        let pool = Pool::default();
+        assert_eq!(get(&pool, addr), (200, "answer 1".to_string()));
+        assert_eq!(idle(&pool), 0, "not kept");
+        assert_eq!(get(&pool, addr), (200, "answer 1".to_string()), "a fresh connection");
+        assert_eq!(accepts.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_chunked_answer_is_read_whole_and_its_connection_reused() {
+        let (addr, accepts) = server(Answer::Chunked);
+        let pool = Pool::default();
+        assert_eq!(get(&pool, addr), (200, "answer 1".to_string()));
+        assert_eq!(get(&pool, addr), (200, "answer 2".to_string()), "nothing of it left over");
+        assert_eq!(accepts.load(Ordering::SeqCst), 1);
+        assert_eq!(idle(&pool), 1);
+    }
 }

@@ -2,11 +2,16 @@
 
 use crate::memory::MemoryState;
 use crate::state::StateWriter;
+use medledger_crypto::Digest;
 use medledger_types::limits::{
-    BODY_WRAPS_MAX, GENESIS_MEMBERS_MAX, GENESIS_PATIENTS_MAX, GENESIS_RANGES_MAX, MEMBER_KEYS_MAX,
-    MEMBER_NAME_BYTES_MAX, VALIDATORS_MAX,
+    BILL_TOTAL_MAX_FEN, BODY_WRAPS_MAX, GENESIS_MEMBERS_MAX, GENESIS_PATIENTS_MAX,
+    GENESIS_RANGES_MAX, GENESIS_SYNTHETIC_BILLS_MAX, MEMBER_KEYS_MAX, MEMBER_NAME_BYTES_MAX,
+    VALIDATORS_MAX,
 };
-use medledger_types::{Genesis, Member, PublicKey, Role};
+use medledger_types::{
+    Bill, BillAmounts, BillId, BillIssue, BillKind, BillNumber, Fen, Genesis, Member, PublicKey,
+    Role, VisitType,
+};
 use std::collections::HashSet;
 
 /// Why a genesis cannot start a chain.
@@ -48,6 +53,9 @@ pub enum GenesisError {
         "member {0}: a body reader needs an encryption key, and at most {BODY_READERS_MAX} members may be body readers"
     )]
     BadBodyReader(String),
+    /// Synthetic bills with a bad issuer, code, count or amount.
+    #[error("synthetic bills: {0}")]
+    BadSyntheticBills(&'static str),
 }
 
 /// Members every bill body must be wrapped to: leaves room in a body's wraps for the patient
@@ -153,7 +161,59 @@ pub fn init<S: StateWriter>(state: &mut S, genesis: &Genesis) -> Result<(), Gene
     for range in &genesis.ranges {
         state.put_range(range.clone());
     }
+    for bill in synthetic_bills(genesis)? {
+        state.put_bill(bill);
+    }
     Ok(())
+}
+
+/// The bills a genesis starts with ([`medledger_types::SyntheticBills`]), checked and
+/// generated in number order; none if it has no synthetic bills.
+pub fn synthetic_bills(genesis: &Genesis) -> Result<impl Iterator<Item = Bill> + '_, GenesisError> {
+    let bad = GenesisError::BadSyntheticBills;
+    let spec = genesis.synthetic_bills.as_ref();
+    if let Some(spec) = spec {
+        let issuer = genesis.members.iter().find(|m| m.id == spec.issuer);
+        if !issuer.is_some_and(|m| m.roles.has(Role::Hospital)) {
+            return Err(bad("the issuer is not a hospital member"));
+        }
+        if genesis.ranges.iter().any(|r| r.code == spec.code) {
+            return Err(bad("a genesis range uses their code"));
+        }
+        if spec.count == 0 {
+            return Err(bad("the count is zero"));
+        }
+        if spec.count > GENESIS_SYNTHETIC_BILLS_MAX || BillNumber::new(spec.count).is_err() {
+            return Err(bad("too many"));
+        }
+        if genesis.patients.is_empty() {
+            return Err(bad("there are no genesis patients to issue them to"));
+        }
+        if spec.amount_fen == 0 || spec.amount_fen > BILL_TOTAL_MAX_FEN {
+            return Err(bad("the amount is zero or above a bill's maximum"));
+        }
+    }
+    let count = spec.map_or(0, |s| s.count);
+    Ok((1..=count).filter_map(move |n| {
+        let spec = spec?;
+        let patient = &genesis.patients[usize::try_from(n).ok()? % genesis.patients.len()];
+        let amount = Fen(spec.amount_fen);
+        let issue = BillIssue {
+            id: BillId { code: spec.code, number: BillNumber::new(n).ok()? },
+            visit_type: VisitType::Outpatient,
+            patient: patient.pseudonym,
+            amounts: BillAmounts {
+                total: amount,
+                pooled_fund: Fen::ZERO,
+                personal_account: Fen::ZERO,
+                other_fund: Fen::ZERO,
+                patient_pay: amount,
+            },
+            categories: Vec::new(),
+            body_commitment: Digest([0; 32]),
+        };
+        Some(Bill::issued(issue, &spec.issuer, 0, genesis.genesis_time_ms, BillKind::Normal, None))
+    }))
 }
 
 impl MemoryState {

@@ -11,9 +11,9 @@ use medledger_crypto::Namespace;
 use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
 use medledger_types::limits::{BILL_CLAIMS_MAX, BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
 use medledger_types::{
-    BillId, ChainId, ClaimId, ClaimItem, ClaimSubmission, Effect, EncryptionKey, Fen, Genesis,
-    MemberId, Outcome, PatientConsent, Payload, Pseudonym, PublicKey, RangeAllocation, Receipt,
-    Rejection, Role, Roles, SealedBody, Text, Transaction, TxId,
+    BillId, BillNumber, ChainId, ClaimId, ClaimItem, ClaimSubmission, Effect, EncryptionKey, Fen,
+    Genesis, MemberId, Outcome, PatientConsent, Payload, Pseudonym, PublicKey, RangeAllocation,
+    Receipt, Rejection, Role, Roles, SealedBody, Text, Transaction, TxId,
 };
 
 /// A member in the model.
@@ -123,7 +123,27 @@ impl Model {
                 .map(|p| (p.pseudonym, p.public_key.clone(), p.encryption_key))
                 .collect(),
             ranges: genesis.ranges.clone(),
-            bills: Vec::new(),
+            // Synthetic bills: bill n to patient n mod patients, all patient-paid, no body.
+            bills: genesis
+                .synthetic_bills
+                .iter()
+                .flat_map(|s| {
+                    (1..=s.count).map(move |n| ModelBill {
+                        id: BillId {
+                            code: s.code,
+                            number: BillNumber::new(n).expect("the ledger checked the count"),
+                        },
+                        issuer: s.issuer.clone(),
+                        patient: genesis.patients
+                            [usize::try_from(n).map_or(0, |n| n % genesis.patients.len())]
+                        .pseudonym,
+                        patient_pay: Fen(s.amount_fen),
+                        reverses: None,
+                        voided_by: None,
+                        has_body: false,
+                    })
+                })
+                .collect(),
             claims: Vec::new(),
             accepted: Vec::new(),
         }

@@ -251,6 +251,14 @@ impl Chain {
     pub fn new(genesis: &Genesis, genesis_block: &Block, mempool: Mempool) -> anyhow::Result<Self> {
         use commonware_cryptography::Digestible as _;
         let state = MemoryState::from_genesis(genesis)?;
+        // A genesis's synthetic bills are leaves of the state tree and listed by patient, as
+        // issued bills are.
+        let synthetic = || medledger_ledger::genesis::synthetic_bills(genesis);
+        let tree = StateTree::with_records(synthetic()?.map(Record::Bill));
+        let mut bills_by_patient: HashMap<Pseudonym, Vec<BillId>> = HashMap::new();
+        for bill in synthetic()? {
+            bills_by_patient.entry(bill.issue.patient).or_default().push(bill.issue.id);
+        }
         let tip = ExecutedBlock {
             height: 0,
             digest: genesis_block.digest(),
@@ -265,10 +273,10 @@ impl Chain {
                 tip,
                 recent: BTreeMap::from([(0, tip)]),
                 receipts: HashMap::new(),
-                bills_by_patient: HashMap::new(),
+                bills_by_patient,
                 claims_by_payer: HashMap::new(),
                 events: EventLog::default(),
-                tree: StateTree::default(),
+                tree,
                 anchor: None,
             }),
             mempool: Mutex::new(mempool),

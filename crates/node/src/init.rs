@@ -37,7 +37,15 @@ pub struct InitOptions {
     pub patients: usize,
     /// The chain id.
     pub chain_id: String,
+    /// Bills the ledger starts with, generated at genesis (capacity tests and benchmarks; see
+    /// [`medledger_types::SyntheticBills`]); 0 for none.
+    pub synthetic_bills: u64,
 }
+
+/// The bill code of synthetic genesis bills: apart from the demo hospitals' ranges.
+pub const SYNTHETIC_BILL_CODE: u32 = 99_000_001;
+/// Each synthetic bill's amount, all patient-paid (100.00 yuan).
+pub const SYNTHETIC_BILL_FEN: u64 = 10_000;
 
 impl Default for InitOptions {
     fn default() -> Self {
@@ -47,6 +55,7 @@ impl Default for InitOptions {
             base_port: API_BASE_PORT,
             patients: 300,
             chain_id: "medledger-demo".to_string(),
+            synthetic_bills: 0,
         }
     }
 }
@@ -165,8 +174,23 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
             p2p_address,
         });
     }
-    // Refuse to write a genesis the ledger would not start from.
-    MemoryState::from_genesis(&consortium.genesis).context("the generated genesis is invalid")?;
+    if options.synthetic_bills > 0 {
+        consortium.genesis.synthetic_bills = Some(medledger_types::SyntheticBills {
+            issuer: consortium.hospitals[0].id.clone(),
+            code: medledger_types::BillCode::new(SYNTHETIC_BILL_CODE).expect("a valid code"),
+            count: options.synthetic_bills,
+            amount_fen: SYNTHETIC_BILL_FEN,
+        });
+    }
+    // Refuse to write a genesis the ledger would not start from (the synthetic bills are
+    // checked without generating millions of them here).
+    let _unused_bills = medledger_ledger::genesis::synthetic_bills(&consortium.genesis)
+        .context("the generated genesis is invalid")?;
+    let mut checked = consortium.genesis.clone();
+    if let Some(spec) = checked.synthetic_bills.as_mut() {
+        spec.count = 1;
+    }
+    MemoryState::from_genesis(&checked).context("the generated genesis is invalid")?;
 
     fs::create_dir_all(&options.dir)?;
     let genesis_text = serde_json::to_string_pretty(&consortium.genesis)? + "\n";

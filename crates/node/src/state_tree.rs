@@ -86,6 +86,19 @@ fn to_digest(d: StateDigest) -> Digest {
 }
 
 impl StateTree {
+    /// A tree that starts with `records` committed at height 0 (a genesis's synthetic bills).
+    pub fn with_records(records: impl IntoIterator<Item = Record>) -> Self {
+        let mut tree = Self::default();
+        let mut batch = tree.committed.new_batch();
+        for record in records {
+            tree.slots.insert(StateKey::of(&record), batch.leaves());
+            batch = batch.add(&tree.hasher, &record.leaf().0);
+        }
+        let batch = batch.merkleize(&tree.committed, &tree.hasher);
+        tree.committed.apply_batch(&batch).expect("a fresh tree takes its first batch");
+        tree
+    }
+
     /// Adds an executed block's changes, in the order given (which must be the same on every
     /// node: block order), on top of the newest pending block. Returns the root after it.
     pub fn push_block(&mut self, height: u64, changes: Vec<(Record, Option<Record>)>) -> Digest {

@@ -167,6 +167,7 @@ impl Consortium {
                 })
                 .collect(),
             validators: Vec::new(),
+            synthetic_bills: None,
         };
         Self { genesis, regulator, hospitals, social_security, insurers, platform, patients }
     }

@@ -93,4 +93,25 @@ pub struct Genesis {
     /// The validators that run consensus (empty for a ledger used on its own, as in tests).
     #[serde(default)]
     pub validators: Vec<GenesisValidator>,
+    /// Bills the ledger starts with, generated rather than listed (capacity tests only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic_bills: Option<SyntheticBills>,
+}
+
+/// Bills the ledger starts with, generated deterministically: for capacity tests and
+/// benchmarks that need a large state (millions of bills) without issuing them block by block.
+/// Bill `n` (1 to `count`) has code `code` and number `n`, is issued by `issuer` at height 0
+/// to the genesis patient at index `n` modulo their number, for `amount_fen`, all of it paid
+/// by the patient, with no private body. A real network's genesis leaves this out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticBills {
+    /// The hospital that issued them.
+    pub issuer: MemberId,
+    /// Their bill code; no genesis range may use it.
+    pub code: BillCode,
+    /// How many.
+    pub count: u64,
+    /// Each bill's total, all of it patient-paid, in fen.
+    pub amount_fen: u64,
 }

@@ -26,7 +26,9 @@ pub mod tx;
 pub use bill::{Bill, BillAmounts, BillIssue, BillKind, CategoryAmount, ChargeCategory, VisitType};
 pub use body::{Disclosure, KeyWrap, SealedBody};
 pub use claim::{Claim, ClaimItem, ClaimStatus, ClaimSubmission, PatientConsent};
-pub use genesis::{Genesis, GenesisMember, GenesisPatient, GenesisValidator, RangeAllocation};
+pub use genesis::{
+    Genesis, GenesisMember, GenesisPatient, GenesisValidator, RangeAllocation, SyntheticBills,
+};
 pub use ids::{
     BillCode, BillId, BillNumber, BodyNonce, ChainId, CheckCode, ClaimId, EncryptionKey, MemberId,
     Pseudonym, Text, TxId, WrappedKey,

@@ -50,6 +50,9 @@ pub const MEMBER_KEYS_MAX: usize = 16;
 /// Patients named in genesis.
 pub const GENESIS_PATIENTS_MAX: usize = 1_000_000;
 
+/// Synthetic bills a genesis may start with (capacity tests).
+pub const GENESIS_SYNTHETIC_BILLS_MAX: u64 = 100_000_000;
+
 /// Number ranges named in genesis.
 pub const GENESIS_RANGES_MAX: usize = 10_000;
 

@@ -324,6 +324,10 @@ fn submit_many(node: &Client, mut txs: Vec<Transaction>) {
     }
 }
 
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 /// One progress line: what the phase has seen committed so far.
 fn progress(name: &str, start: Instant, seen: usize, total: usize) {
     let elapsed = start.elapsed().as_secs_f64();
@@ -340,6 +344,10 @@ struct Parties {
     hospitals: Vec<(MemberId, SigningKey)>,
     payer: (MemberId, SigningKey),
     patients: Vec<(Pseudonym, SigningKey)>,
+    /// Synthetic bills in the genesis state that claims go to (0: bills issued in setup).
+    preloaded: u64,
+    /// Each patient's index in `patients`.
+    patient_index: HashMap<Pseudonym, usize>,
 }
 
 impl Parties {
@@ -349,13 +357,38 @@ impl Parties {
         let hospital = |id: &str| -> anyhow::Result<(MemberId, SigningKey)> {
             Ok((MemberId::new(id)?, read_member_key(&net.dir, id)?))
         };
+        let patients = read_patients(&net.dir)?;
+        let patient_index = patients.iter().enumerate().map(|(i, (p, _))| (*p, i)).collect();
         Ok(Self {
             chain: node.chain_id()?,
             hospitals: vec![hospital("city-central-hospital")?],
             payer: hospital("social-security")?,
-            patients: read_patients(&net.dir)?,
+            patients,
+            preloaded: genesis.synthetic_bills.as_ref().map_or(0, |s| s.count),
+            patient_index,
             genesis,
         })
+    }
+
+    /// The bill claim `n` (from 1) goes to, and its patient. With enough synthetic bills
+    /// preloaded, a different one of them for each claim, spread over all of them (so claims
+    /// touch the whole state, as they would a long-running ledger's); otherwise bill `n`
+    /// issued in setup.
+    fn claimed_bill(&self, n: u64, count: u64) -> (BillId, usize) {
+        let Some(spec) = self.genesis.synthetic_bills.as_ref().filter(|_| self.preloaded >= count)
+        else {
+            return self.bill(n);
+        };
+        // A stride coprime with the number of bills visits each bill once.
+        let mut stride = 1_000_003u64;
+        while gcd(stride, self.preloaded) != 1 {
+            stride += 2;
+        }
+        let number = 1 + (n % self.preloaded) * (stride % self.preloaded) % self.preloaded;
+        let id = BillId::new(spec.code.get(), number).expect("synthetic numbers are valid");
+        let owner = usize::try_from(number).map_or(0, |k| k % self.genesis.patients.len());
+        let patient = self.patient_index[&self.genesis.patients[owner].pseudonym];
+        (id, patient)
     }
 
     /// Bill `n` (from 1) of hospital 0, for patient `n % patients`.
@@ -427,11 +460,10 @@ fn sealed_batches(
 fn submit_claim(
     f: &mut TxFactory,
     parties: &Parties,
-    n: u64,
+    (bill_id, p): (BillId, usize),
     id: ClaimId,
     amount: u64,
 ) -> Transaction {
-    let (bill_id, p) = parties.bill(n);
     let (patient, key) = &parties.patients[p];
     let sub = claim(id, &parties.payer.0, *patient, &[(bill_id, amount)]);
     f.sign(key, Payload::SubmitClaim { claim: sub, consent: None })
@@ -452,7 +484,7 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
     let recorder = Recorder::start(nodes[0].clone(), nodes[0].status()?.height, queue);
     let driver = Driver { args, nodes, recorder: &recorder, queue: Arc::new(Mutex::new(receiver)) };
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
-    if args.workload == Workload::Claims {
+    if args.workload == Workload::Claims && parties.preloaded < count {
         setup_bills(&parties, &nodes[0], 1, count)?;
     }
     let resources = super::report::Resources::start(net);
@@ -465,16 +497,34 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
             let over_every = 100 / u64::from(args.over_claims_percent.max(1));
             for n in 1..=count {
                 let id = claim_id(n);
-                txs.push(submit_claim(&mut f, &parties, n, id, CLAIMED));
+                txs.push(submit_claim(
+                    &mut f,
+                    &parties,
+                    parties.claimed_bill(n, count),
+                    id,
+                    CLAIMED,
+                ));
                 claims.push(id);
                 if args.duplicates_percent > 0 && n % dup_every == 0 {
-                    txs.push(submit_claim(&mut f, &parties, n, id, CLAIMED));
+                    txs.push(submit_claim(
+                        &mut f,
+                        &parties,
+                        parties.claimed_bill(n, count),
+                        id,
+                        CLAIMED,
+                    ));
                     *expected.entry("duplicate_claim".into()).or_default() += 1;
                 }
                 if args.over_claims_percent > 0 && n % over_every == 0 {
                     // More than the bill's claimable amount, whatever else is claimed.
                     let over = claim_id(count + n);
-                    txs.push(submit_claim(&mut f, &parties, n, over, CLAIMABLE + 1));
+                    txs.push(submit_claim(
+                        &mut f,
+                        &parties,
+                        parties.claimed_bill(n, count),
+                        over,
+                        CLAIMABLE + 1,
+                    ));
                     *expected.entry("over_claim".into()).or_default() += 1;
                 }
             }
@@ -511,7 +561,7 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
                 let mut claims = Vec::new();
                 for k in n..n + bills {
                     let id = claim_id(k);
-                    let filed = submit_claim(&mut f, &parties, k, id, CLAIMED);
+                    let filed = submit_claim(&mut f, &parties, parties.bill(k), id, CLAIMED);
                     let settled = settle(&mut f, &parties, id, CLAIMED);
                     book.settles_claim.insert(settled.id(), filed.id());
                     book.followups.insert(filed.id(), vec![settled]);

@@ -74,6 +74,10 @@ pub struct BenchArgs {
     /// extension.
     #[arg(long, value_name = "FILE.png|FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Start the ledger with this many bills already in its state (generated at genesis; see
+    /// `medledger init --synthetic-bills`), to measure how cost grows with state.
+    #[arg(long, default_value_t = 0, value_name = "BILLS")]
+    pub preload_bills: u64,
     /// Measure the limits and a PostgreSQL baseline in the same run and report the ratios.
     #[arg(long)]
     pub compare: bool,
@@ -111,6 +115,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         dir: dir.clone(),
         base_port: args.base_port,
         patients: 1_000,
+        synthetic_bills: args.preload_bills,
         ..InitOptions::default()
     };
     let net = Localnet::start(&options).context("starting the local network")?;
