@@ -215,12 +215,21 @@ fn exchange(
     let mut message = Vec::with_capacity(head.len() + body.len());
     message.extend_from_slice(head.as_bytes());
     message.extend_from_slice(body);
-    connection.get_mut().write_all(&message).map_err(Failure::BeforeAnswer)?;
+    // Only a connection the node closed while it was idle is retried; a timeout is not (the
+    // request may be in progress).
+    let closed = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::ConnectionAborted
+        | std::io::ErrorKind::BrokenPipe => Failure::BeforeAnswer(e),
+        _ => Failure::DuringAnswer(e),
+    };
+    connection.get_mut().write_all(&message).map_err(closed)?;
     let mut status_line = String::new();
     match connection.read_line(&mut status_line) {
         Ok(0) => return Err(Failure::BeforeAnswer(invalid("connection closed before the answer"))),
         Ok(_) => {}
-        Err(e) => return Err(Failure::BeforeAnswer(e)),
+        Err(e) => return Err(closed(e)),
     }
     let status: u16 = status_line
         .split(' ')
@@ -257,11 +266,17 @@ fn exchange(
         }
     }
     let mut body = Vec::new();
-    let reusable = if chunked {
+    let reusable = if matches!(status, 100..=199 | 204 | 304) {
+        // No body, whatever the head says.
+        !close
+    } else if chunked {
         Chunked { inner: &mut *connection, left: 0, done: false }
-            .take(RESPONSE_BYTES_MAX)
+            .take(RESPONSE_BYTES_MAX + 1)
             .read_to_end(&mut body)
             .map_err(Failure::DuringAnswer)?;
+        if body.len() as u64 > RESPONSE_BYTES_MAX {
+            return Err(Failure::DuringAnswer(invalid("answer too large")));
+        }
         // The chunked body ends with an empty trailer line.
         let mut trailer = String::new();
         connection.read_line(&mut trailer).map_err(Failure::DuringAnswer)?;

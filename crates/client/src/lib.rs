@@ -9,8 +9,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The transport is a deliberately small HTTP/1.1 client over `std::net` (one connection per
-//! request, bounded response size, timeouts), enough for loopback and internal networks
+//! The transport is a deliberately small HTTP/1.1 client over `std::net` (keep-alive
+//! connections reused across requests and clones, bounded response size, timeouts), enough for loopback and internal networks
 //! without pulling an HTTP stack into every wallet and payer system that embeds the SDK.
 
 mod events;

@@ -55,6 +55,9 @@ pub struct PgBaseline {
     pub bulk_bills_per_s: f64,
     /// Bulk transactions (of 1,000 bills each) completed.
     pub bulk_transactions: u64,
+    /// Bills issued per second when each bill also stores a body of the size of our sealed
+    /// body (1,293 bytes), 1,000 bills per durable transaction: the same bytes the ledger keeps.
+    pub bulk_with_bodies_bills_per_s: f64,
     /// The server's `synchronous_commit` during the runs ("on").
     pub synchronous_commit: String,
     /// The server's `fsync` during the runs ("on").
@@ -168,7 +171,12 @@ pub fn run(
         settings.version,
         thousands(u64::from(BULK_BILLS_PER_TRANSACTION))
     ));
-    let bulk = cluster.pgbench("bulk.sql", &bulk_script(), clients, bulk_seconds)?;
+    let bulk = cluster.pgbench("bulk.sql", &bulk_script(false), clients, bulk_seconds)?;
+    progress(&format!(
+        "{}: bulk issuance with {BODY_BYTES}-byte bodies, {clients} clients, {bulk_seconds} s…",
+        settings.version
+    ));
+    let bodies = cluster.pgbench("bodies.sql", &bulk_script(true), clients, bulk_seconds)?;
 
     // Stop and remove the cluster now, so the time reported below includes it.
     drop(cluster);
@@ -182,6 +190,7 @@ pub fn run(
         claim_latency_ms_avg: claim.latency_ms_avg,
         bulk_bills_per_s: bulk.tps * f64::from(BULK_BILLS_PER_TRANSACTION),
         bulk_transactions: bulk.transactions,
+        bulk_with_bodies_bills_per_s: bodies.tps * f64::from(BULK_BILLS_PER_TRANSACTION),
         synchronous_commit: settings.synchronous_commit,
         fsync: settings.fsync,
     }))
@@ -218,20 +227,35 @@ COMMIT;
     )
 }
 
-/// Bulk issuance as a pgbench script: one hospital batch of 1,000 bills per durable transaction.
-/// Each batch takes a fresh range of bill numbers from a sequence, so batches never collide.
-fn bulk_script() -> String {
+/// Bytes of the body stored with each bill in the bulk run with bodies: the encoded size of
+/// our sealed outpatient body (10 charge items, 3 readers), rounded up to whole MD5 digests.
+const BODY_BYTES: usize = 81 * 16;
+
+/// Bulk issuance as a pgbench script: one hospital batch of 1,000 bills per durable transaction,
+/// with or without a body per bill. Each batch takes a fresh range of bill numbers from a
+/// sequence, so batches never collide.
+fn bulk_script(bodies: bool) -> String {
     let code = BILL_CODE_BULK;
     let per = BULK_BILLS_PER_TRANSACTION;
     let last = per - 1;
     let pay = BILL_PATIENT_PAY_FEN;
+    let sequence = if bodies { "bodies_seq" } else { "bulk_seq" };
+    // Under 2 KB a row is stored as it is (PostgreSQL compresses only larger rows), so the
+    // repeated digest costs what random bytes would.
+    let body = if bodies {
+        format!("decode(repeat(md5((b.base + g)::text), {}), 'hex')", BODY_BYTES / 16)
+    } else {
+        "NULL".to_string()
+    };
     format!(
         "-- One hospital batch: {per} bills with consecutive numbers in one durable transaction.
-INSERT INTO bills (code, number, patient, total, patient_pay, body_commitment)
+INSERT INTO bills (code, number, patient, total, patient_pay, body_commitment, body)
   SELECT {code}, b.base + g, decode(md5((b.base + g)::text), 'hex'), {pay}, {pay},
-         sha256(int8send(b.base + g))
-  FROM (SELECT nextval('bulk_seq') * {per} AS base) b, generate_series(0, {last}) g;
-"
+         sha256(int8send(b.base + g)), {body}
+  FROM (SELECT nextval('{sequence}') * {per} + 100000000 * {offset} AS base) b,
+       generate_series(0, {last}) g;
+",
+        offset = u8::from(bodies)
     )
 }
 
@@ -244,7 +268,7 @@ fn load_script() -> String {
         "CREATE TABLE bills (
   code int, number bigint, patient bytea, total bigint, patient_pay bigint,
   reserved bigint NOT NULL DEFAULT 0, reimbursed bigint NOT NULL DEFAULT 0,
-  voided bool NOT NULL DEFAULT false, body_commitment bytea,
+  voided bool NOT NULL DEFAULT false, body_commitment bytea, body bytea,
   PRIMARY KEY (code, number));
 CREATE TABLE claims (
   claim_id bytea PRIMARY KEY, payer text NOT NULL, patient bytea NOT NULL,
@@ -254,6 +278,7 @@ CREATE TABLE claim_items (
   PRIMARY KEY (claim_id, code, number));
 CREATE SEQUENCE claim_seq;
 CREATE SEQUENCE bulk_seq;
+CREATE SEQUENCE bodies_seq;
 INSERT INTO bills (code, number, patient, total, patient_pay, body_commitment)
   SELECT {code}, n, decode(md5(n::text), 'hex'), {pay}, {pay}, sha256(int8send(n))
   FROM generate_series(1, {BILLS_LOADED}) n;
@@ -1031,7 +1056,8 @@ tps = 5.0 (without initial connection time)
     #[test]
     fn scripts_use_the_constants() {
         assert!(claim_script().contains("random(1, 200000)"));
-        assert!(bulk_script().contains("generate_series(0, 999)"));
+        assert!(bulk_script(false).contains("generate_series(0, 999)"));
+        assert!(bulk_script(true).contains("repeat(md5"));
         assert!(load_script().contains("generate_series(1, 200000)"));
     }
 }

@@ -171,6 +171,8 @@ pub struct Compare {
     pub ratio_claims_to_postgres: Option<f64>,
     /// Our issued bills/s over PostgreSQL's bulk-insert bills/s.
     pub ratio_bills_to_postgres: Option<f64>,
+    /// Our issued bills/s over PostgreSQL's bulk-insert bills/s with bodies of our size.
+    pub ratio_bills_to_postgres_with_bodies: Option<f64>,
 }
 
 /// The whole report.
@@ -227,6 +229,10 @@ pub fn compare(args: &BenchArgs, report: &Report) -> Compare {
             .as_ref()
             .zip(bills)
             .map(|(pg, ours)| ours / pg.bulk_bills_per_s.max(f64::MIN_POSITIVE)),
+        ratio_bills_to_postgres_with_bodies: postgres
+            .as_ref()
+            .zip(bills)
+            .map(|(pg, ours)| ours / pg.bulk_with_bodies_bills_per_s.max(f64::MIN_POSITIVE)),
         postgres,
     }
 }
@@ -333,13 +339,14 @@ pub fn print(report: &Report) {
         match &c.postgres {
             Some(pg) => {
                 println!(
-                    "    {} on loopback (fsync {}, synchronous_commit {}): {:.0} claim tx/s ({:.1} ms avg), bulk issuance {:.0} bills/s",
+                    "    {} on loopback (fsync {}, synchronous_commit {}): {:.0} claim tx/s ({:.1} ms avg), bulk issuance {:.0} bills/s ({:.0} bills/s with bodies)",
                     pg.version,
                     pg.fsync,
                     pg.synchronous_commit,
                     pg.claim_tps,
                     pg.claim_latency_ms_avg,
-                    pg.bulk_bills_per_s
+                    pg.bulk_bills_per_s,
+                    pg.bulk_with_bodies_bills_per_s
                 );
                 if let Some(ratio) = c.ratio_claims_to_postgres {
                     println!("    signed claims, ours / PostgreSQL durable claims: {ratio:.2}×");
@@ -347,6 +354,11 @@ pub fn print(report: &Report) {
                 if let Some(ratio) = c.ratio_bills_to_postgres {
                     println!(
                         "    issued bills, ours (4-way replicated) / PostgreSQL bulk: {ratio:.2}×"
+                    );
+                }
+                if let Some(ratio) = c.ratio_bills_to_postgres_with_bodies {
+                    println!(
+                        "    issued bills, ours / PostgreSQL bulk with bodies of the same size: {ratio:.2}×"
                     );
                 }
             }

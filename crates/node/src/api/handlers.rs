@@ -245,7 +245,7 @@ fn admit_all(api: &Api, txs: Vec<Transaction>) -> Vec<Admitted> {
     request_body(content((Vec<Transaction> = "application/json"), (Vec<u8> = "application/octet-stream")), description = "The signed transactions"),
     responses(
         (status = 200, description = "Every transaction's outcome, in order", body = BatchStatus),
-        (status = 400, description = "The batch cannot be read (`malformed_batch`, `malformed_json`) or is empty (`empty_batch`)", body = ApiError),
+        (status = 400, description = "The batch cannot be read (`malformed_batch`, `malformed_json`), one of its transactions is malformed or over 1 MiB (`malformed_transaction`), or it is empty (`empty_batch`)", body = ApiError),
         (status = 413, description = "More than 1,000 transactions (`batch_too_large`), or a body larger than 2 MiB", body = ApiError),
         (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn submit_batch(
