@@ -8,12 +8,18 @@ use serde_json::Value;
 use support::*;
 
 fn bench(workload: &str, count: &str, slot: u16) -> Value {
+    bench_with(workload, count, slot, &[]).0
+}
+
+/// Runs the bench with `extra` options; the report and what it printed on stderr.
+fn bench_with(workload: &str, count: &str, slot: u16, extra: &[&str]) -> (Value, String) {
     let dir = temp_dir(&format!("bench-{workload}"));
     let json = dir.with_extension("json");
     let output = medledger()
         .args(["bench", "--workload", workload, "--count", count, "--clients", "4"])
         .args(["--base-port", &base_port(slot).to_string(), "--json"])
         .arg(&json)
+        .args(extra)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -23,7 +29,7 @@ fn bench(workload: &str, count: &str, slot: u16) -> Value {
     assert!(stderr.contains("committed ("), "progress is printed while running: {stderr}");
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let _ = std::fs::remove_file(&json);
-    report
+    (report, stderr.into_owned())
 }
 
 fn phase<'a>(report: &'a Value, name: &str) -> &'a Value {
@@ -65,4 +71,33 @@ fn each_workload_commits_everything_it_sends_and_reports_it() {
     assert_eq!(settled["samples"], 150);
     assert!(settled["p50"].as_f64().unwrap() > 0.0);
     assert!(pipeline["bills_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn batched_submission_against_a_preloaded_state_with_a_png_plot() {
+    // 300 claims sent 50 to a request, against 5,000 bills generated at genesis (no set-up
+    // issuance), then their settlements; the plot drawn as a PNG.
+    let png = temp_dir("bench-plot").with_extension("png");
+    // Text in a PNG needs a system font (.ci/run installs fonts-dejavu-core).
+    let font = std::path::Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists();
+    let mut extra = vec!["--submit-batch", "50", "--preload-bills", "5000"];
+    if font {
+        extra.extend(["--plot", png.to_str().unwrap()]);
+    } else {
+        eprintln!("DejaVu is not installed: the PNG plot is not drawn");
+    }
+    let (report, stderr) = bench_with("claims", "300", 9, &extra);
+    assert_eq!(report["submit_batch"], 50);
+    assert!(stderr.contains("claims go to 300 of the 5000 bills generated at genesis"), "{stderr}");
+    let submit = phase(&report, "claim submit");
+    assert_eq!((submit["committed"].as_u64(), submit["accepted"].as_u64()), (Some(330), Some(300)));
+    assert_eq!(report["rejections"]["duplicate_claim"], 15);
+    assert_eq!(report["rejections"]["over_claim"], 15);
+    let settle = phase(&report, "claim settle");
+    assert_eq!(settle["accepted"].as_u64(), Some(300), "{report}");
+    if font {
+        let bytes = std::fs::read(&png).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000, "{}", bytes.len());
+        let _ = std::fs::remove_file(&png);
+    }
 }

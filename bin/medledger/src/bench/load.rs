@@ -484,7 +484,13 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
     let recorder = Recorder::start(nodes[0].clone(), nodes[0].status()?.height, queue);
     let driver = Driver { args, nodes, recorder: &recorder, queue: Arc::new(Mutex::new(receiver)) };
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
-    if args.workload == Workload::Claims && parties.preloaded < count {
+    if args.workload == Workload::Claims && parties.preloaded >= count {
+        eprintln!(
+            "claims go to {count} of the {} bills generated at genesis, spread over all of them",
+            parties.preloaded
+        );
+    } else if args.workload == Workload::Claims {
+        eprintln!("setup: issuing {count} bills for the claims (untimed)");
         setup_bills(&parties, &nodes[0], 1, count)?;
     }
     let resources = super::report::Resources::start(net);
