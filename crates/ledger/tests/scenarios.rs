@@ -1031,3 +1031,79 @@ fn only_genesis_body_readers_record_an_access_and_each_is_recorded_once() {
     w.accept(&h0, Payload::VoidBill { bill: b1, red_number: red.number });
     assert_eq!(w.reject(&regulator, access(red)), Rejection::NoBody { bill: red });
 }
+
+// ---- Synthetic genesis bills (capacity tests) --------------------------------------------
+
+fn synthetic(count: u64) -> medledger_types::SyntheticBills {
+    medledger_types::SyntheticBills {
+        issuer: MemberId::new("city-central-hospital").unwrap(),
+        code: BillCode::new(99_000_001).unwrap(),
+        count,
+        amount_fen: PAY,
+    }
+}
+
+#[test]
+fn synthetic_genesis_bills_are_claimed_and_settled_like_issued_ones() {
+    let mut c = medledger_testkit::Consortium::demo("medledger-test", 4);
+    c.genesis.synthetic_bills = Some(synthetic(1_000));
+    let mut w = World::with(c);
+    let id = |n| BillId { code: BillCode::new(99_000_001).unwrap(), number: number(n) };
+    // Bill n belongs to genesis patient n mod patients (4 here), issued at height 0.
+    let bill = w.state.bill(&id(7)).expect("generated").clone();
+    assert_eq!(bill.issue.patient, w.c.patients[7 % 4].pseudonym);
+    assert_eq!((bill.issued_height, bill.issue.amounts.patient_pay), (0, Fen(PAY)));
+    assert_eq!(bill.issuer.as_str(), "city-central-hospital");
+    assert!(w.state.bill(&id(1_000)).is_some() && w.state.bill(&id(1_001)).is_none());
+    // Claimed by its patient, settled by the payer, over-claimed: as any bill (the model agrees).
+    let payer = w.c.social_security.id.clone();
+    let patient = w.c.patients[3].key.clone();
+    let owner = w.c.patients[3].pseudonym;
+    let filed = |claim_n: u64, amount: u64| Payload::SubmitClaim {
+        claim: claim(claim_id(claim_n), &payer, owner, &[(id(7), amount)]),
+        consent: None,
+    };
+    w.accept(&patient, filed(1, 6_000));
+    assert_eq!(
+        w.reject(&patient, filed(2, 4_001)),
+        Rejection::OverClaim {
+            bill: id(7),
+            claimable: Fen(PAY),
+            reserved: Fen(6_000),
+            reimbursed: Fen::ZERO,
+            requested: Fen(4_001),
+        }
+    );
+    w.accept(&w.c.social_security.key.clone(), settle(1, &[6_000]));
+    assert_eq!(w.state.bill(&id(7)).unwrap().reimbursed, Fen(6_000));
+    // Nobody can issue into the synthetic code: no range allocates it.
+    let hospital = w.c.hospitals[0].key.clone();
+    let p0 = w.c.patients[0].pseudonym;
+    let issue = w.c.issue(vec![medledger_testkit::bill(id(1_001), p0, PAY, 0)]);
+    let refused = w.reject(&hospital, issue);
+    assert_eq!(refused, Rejection::NumberOutsideRange { bill: id(1_001) });
+}
+
+#[test]
+fn bad_synthetic_genesis_bills_are_refused() {
+    use medledger_ledger::GenesisError::BadSyntheticBills;
+    let check = |change: &dyn Fn(&mut medledger_types::SyntheticBills)| {
+        let mut c = medledger_testkit::Consortium::demo("medledger-test", 4);
+        let mut spec = synthetic(10);
+        change(&mut spec);
+        c.genesis.synthetic_bills = Some(spec);
+        MemoryState::from_genesis(&c.genesis).map(|_| ())
+    };
+    assert_eq!(check(&|_| {}), Ok(()));
+    let not_hospital = check(&|s| s.issuer = MemberId::new("social-security").unwrap());
+    assert_eq!(not_hospital, Err(BadSyntheticBills("the issuer is not a hospital member")));
+    let ranged = check(&|s| s.code = BillCode::new(DEMO_BILL_CODE).unwrap());
+    assert_eq!(ranged, Err(BadSyntheticBills("a genesis range uses their code")));
+    assert_eq!(check(&|s| s.count = 0), Err(BadSyntheticBills("the count is zero")));
+    let many = check(&|s| s.count = medledger_types::limits::GENESIS_SYNTHETIC_BILLS_MAX + 1);
+    assert_eq!(many, Err(BadSyntheticBills("too many")));
+    let free = check(&|s| s.amount_fen = 0);
+    assert_eq!(free, Err(BadSyntheticBills("the amount is zero or above a bill's maximum")));
+    let huge = check(&|s| s.amount_fen = BILL_TOTAL_MAX_FEN + 1);
+    assert_eq!(huge, Err(BadSyntheticBills("the amount is zero or above a bill's maximum")));
+}

@@ -21,7 +21,11 @@ pub const BLOCK_TIME_MS: u64 = 100;
 
 impl World {
     pub fn new() -> Self {
-        let c = Consortium::demo("medledger-test", 4);
+        Self::with(Consortium::demo("medledger-test", 4))
+    }
+
+    /// A world on `c`'s genesis (changed by the test as it needs).
+    pub fn with(c: Consortium) -> Self {
         let state = MemoryState::from_genesis(&c.genesis).expect("demo genesis is valid");
         let model = Model::new(&c.genesis);
         let txs = TxFactory::new(c.chain_id().clone(), 1_000);
