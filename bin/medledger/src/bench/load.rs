@@ -503,34 +503,17 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
             let over_every = 100 / u64::from(args.over_claims_percent.max(1));
             for n in 1..=count {
                 let id = claim_id(n);
-                txs.push(submit_claim(
-                    &mut f,
-                    &parties,
-                    parties.claimed_bill(n, count),
-                    id,
-                    CLAIMED,
-                ));
+                let bill = parties.claimed_bill(n, count);
+                txs.push(submit_claim(&mut f, &parties, bill, id, CLAIMED));
                 claims.push(id);
                 if args.duplicates_percent > 0 && n % dup_every == 0 {
-                    txs.push(submit_claim(
-                        &mut f,
-                        &parties,
-                        parties.claimed_bill(n, count),
-                        id,
-                        CLAIMED,
-                    ));
+                    txs.push(submit_claim(&mut f, &parties, bill, id, CLAIMED));
                     *expected.entry("duplicate_claim".into()).or_default() += 1;
                 }
                 if args.over_claims_percent > 0 && n % over_every == 0 {
                     // More than the bill's claimable amount, whatever else is claimed.
                     let over = claim_id(count + n);
-                    txs.push(submit_claim(
-                        &mut f,
-                        &parties,
-                        parties.claimed_bill(n, count),
-                        over,
-                        CLAIMABLE + 1,
-                    ));
+                    txs.push(submit_claim(&mut f, &parties, bill, over, CLAIMABLE + 1));
                     *expected.entry("over_claim".into()).or_default() += 1;
                 }
             }

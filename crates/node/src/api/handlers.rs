@@ -86,10 +86,7 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let binary = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    let binary = is_binary(&headers);
     let tx = if binary {
         match Transaction::decode_untrusted(&body) {
             Ok(tx) => tx,
@@ -174,6 +171,14 @@ pub(crate) async fn submit(
     }
 }
 
+/// Whether a submission is binary (canonical encoding) rather than JSON.
+fn is_binary(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"))
+}
+
 /// What the node made of one submitted transaction, before any wait.
 enum Admitted {
     /// In the mempool (admitted now, or already waiting there).
@@ -255,10 +260,7 @@ pub(crate) async fn submit_batch(
 ) -> Response {
     use commonware_codec::{Decode as _, Encode as _, EncodeSize as _, RangeCfg, Read as _};
     use medledger_types::limits::{SUBMIT_BATCH_TXS_MAX, TX_BYTES_MAX};
-    let binary = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/octet-stream"));
+    let binary = is_binary(&headers);
     let too_large = |count: usize| {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
