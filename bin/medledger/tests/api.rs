@@ -359,6 +359,20 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         ("GET", "/v1/txs/zz".into(), "/v1/txs/{id}", 400),
         ("GET", format!("/v1/blocks/{}", committed.height), "/v1/blocks/{height}", 200),
         ("GET", "/v1/blocks/x".into(), "/v1/blocks/{height}", 400),
+        (
+            "GET",
+            format!("/v1/blocks/{}/transactions", committed.height),
+            "/v1/blocks/{height}/transactions",
+            200,
+        ),
+        ("GET", "/v1/blocks/0/transactions".into(), "/v1/blocks/{height}/transactions", 404),
+        (
+            "GET",
+            "/v1/blocks/999999999/transactions".into(),
+            "/v1/blocks/{height}/transactions",
+            404,
+        ),
+        ("GET", "/v1/blocks/x/transactions".into(), "/v1/blocks/{height}/transactions", 400),
         ("GET", format!("/v1/bills/{}", bill_id(1)), "/v1/bills/{code}/{number}", 200),
         ("GET", format!("/v1/bills/{}", bill_id(12_345)), "/v1/bills/{code}/{number}", 404),
         (
@@ -389,6 +403,22 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         );
         assert_eq!(status, expected, "{method} {path}: {body}");
         document.check(method, template, status, &body);
+    }
+    // A block's transactions: the issuance committed above, at its index, with its receipt, the
+    // same on every node.
+    let path = format!("/v1/blocks/{}/transactions", committed.height);
+    let first = node.get_value(&path).unwrap();
+    let index = usize::try_from(committed.index).unwrap();
+    assert_eq!(first["height"], committed.height);
+    assert_eq!(first["txs"].as_array().unwrap().len(), first["receipts"].as_array().unwrap().len());
+    assert_eq!(first["receipts"][index]["tx_id"], serde_json::json!(issue.id().to_string()));
+    assert_eq!(first["receipts"][index], serde_json::to_value(&committed.receipt).unwrap());
+    for api in &net.apis[1..] {
+        let client = medledger_client::Client::new(&format!("http://{api}")).unwrap();
+        wait_until("the node executes the block", Duration::from_secs(30), || {
+            client.status().is_ok_and(|s| s.height >= committed.height)
+        });
+        assert_eq!(client.get_value(&path).unwrap(), first, "every node serves the same block");
     }
     // A signed read of a private body: the patient gets the sealed body, another patient not.
     let sealed = node.bill_body(bill_id(1), &patient_key).unwrap();
@@ -792,6 +822,7 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
         ("POST", "/v1/txs"),
         ("GET", "/v1/txs/{id}"),
         ("GET", "/v1/blocks/{height}"),
+        ("GET", "/v1/blocks/{height}/transactions"),
         ("GET", "/v1/bills/{code}/{number}"),
         ("GET", "/v1/bills/{code}/{number}/proof"),
         ("GET", "/v1/claims/{id}/proof"),
@@ -808,7 +839,7 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
     .map(|(m, p)| (m.to_string(), p.to_string()))
     .collect();
     assert_eq!(documented, expected, "the document lists the API's routes");
-    assert_eq!(documented.len(), 18, "18 routes");
+    assert_eq!(documented.len(), 19, "19 routes");
     // Each documented route is served: with placeholder parameters it answers, but never with
     // `unknown_route` or 405.
     for (method, path) in &documented {

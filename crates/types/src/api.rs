@@ -68,6 +68,31 @@ pub struct TxStatus {
     pub committed: Option<Committed>,
 }
 
+/// `GET /v1/blocks/{height}/transactions`: a finalized block's transactions and what the
+/// ledger made of each, for explorers, auditors and the fault-test checker, which replays a
+/// node's whole chain through the reference model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlockTransactions {
+    /// Height.
+    pub height: u64,
+    /// The block's digest, hex.
+    pub digest: String,
+    /// The parent's digest, hex.
+    pub parent: String,
+    /// Consensus time.
+    pub timestamp_ms: u64,
+    /// The height whose post-execution state `state_root` commits to (the header's, below
+    /// `height`: execution lags consensus).
+    pub executed_height: u64,
+    /// The header's state root: the state after executing block `executed_height`.
+    pub state_root: Digest,
+    /// The transactions, in execution order.
+    pub txs: Vec<crate::Transaction>,
+    /// The ledger's receipt for each, in the same order.
+    pub receipts: Vec<Receipt>,
+}
+
 /// `POST /v1/txs/batch`: one answer per submitted transaction, in the order submitted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use medledger_ledger::StateReader as _;
 use medledger_receipt::Record;
 use medledger_types::api::{
-    ApiError, BatchItem, BatchStatus, BlockSummary, ListQuery, Page, ReceiptView, Status, TxStatus,
+    ApiError, BatchItem, BatchStatus, BlockSummary, BlockTransactions, ListQuery, Page,
+    ReceiptView, Status, TxStatus,
 };
 use medledger_types::{
     Bill, BillCode, BillId, BillNumber, Claim, ClaimId, MemberId, Pseudonym, Transaction, TxId,
@@ -386,6 +387,61 @@ pub(crate) async fn block(
             format!("no executed block at height {height} is held"),
         ),
     })
+}
+
+#[utoipa::path(get, path = "/v1/blocks/{height}/transactions", tag = "chain", operation_id = "get_block_transactions",
+    summary = "A finalized, executed block's transactions and their receipts",
+    description = "The block's header fields, its transactions in execution order and the ledger's receipt for each. Explorers and auditors read the chain with it; the fault tests replay every node's chain through the reference model.",
+    params(("height" = u64, Path, description = "Block height, from 1")),
+    responses((status = 200, description = "The block's transactions", body = BlockTransactions), (status = 404, description = "Not yet executed here (`unknown_block`)", body = ApiError), (status = 503, description = "The block is not available from this node's archive right now (`block_unavailable`)", body = ApiError), ReadErrors))]
+pub(crate) async fn block_transactions(
+    State(api): State<Api>,
+    Path(height): Path<String>,
+) -> Result<Response, Refused> {
+    use commonware_cryptography::Digestible as _;
+    let height: u64 = parse(&height, "bad_height")?;
+    if height == 0 || height > api.chain.executed_height() {
+        return Err(Refused::new(
+            StatusCode::NOT_FOUND,
+            "unknown_block",
+            format!("no executed block at height {height}"),
+        ));
+    }
+    let unavailable = || {
+        Refused::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "block_unavailable",
+            format!("block {height} cannot be read from this node's archive now; retry"),
+        )
+    };
+    let block = (api.blocks)(height).await.ok_or_else(unavailable)?;
+    let receipts = {
+        let executed = api.chain.executed();
+        block
+            .txs
+            .iter()
+            .map(|tx| {
+                executed
+                    .receipts
+                    .get(&tx.id())
+                    .filter(|c| c.height == height)
+                    .map(|c| c.receipt.clone())
+            })
+            .collect::<Option<Vec<_>>>()
+    };
+    // Every transaction of an executed block has its receipt; a gap is this node's fault.
+    let receipts = receipts.ok_or_else(unavailable)?;
+    Ok(Json(BlockTransactions {
+        height,
+        digest: medledger_crypto::encode_hex(block.digest().as_ref()),
+        parent: medledger_crypto::encode_hex(block.parent.as_ref()),
+        timestamp_ms: block.timestamp_ms,
+        executed_height: block.executed_height,
+        state_root: block.state_root,
+        txs: block.txs,
+        receipts,
+    })
+    .into_response())
 }
 
 /// The errors every read endpoint may answer besides its own.

@@ -8,6 +8,7 @@
 //!   as by `POST /v1/txs`
 //! - `GET /v1/txs/{id}`: a transaction's status and receipt
 //! - `GET /v1/blocks/{height}`: an executed block's digest and state root (recent blocks)
+//! - `GET /v1/blocks/{height}/transactions`: a block's transactions and their receipts
 //! - `GET /v1/bills/{code}/{number}`, `GET /v1/patients/{pseudonym}/bills`: bills
 //! - `GET /v1/claims/{id}`, `GET /v1/payers/{member}/claims`: claims (paginated, by status)
 //! - `GET /v1/events`: server-sent events, filterable, resumable from a height or event id
@@ -112,6 +113,7 @@ fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(handlers::submit_batch))
         .routes(routes!(handlers::tx_status))
         .routes(routes!(handlers::block))
+        .routes(routes!(handlers::block_transactions))
         .routes(routes!(handlers::bill))
         .routes(routes!(handlers::bill_receipt))
         .routes(routes!(private::bill_body))
@@ -183,7 +185,7 @@ mod tests {
     fn the_document_lists_every_route_and_every_reference_resolves() {
         let document = serde_json::to_value(super::openapi()).unwrap();
         let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths.len(), 18, "{paths:?}");
+        assert_eq!(paths.len(), 19, "{paths:?}");
         let schemas = Registry::from_document(&document);
         assert_eq!(schemas.dangling_refs(&[&document["paths"]]), Vec::<String>::new());
     }
