@@ -406,19 +406,19 @@ fn every_endpoint_and_error_class_over_a_real_network() {
     }
     // A block's transactions: the issuance committed above, at its index, with its receipt, the
     // same on every node.
-    let path = format!("/v1/blocks/{}/transactions", committed.height);
-    let first = node.get_value(&path).unwrap();
+    let first = node.block_transactions(committed.height).unwrap();
     let index = usize::try_from(committed.index).unwrap();
-    assert_eq!(first["height"], committed.height);
-    assert_eq!(first["txs"].as_array().unwrap().len(), first["receipts"].as_array().unwrap().len());
-    assert_eq!(first["receipts"][index]["tx_id"], serde_json::json!(issue.id().to_string()));
-    assert_eq!(first["receipts"][index], serde_json::to_value(&committed.receipt).unwrap());
+    assert_eq!(first.height, committed.height);
+    assert_eq!(first.txs.len(), first.receipts.len());
+    assert_eq!(first.txs[index], issue);
+    assert_eq!(first.receipts[index], committed.receipt);
     for api in &net.apis[1..] {
-        let client = medledger_client::Client::new(&format!("http://{api}")).unwrap();
+        let client = Client::new(&format!("http://{api}")).unwrap();
         wait_until("the node executes the block", Duration::from_secs(30), || {
             client.status().is_ok_and(|s| s.height >= committed.height)
         });
-        assert_eq!(client.get_value(&path).unwrap(), first, "every node serves the same block");
+        let same = client.block_transactions(committed.height).unwrap();
+        assert_eq!(same, first, "every node serves the same block");
     }
     // A signed read of a private body: the patient gets the sealed body, another patient not.
     let sealed = node.bill_body(bill_id(1), &patient_key).unwrap();

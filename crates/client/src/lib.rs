@@ -21,7 +21,7 @@ pub use events::EventStream;
 pub use medledger_privacy::{EncryptionSecret, IssuerKeystore, PrivateBody};
 
 use medledger_types::api::{
-    ApiError, BatchStatus, BillBody, BlockSummary, Committed, EventFilter, ListQuery, Page,
+    ApiError, BatchStatus, BillBody, BlockSummary, BlockTransactions, Committed, EventFilter, ListQuery, Page,
     PatientKeys, REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, ReceiptView,
     Status, TxStatus, request_message,
 };
@@ -181,6 +181,11 @@ impl Client {
     /// `GET /v1/status`.
     pub fn status(&self) -> Result<Status, ClientError> {
         self.get("/v1/status")
+    }
+
+    /// `GET /v1/blocks/{height}/transactions`: a block's transactions and their receipts.
+    pub fn block_transactions(&self, height: u64) -> Result<BlockTransactions, ClientError> {
+        self.get(&format!("/v1/blocks/{height}/transactions"))
     }
 
     /// Builds and signs a transaction for the node's chain: it expires
