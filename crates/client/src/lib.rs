@@ -21,9 +21,9 @@ pub use events::EventStream;
 pub use medledger_privacy::{EncryptionSecret, IssuerKeystore, PrivateBody};
 
 use medledger_types::api::{
-    ApiError, BatchStatus, BillBody, BlockSummary, BlockTransactions, Committed, EventFilter, ListQuery, Page,
-    PatientKeys, REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER, ReceiptView,
-    Status, TxStatus, request_message,
+    ApiError, BatchStatus, BillBody, BlockSummary, BlockTransactions, Committed, EventFilter,
+    ListQuery, Page, PatientKeys, REQUEST_KEY_HEADER, REQUEST_SIGNATURE_HEADER,
+    REQUEST_TIME_HEADER, ReceiptView, Status, TxStatus, request_message,
 };
 use medledger_types::limits::{ISSUE_BATCH_BILLS_MAX, TX_BYTES_MAX};
 use medledger_types::{

@@ -65,8 +65,11 @@ pub struct Executed {
     pub tip: ExecutedBlock,
     /// Recent executed blocks by height.
     pub recent: BTreeMap<u64, ExecutedBlock>,
-    /// Receipts of committed transactions.
+    /// Receipts of committed transactions: for one included more than once, the inclusion
+    /// that took effect (or else the first).
     pub receipts: HashMap<TxId, Committed>,
+    /// Receipts of the other inclusions of such transactions, by height and index.
+    pub other_inclusions: HashMap<(u64, u32), Receipt>,
     /// Bills by patient pseudonym, in issue order.
     pub bills_by_patient: HashMap<Pseudonym, Vec<BillId>>,
     /// Claims by payer, in submission order.
@@ -273,6 +276,7 @@ impl Chain {
                 tip,
                 recent: BTreeMap::from([(0, tip)]),
                 receipts: HashMap::new(),
+                other_inclusions: HashMap::new(),
                 bills_by_patient,
                 claims_by_payer: HashMap::new(),
                 events: EventLog::default(),
@@ -498,12 +502,26 @@ impl Chain {
                 executed.index(tx);
             }
             let index = u32::try_from(index).expect("block size is bounded");
-            // The first inclusion of an id is its answer; a later replay keeps it.
-            executed.receipts.entry(receipt.tx_id).or_insert(Committed {
-                height: block.height,
-                index,
-                receipt,
-            });
+            let committed = Committed { height: block.height, index, receipt };
+            // A transaction may be included more than once (two proposers held it). Its answer
+            // is the inclusion that took effect, or else the first; the other inclusions' receipts
+            // are kept apart so every block's receipts can still be served.
+            let id = committed.receipt.tx_id;
+            match executed.receipts.get(&id) {
+                None => {
+                    executed.receipts.insert(id, committed);
+                }
+                Some(first)
+                    if !first.receipt.outcome.is_accepted()
+                        && committed.receipt.outcome.is_accepted() =>
+                {
+                    let first = executed.receipts.insert(id, committed).expect("present");
+                    executed.other_inclusions.insert((first.height, first.index), first.receipt);
+                }
+                Some(_) => {
+                    executed.other_inclusions.insert((block.height, index), committed.receipt);
+                }
+            }
         }
         executed.tip = tip;
         executed.recent.insert(block.height, tip);
@@ -544,7 +562,7 @@ mod tests {
     use crate::config::MempoolConfig;
     use commonware_codec::Encode as _;
     use commonware_cryptography::Digestible as _;
-    use medledger_testkit::{Consortium, TxFactory, bill};
+    use medledger_testkit::{Consortium, TxFactory, bill, claim, claim_id};
 
     fn at_genesis() -> (Consortium, Block, Chain) {
         let c = Consortium::demo("medledger-chain", 1);
@@ -575,6 +593,52 @@ mod tests {
         let checks = chain.block_checks(&[admitted, forged, unseen, bad]);
         let signatures: Vec<bool> = checks.iter().map(|c| c.signature).collect();
         assert_eq!(signatures, [true, false, true, false]);
+    }
+
+    #[test]
+    fn a_transaction_included_again_is_answered_by_the_inclusion_that_took_effect() {
+        let (c, genesis, chain) = at_genesis();
+        let mut f = TxFactory::new(c.chain_id().clone(), 10);
+        let bill_id = c.bill_id(0, 1);
+        let patient = &c.patients[0];
+        let issue =
+            f.sign(&c.hospitals[0].key, c.issue(vec![bill(bill_id, patient.pseudonym, 100, 0)]));
+        let payer = c.social_security.id.clone();
+        let filed = f.sign(
+            &patient.key,
+            Payload::SubmitClaim {
+                claim: claim(claim_id(1), &payer, patient.pseudonym, &[(bill_id, 60)]),
+                consent: None,
+            },
+        );
+        let settle = f.sign(
+            &c.social_security.key,
+            Payload::SettleClaim {
+                claim_id: claim_id(1),
+                approved: vec![medledger_types::Fen(60)],
+                payment_reference: medledger_types::Text::new("PAY").unwrap(),
+            },
+        );
+        // Two proposers held the settlement: it is included before its claim (refused), and
+        // again after it (accepted).
+        let mut parent = genesis.clone();
+        for txs in [vec![issue, settle.clone()], vec![filed], vec![settle.clone()]] {
+            let block = Block::child(
+                &parent,
+                parent.digest(),
+                parent.timestamp_ms + 1,
+                (0, genesis.state_root),
+                txs,
+            );
+            assert!(chain.execute(&block, block.digest(), 0));
+            parent = block;
+        }
+        let executed = chain.executed();
+        let answer = &executed.receipts[&settle.id()];
+        assert_eq!((answer.height, answer.index), (3, 0));
+        assert!(answer.receipt.outcome.is_accepted(), "{:?}", answer.receipt);
+        let first = &executed.other_inclusions[&(1, 1)];
+        assert!(!first.outcome.is_accepted(), "{first:?}");
     }
 
     #[test]

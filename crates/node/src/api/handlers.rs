@@ -420,12 +420,15 @@ pub(crate) async fn block_transactions(
         block
             .txs
             .iter()
-            .map(|tx| {
-                executed
-                    .receipts
-                    .get(&tx.id())
-                    .filter(|c| c.height == height)
-                    .map(|c| c.receipt.clone())
+            .enumerate()
+            .map(|(index, tx)| {
+                let index = u32::try_from(index).ok()?;
+                let answer = executed.receipts.get(&tx.id());
+                match answer.filter(|c| c.height == height && c.index == index) {
+                    Some(c) => Some(c.receipt.clone()),
+                    // Another inclusion of a transaction included more than once.
+                    None => executed.other_inclusions.get(&(height, index)).cloned(),
+                }
             })
             .collect::<Option<Vec<_>>>()
     };
