@@ -27,7 +27,8 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn new(id: &str, key: SigningKey) -> Self {
+    /// The member `id` signing with `key` (its body-reading key derived from it).
+    pub fn new(id: &str, key: SigningKey) -> Self {
         let encryption = EncryptionSecret::from_signing_key(&key);
         Self { id: MemberId::new(id).expect("demo ids are valid"), key, encryption }
     }
@@ -47,7 +48,8 @@ pub struct Patient {
 }
 
 impl Patient {
-    fn new(pseudonym: Pseudonym, key: SigningKey) -> Self {
+    /// The patient `pseudonym` signing with `key` (no wallet).
+    pub fn new(pseudonym: Pseudonym, key: SigningKey) -> Self {
         let encryption = EncryptionSecret::from_signing_key(&key);
         Self { pseudonym, key, encryption, wallet: None }
     }
