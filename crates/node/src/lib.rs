@@ -17,4 +17,6 @@ pub mod init;
 pub mod localnet;
 pub mod mempool;
 pub mod node;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod state_tree;

@@ -161,6 +161,13 @@ fn damaged_storage(what: &str, error: &dyn std::fmt::Display) -> anyhow::Error {
 /// Runs the validator whose home is `home` until SIGINT or SIGTERM.
 pub fn launch(home: &std::path::Path) -> anyhow::Result<()> {
     let loaded = load(home)?;
+    #[cfg(feature = "planted-bugs")]
+    if let Some(bug) = crate::planted::from_environment()? {
+        tracing::warn!(
+            "PLANTED BUG {bug}: this validator is deliberately wrong (fault-test check)"
+        );
+        eprintln!("warning: planted bug {bug} is active");
+    }
     std::fs::create_dir_all(&loaded.config.data_dir)?;
     let runtime = commonware_runtime::tokio::Config::new()
         .with_storage_directory(loaded.config.data_dir.clone())

@@ -120,6 +120,11 @@ impl Net {
     }
 
     pub fn start(&mut self, i: usize) {
+        self.start_with(i, &[]);
+    }
+
+    /// Starts validator `i` with extra environment variables.
+    pub fn start_with(&mut self, i: usize, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -129,6 +134,7 @@ impl Net {
             .arg("node")
             .arg("--home")
             .arg(self.home(i))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
