@@ -6,7 +6,9 @@
 //! read back and the checker (`medledger-checker`) replays it: no acknowledged commit lost,
 //! nothing over-reimbursed, all nodes agreeing, the model agreeing with every receipt.
 //!
-//! It runs 120 s by default (12 kills); `MEDLEDGER_CHAOS_SECS=1800` runs the long mode.
+//! It runs 120 s by default (12 kills); `MEDLEDGER_CHAOS_SECS=1800` runs the long mode. With
+//! the `planted-bugs` feature (on in CI, which tests with `--all-features`), a second test
+//! plants bugs in the validators and requires the checker to catch each.
 
 mod support;
 
