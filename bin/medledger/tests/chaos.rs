@@ -23,6 +23,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::*;
 
 const NODES: usize = 4;
+
+/// The tests of this file run one at a time: each runs four validators on a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// Seconds between kills.
 const CYCLE: Duration = Duration::from_secs(10);
 /// Client threads driving the workload.
@@ -241,6 +244,7 @@ fn caught_up(nodes: &[Client], i: usize) {
 
 #[test]
 fn kills_and_pauses_under_load_lose_nothing_and_nodes_agree() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let seconds: u64 =
         std::env::var("MEDLEDGER_CHAOS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
     let run = chaos("chaos", 10, seconds, true, None);
@@ -254,6 +258,7 @@ fn kills_and_pauses_under_load_lose_nothing_and_nodes_agree() {
 #[cfg(feature = "planted-bugs")]
 #[test]
 fn planted_bugs_are_caught_by_the_checker() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let run = chaos("planted-ack", 11, 10, false, Some("ack-before-commit"));
     assert!(!run.report.lost.is_empty(), "P1 catches acknowledging before commit: {}", run.report);
     eprintln!(

@@ -127,6 +127,8 @@ impl Model {
             bills: genesis
                 .synthetic_bills
                 .iter()
+                // No patients: an invalid genesis the ledger refuses; no bills rather than a panic.
+                .filter(|_| !genesis.patients.is_empty())
                 .flat_map(|s| {
                     (1..=s.count).map(move |n| ModelBill {
                         id: BillId {
