@@ -124,17 +124,7 @@ pub(crate) async fn submit(
     };
     match admit_all(&api, vec![tx]).remove(0) {
         // Already committed: answer with the receipt; nothing is admitted twice.
-        Admitted::Committed(committed) => {
-            return (
-                StatusCode::OK,
-                Json(TxStatus {
-                    tx_id: id,
-                    status: "committed".to_string(),
-                    committed: Some(committed),
-                }),
-            )
-                .into_response();
-        }
+        Admitted::Committed(committed) => return committed_answer(id, committed),
         Admitted::Refused(status, refusal) => return (status, Json(refusal)).into_response(),
         Admitted::Pending => {}
     }
@@ -147,8 +137,7 @@ pub(crate) async fn submit(
         };
         let height = api.chain.executed_height() + 1;
         let committed = medledger_types::api::Committed { height, index: 0, receipt };
-        let status = TxStatus { tx_id: id, status: "committed".into(), committed: Some(committed) };
-        return (StatusCode::OK, Json(status)).into_response();
+        return committed_answer(id, committed);
     }
     if !wait {
         return (
@@ -161,15 +150,7 @@ pub(crate) async fn submit(
     let mut executed = api.chain.watch_executed();
     loop {
         if let Some(committed) = api.chain.executed().receipts.get(&id).cloned() {
-            return (
-                StatusCode::OK,
-                Json(TxStatus {
-                    tx_id: id,
-                    status: "committed".to_string(),
-                    committed: Some(committed),
-                }),
-            )
-                .into_response();
+            return committed_answer(id, committed);
         }
         if tokio::time::Instant::now() >= deadline {
             // Still pending: the same answer as without the wait; the client polls GET /v1/txs.
@@ -182,6 +163,12 @@ pub(crate) async fn submit(
         // Woken by the next executed block (or the deadline).
         let _ = tokio::time::timeout_at(deadline, executed.changed()).await;
     }
+}
+
+/// 200 with a committed transaction's receipt.
+fn committed_answer(tx_id: TxId, committed: medledger_types::api::Committed) -> Response {
+    let status = TxStatus { tx_id, status: "committed".to_string(), committed: Some(committed) };
+    (StatusCode::OK, Json(status)).into_response()
 }
 
 /// Whether a submission is binary (canonical encoding) rather than JSON.
