@@ -250,7 +250,8 @@ fn kills_and_pauses_under_load_lose_nothing_and_nodes_agree() {
     let run = chaos("chaos", 10, seconds, true, None);
     assert_eq!(run.report.violations(), 0, "{}", run.report);
     assert!(run.counts.ok > 50, "the workload made progress under faults: {:?}", run.counts);
-    assert!(run.kills >= seconds / 10 && run.pauses >= run.kills / 2 - 1, "{} kills", run.kills);
+    assert!(run.kills >= seconds / 10, "a kill every 10 s: {}", run.kills);
+    assert!(run.pauses >= (run.kills / 2).saturating_sub(1), "{} pauses", run.pauses);
     assert!(run.recovery < Duration::from_secs(30), "commits resume after the heal");
 }
 
