@@ -36,6 +36,11 @@ pub struct NodeConfig {
     /// API limits.
     #[serde(default)]
     pub api: ApiConfig,
+    /// Where to dial other validators instead of their genesis `p2p_address`, by validator
+    /// index (as a decimal string key): for a validator reached through NAT, a tunnel or a
+    /// fault-injecting proxy. Connections stay authenticated by the validators' keys.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub peer_addresses: std::collections::BTreeMap<String, SocketAddr>,
 }
 
 /// Limits of the HTTP API.

@@ -235,6 +235,7 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
             mempool: MempoolConfig::default(),
             consensus: ConsensusConfig::default(),
             api: ApiConfig::default(),
+            peer_addresses: Default::default(),
         };
         let text = format!(
             "# medledger validator {i} of {n} on chain {}\n{}",

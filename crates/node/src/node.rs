@@ -62,15 +62,26 @@ fn load(home: &std::path::Path) -> anyhow::Result<Loaded> {
     let signing = medledger_crypto::keyfile::read(&config.validator_key)?;
     let key = ed25519::PrivateKey::decode(commonware_codec::Copying(signing.seed().as_slice()))
         .map_err(|e| anyhow::anyhow!("validator key: {e}"))?;
+    for index in config.peer_addresses.keys() {
+        match index.parse::<usize>() {
+            Ok(i) if i < genesis.validators.len() && i != config.validator_index => {}
+            _ => bail!(
+                "peer_addresses: {index:?} is not the index of another validator in the genesis"
+            ),
+        }
+    }
     let mut peers = Vec::new();
-    for validator in &genesis.validators {
+    for (index, validator) in genesis.validators.iter().enumerate() {
         let public =
             ed25519::PublicKey::decode(commonware_codec::Copying(validator.public_key.as_bytes()))
                 .map_err(|e| anyhow::anyhow!("validator key in genesis: {e}"))?;
-        let address: SocketAddr = validator
-            .p2p_address
-            .parse()
-            .with_context(|| format!("validator p2p address {:?}", validator.p2p_address))?;
+        let address: SocketAddr = match config.peer_addresses.get(&index.to_string()) {
+            Some(address) => *address,
+            None => validator
+                .p2p_address
+                .parse()
+                .with_context(|| format!("validator p2p address {:?}", validator.p2p_address))?,
+        };
         peers.push((public, address));
     }
     let me = genesis
@@ -113,21 +124,21 @@ fn archive_config<C>(
 
 /// Marshal's two archives: finalization certificates and finalized blocks (held as `B`: marshal
 /// keeps `Arc<Block>`, the check reads `Block`; the encoding is the same), by height.
-type Archives<B> = (
-    immutable::Archive<
-        commonware_runtime::tokio::Context,
-        BlockDigest,
-        simplex::types::Finalization<Scheme, BlockDigest>,
-    >,
-    immutable::Archive<commonware_runtime::tokio::Context, BlockDigest, B>,
+type Archives<E, B> = (
+    immutable::Archive<E, BlockDigest, simplex::types::Finalization<Scheme, BlockDigest>>,
+    immutable::Archive<E, BlockDigest, B>,
 );
 
 /// Opens marshal's archives under `prefix`; storage the runtime finds corrupt is refused.
-async fn open_archives<B: commonware_codec::CodecShared<Cfg = ()>>(
-    context: &commonware_runtime::tokio::Context,
+async fn open_archives<E, B>(
+    context: &E,
     prefix: &str,
     page_cache: &CacheRef,
-) -> anyhow::Result<Archives<B>> {
+) -> anyhow::Result<Archives<E, B>>
+where
+    E: commonware_storage::Context + commonware_runtime::Supervisor,
+    B: commonware_codec::CodecShared<Cfg = ()>,
+{
     let finalizations = immutable::Archive::init(
         context.child("finalizations_by_height"),
         archive_config(
@@ -193,16 +204,9 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         .map_err(|_| anyhow::anyhow!("genesis lists a validator key twice"))?;
     let participants = peer_map.keys().clone();
     let n = u32::try_from(participants.len())?;
-    // Consensus signatures and P2P handshakes are bound to this chain: a certificate or a
-    // connection from another network that reuses validator keys is worthless here.
+    // P2P handshakes are bound to this chain: a connection from another network that reuses
+    // validator keys is refused.
     let namespace = medledger_receipt::consensus_namespace(&genesis.chain_id);
-    let scheme = Scheme::signer(&namespace, participants.clone(), key.clone())
-        .context("this validator's key is not in the genesis validator set")?;
-
-    let max_message = commonware_p2p::max_message_size(&[
-        simplex::max_payload_size::<Scheme, BlockDigest>(n),
-        marshal::max_payload_size::<marshal::standard::Standard<Block>, Scheme>(n, &()),
-    ]);
     let handshake = Cups::<_, ChaCha20Poly1305>::new(
         Sake {
             signer: key.clone(),
@@ -217,18 +221,173 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         &namespace,
         config.p2p_address,
         peer_set_limit(&participants, &me),
-        max_message,
+        max_message_size(n),
         NZUsize!(4096),
     );
     let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p_config);
     oracle.track(0, peer_map);
-    let consensus_quota = Quota::per_second(NZU32!(1_000));
-    let votes = network.register(channel::VOTES, consensus_quota);
-    let certificates = network.register(channel::CERTIFICATES, consensus_quota);
-    let resolver = network.register(channel::RESOLVER, consensus_quota);
-    let blocks = network.register(channel::BLOCKS, consensus_quota);
-    let backfill = network.register(channel::BACKFILL, consensus_quota);
-    let mempool_channel = network.register(channel::MEMPOOL, Quota::per_second(NZU32!(10_000)));
+    let channels = Channels {
+        votes: network.register(channel::VOTES, CONSENSUS_QUOTA),
+        certificates: network.register(channel::CERTIFICATES, CONSENSUS_QUOTA),
+        resolver: network.register(channel::RESOLVER, CONSENSUS_QUOTA),
+        blocks: network.register(channel::BLOCKS, CONSENSUS_QUOTA),
+        backfill: network.register(channel::BACKFILL, CONSENSUS_QUOTA),
+        mempool: network.register(channel::MEMPOOL, MEMPOOL_QUOTA),
+    };
+    network.start();
+    let core = start_core(
+        &context,
+        CoreConfig {
+            genesis,
+            key,
+            mempool: config.mempool.clone(),
+            idle_block_interval_ms: config.consensus.idle_block_interval_ms,
+        },
+        channels,
+        oracle.clone(),
+        oracle,
+    )
+    .await?;
+    let block_source: api::BlockSource = {
+        let marshal = core.marshal.clone();
+        std::sync::Arc::new(move |height| {
+            let marshal = marshal.clone();
+            Box::pin(async move {
+                marshal.get_block(Height::new(height)).await.map(|b| b.inner().clone())
+            })
+        })
+    };
+    api::start(
+        context.child("api"),
+        config.clone(),
+        core.chain.clone(),
+        core.gossip.clone(),
+        n,
+        block_source,
+    )
+    .await?;
+    tracing::info!(
+        validator = config.validator_index,
+        api = %config.api_address,
+        p2p = %config.p2p_address,
+        processed = core.processed,
+        "validator started"
+    );
+
+    // Stop cleanly on SIGINT or SIGTERM.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+        result = core.marshal_handle => tracing::error!(?result, "marshal stopped"),
+        result = core.consensus_handle => tracing::error!(?result, "consensus stopped"),
+    }
+    use commonware_runtime::Spawner as _;
+    let _ = context.stop(0, Some(Duration::from_secs(10))).await;
+    Ok(())
+}
+
+/// Outbound rate of each consensus channel, per peer.
+pub const CONSENSUS_QUOTA: Quota = Quota::per_second(NZU32!(1_000));
+/// Outbound rate of mempool gossip, per peer.
+pub const MEMPOOL_QUOTA: Quota = Quota::per_second(NZU32!(10_000));
+
+/// The largest P2P message a network of `n` validators needs.
+pub fn max_message_size(n: u32) -> u32 {
+    commonware_p2p::max_message_size(&[
+        simplex::max_payload_size::<Scheme, BlockDigest>(n),
+        marshal::max_payload_size::<marshal::standard::Standard<Block>, Scheme>(n, &()),
+    ])
+}
+
+/// One sender and receiver per P2P channel the validator uses, from whichever network carries
+/// them: the authenticated TCP network in a real validator, the simulated one in `medledger-sim`.
+#[derive(Debug)]
+pub struct Channels<S, R> {
+    /// Consensus votes.
+    pub votes: (S, R),
+    /// Consensus certificates.
+    pub certificates: (S, R),
+    /// Consensus certificate fetches.
+    pub resolver: (S, R),
+    /// Block broadcast.
+    pub blocks: (S, R),
+    /// Block backfill.
+    pub backfill: (S, R),
+    /// Mempool gossip.
+    pub mempool: (S, R),
+}
+
+/// What the validator core needs besides its network and its storage.
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    /// The network's genesis.
+    pub genesis: Genesis,
+    /// This validator's consensus key; it must be in the genesis validator set.
+    pub key: ed25519::PrivateKey,
+    /// Mempool limits.
+    pub mempool: crate::config::MempoolConfig,
+    /// See `ConsensusConfig::idle_block_interval_ms`.
+    pub idle_block_interval_ms: u64,
+}
+
+/// A started validator core: consensus (simplex + marshal), execution and mempool gossip.
+#[allow(missing_debug_implementations)]
+pub struct Core {
+    /// The ledger, its mempool and its receipts.
+    pub chain: Arc<Chain>,
+    /// Marshal's mailbox: finalized blocks by height.
+    pub marshal: Marshal,
+    /// Where newly admitted transactions go to be gossiped.
+    pub gossip: futures::channel::mpsc::Sender<medledger_types::Transaction>,
+    /// Finalized blocks already processed before this start (replayed into the ledger).
+    pub processed: u64,
+    /// Marshal's task: it ends only if marshal stops.
+    pub marshal_handle: commonware_runtime::Handle<()>,
+    /// Consensus's task: it ends only if consensus stops.
+    pub consensus_handle: commonware_runtime::Handle<()>,
+}
+
+/// Starts the validator core in `context`, the same code for a real validator (tokio runtime,
+/// disk, TCP) and a simulated one (Commonware's deterministic runtime, in-memory storage with
+/// faults, simulated network): opens its storage (refusing damaged data), replays finalized
+/// blocks into the ledger, and starts consensus, marshal, execution and gossip. Every task is
+/// spawned under a child of `context`, so aborting the task that owns `context` stops them all
+/// (a crash).
+pub async fn start_core<E, S, R, P, B>(
+    context: &E,
+    config: CoreConfig,
+    channels: Channels<S, R>,
+    peers: P,
+    blocker: B,
+) -> anyhow::Result<Core>
+where
+    E: commonware_runtime::Spawner
+        + commonware_runtime::Clock
+        + commonware_runtime::Storage
+        + commonware_runtime::Metrics
+        + rand_core::CryptoRng,
+    S: commonware_p2p::Sender<PublicKey = ed25519::PublicKey>,
+    R: commonware_p2p::Receiver<PublicKey = ed25519::PublicKey>,
+    P: commonware_p2p::Provider<PublicKey = ed25519::PublicKey> + Clone,
+    B: commonware_p2p::Blocker<PublicKey = ed25519::PublicKey> + Clone,
+{
+    let CoreConfig { genesis, key, mempool, idle_block_interval_ms } = config;
+    let me = commonware_cryptography::Signer::public_key(&key);
+    let mut validators = Vec::with_capacity(genesis.validators.len());
+    for validator in &genesis.validators {
+        validators.push(
+            ed25519::PublicKey::decode(commonware_codec::Copying(validator.public_key.as_bytes()))
+                .map_err(|e| anyhow::anyhow!("validator key in genesis: {e}"))?,
+        );
+    }
+    let participants = commonware_utils::ordered::Set::try_from(validators)
+        .map_err(|_| anyhow::anyhow!("genesis lists a validator key twice"))?;
+    // Consensus signatures are bound to this chain: a certificate from another network that
+    // reuses validator keys is worthless here.
+    let namespace = medledger_receipt::consensus_namespace(&genesis.chain_id);
+    let scheme = Scheme::signer(&namespace, participants, key)
+        .context("this validator's key is not in the genesis validator set")?;
 
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
     let prefix = "medledger";
@@ -237,11 +396,11 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
     let chain = Arc::new(Chain::new(
         &genesis,
         &genesis_block,
-        Mempool::new(genesis.chain_id.clone(), config.mempool.clone()),
+        Mempool::new(genesis.chain_id.clone(), mempool),
     )?);
 
     let (finalizations_by_height, finalized_blocks) =
-        open_archives(&context, prefix, &page_cache).await?;
+        open_archives(context, prefix, &page_cache).await?;
 
     let epocher = FixedEpocher::new(NZU64!(u64::MAX));
     let (marshal_actor, marshal_mailbox, floor): (_, Marshal, _) = MarshalActor::init(
@@ -273,15 +432,15 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         context.child("backfill"),
         marshal::resolver::p2p::Config {
             public_key: me.clone(),
-            peer_provider: oracle.clone(),
-            blocker: oracle.clone(),
+            peer_provider: peers.clone(),
+            blocker: blocker.clone(),
             mailbox_size: NZUsize!(1024),
             fetch_timeout: NZDuration!(Duration::from_secs(2)),
             fetch_retry_delay: Duration::from_millis(100),
             priority_requests: false,
             priority_responses: false,
         },
-        backfill,
+        channels.backfill,
     );
     let (buffer_engine, buffer_mailbox) = buffered::Engine::new(
         context.child("buffer"),
@@ -291,7 +450,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
             deque_size: 10,
             priority: false,
             codec_config: (),
-            peer_provider: oracle.clone(),
+            peer_provider: peers,
             strategy: Sequential,
         },
     );
@@ -299,7 +458,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
     let (executor, updates) = Executor::new();
     let wrapper = Inline::new(
         context.child("application"),
-        App::new(chain.clone(), config.consensus.idle_block_interval_ms),
+        App::new(chain.clone(), idle_block_interval_ms),
         marshal_mailbox.clone(),
         epocher,
     );
@@ -308,7 +467,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         simplex::Config {
             scheme,
             elector: RoundRobin::<Sha256>::default(),
-            blocker: oracle.clone(),
+            blocker,
             automaton: wrapper.clone(),
             relay: wrapper.clone(),
             reporter: wrapper,
@@ -335,46 +494,24 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         },
     );
 
-    network.start();
-    buffer_engine.start(blocks);
+    buffer_engine.start(channels.blocks);
     let marshal_handle =
         marshal_actor.start(executor, buffer_mailbox, (resolver_receiver, resolver_mailbox));
-    let consensus_handle = engine.start(votes, certificates, resolver);
-    let block_source: api::BlockSource = {
-        let marshal = marshal_mailbox.clone();
-        std::sync::Arc::new(move |height| {
-            let marshal = marshal.clone();
-            Box::pin(async move {
-                marshal.get_block(Height::new(height)).await.map(|b| b.inner().clone())
-            })
-        })
-    };
+    let consensus_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
     context.child("execution").spawn({
         let chain = chain.clone();
-        move |runtime| run_execution(runtime, chain, marshal_mailbox, processed, updates)
+        let marshal = marshal_mailbox.clone();
+        move |runtime| run_execution(runtime, chain, marshal, processed, updates)
     });
-    let gossip_sender = gossip::start(context.child("gossip"), chain.clone(), mempool_channel);
-    api::start(context.child("api"), config.clone(), chain.clone(), gossip_sender, n, block_source)
-        .await?;
-    tracing::info!(
-        validator = config.validator_index,
-        api = %config.api_address,
-        p2p = %config.p2p_address,
+    let gossip = gossip::start(context.child("gossip"), chain.clone(), channels.mempool);
+    Ok(Core {
+        chain,
+        marshal: marshal_mailbox,
+        gossip,
         processed,
-        "validator started"
-    );
-
-    // Stop cleanly on SIGINT or SIGTERM.
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
-        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
-        result = marshal_handle => tracing::error!(?result, "marshal stopped"),
-        result = consensus_handle => tracing::error!(?result, "consensus stopped"),
-    }
-    use commonware_runtime::Spawner as _;
-    let _ = context.stop(0, Some(Duration::from_secs(10))).await;
-    Ok(())
+        marshal_handle,
+        consensus_handle,
+    })
 }
 
 /// What `medledger check` found in a stopped node's data directory.
@@ -419,7 +556,7 @@ async fn check_archives(
     let Loaded { config, genesis, .. } = loaded;
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
     let (finalizations, blocks) =
-        open_archives::<Block>(&context, "medledger", &page_cache).await?;
+        open_archives::<_, Block>(&context, "medledger", &page_cache).await?;
     let genesis_block = Block::genesis(&genesis);
     let chain = Chain::new(
         &genesis,
