@@ -19,6 +19,12 @@
 //! `duplicate_claim`, `claim_already_settled`, `claim_closed`, `bill_voided`, …) it refuses
 //! because of the contention, in whatever order the cluster happens to commit the steps.
 //!
+//! One round in two also carries a **foreign** transaction: a claim on one of the round's
+//! bills, or an issuance of a fresh bill, signed for another chain ([`foreign_chain_id`]) and
+//! otherwise valid. An honest node refuses it on admission (`wrong_chain_id`, a definite
+//! failure) and never commits it; a node that commits it takes an effect the reference model
+//! refuses, which the checker reports as a model mismatch (P5).
+//!
 //! The same seed always gives the same steps, byte for byte: the transactions' signatures are
 //! deterministic and the demo keys derive from labels.
 
@@ -27,7 +33,8 @@ use medledger_testkit::{
     Consortium, Patient, TxFactory, bill, claim, consent_submit, consent_withdraw,
 };
 use medledger_types::{
-    BillId, ClaimId, ClaimSubmission, Fen, MemberId, Payload, SigningKey, Text, Transaction,
+    BillId, ChainId, ClaimId, ClaimSubmission, Fen, MemberId, Payload, SigningKey, Text,
+    Transaction,
 };
 use std::collections::VecDeque;
 
@@ -70,6 +77,17 @@ impl WorkloadConfig {
     }
 }
 
+/// The chain id the workload's foreign transactions are signed for: `chain`'s id with
+/// `-foreign` appended (shortened to fit an identifier), never `chain` itself.
+pub fn foreign_chain_id(chain: &ChainId) -> ChainId {
+    const SUFFIX: &str = "-foreign";
+    let keep = medledger_types::limits::IDENT_BYTES_MAX - SUFFIX.len();
+    let base = chain.as_str();
+    // Chain ids are ASCII, so any byte index is a character boundary.
+    let base = &base[..base.len().min(keep)];
+    ChainId::new(format!("{base}{SUFFIX}")).expect("an ASCII identifier within the limit")
+}
+
 /// The steps of the workload `config` describes, on the demo consortium `c`.
 ///
 /// # Panics
@@ -85,6 +103,8 @@ pub fn generate(c: &Consortium, config: &WorkloadConfig) -> Vec<Step> {
         c,
         rng: SplitMix64(config.seed),
         factory: TxFactory::new(c.chain_id().clone(), config.expires_at_height),
+        foreign: TxFactory::new(foreign_chain_id(c.chain_id()), config.expires_at_height),
+        foreign_sent: 0,
         nodes: config.nodes,
         next_number: vec![config.first_bill_number; c.hospitals.len()],
         references: 0,
@@ -148,6 +168,10 @@ struct Generator<'a> {
     c: &'a Consortium,
     rng: SplitMix64,
     factory: TxFactory,
+    /// Signs for another chain ([`foreign_chain_id`]).
+    foreign: TxFactory,
+    /// Foreign transactions so far: they alternate between claims and issuances.
+    foreign_sent: u64,
     nodes: usize,
     next_number: Vec<u64>,
     references: u64,
@@ -175,6 +199,11 @@ impl<'a> Generator<'a> {
             self.resend(&mut issuance, 0);
         }
         let mut scenarios = Vec::new();
+        if self.rng.chance(1, 2) {
+            let mut drafts = Vec::new();
+            self.foreign_transaction(&mut drafts, hospital, &bills);
+            scenarios.push(drafts);
+        }
         for b in bills {
             let mut drafts = Vec::new();
             match self.rng.index(4) {
@@ -372,6 +401,42 @@ impl<'a> Generator<'a> {
         self.sign(drafts, &c.social_security.key, payload);
         let (signer, payload) = self.withdrawal(b, first);
         self.resign(drafts, withdraw, signer, payload);
+    }
+
+    /// A transaction signed for another chain, otherwise valid: in turn a claim on one of the
+    /// round's bills (filed by the patient, or by the platform with the patient's consent to
+    /// that chain) and an issuance of a fresh bill by the round's hospital.
+    fn foreign_transaction(
+        &mut self,
+        drafts: &mut Vec<Draft>,
+        hospital: usize,
+        bills: &[NewBill<'a>],
+    ) {
+        let c = self.c;
+        self.foreign_sent += 1;
+        let (signer, payload) = if self.foreign_sent % 2 == 1 {
+            let b = bills[self.rng.index(bills.len())];
+            let payers = [&c.social_security.id, &c.insurers[0].id, &c.insurers[1].id];
+            let payer = payers[self.rng.index(payers.len())];
+            let amount = self.rng.between(1, b.patient_pay);
+            let submission = self.submission(b, payer, amount);
+            if self.rng.chance(1, 2) {
+                (&b.patient.key, Payload::SubmitClaim { claim: submission, consent: None })
+            } else {
+                let chain = foreign_chain_id(c.chain_id());
+                let consent = consent_submit(&chain, &b.patient.key, &submission);
+                let payload = Payload::SubmitClaim { claim: submission, consent: Some(consent) };
+                (&c.platform.key, payload)
+            }
+        } else {
+            let id = self.next_bill(hospital);
+            let patient = &c.patients[self.rng.index(c.patients.len())];
+            let issue = bill(id, patient.pseudonym, self.rng.between(1_000, 20_000), 0);
+            (&c.hospitals[hospital].key, c.issue(vec![issue]))
+        };
+        let tx = self.foreign.sign(signer, payload);
+        let send_to = self.send_to();
+        drafts.push(Draft { tx, send_to, retry_of: None });
     }
 
     /// The hospital voids the bill while a claim on it is filed; the void is retried.

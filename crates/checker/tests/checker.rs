@@ -2,7 +2,9 @@
 //! fault is caught by the property meant to catch it.
 
 use medledger_checker::check::{ConservationKind, OverKind, Source};
-use medledger_checker::{History, OpKind, OpResult, Report, Step, WorkloadConfig, check, generate};
+use medledger_checker::{
+    History, OpKind, OpResult, Report, Step, WorkloadConfig, check, foreign_chain_id, generate,
+};
 use medledger_crypto::{Domain, hash};
 use medledger_ledger::{BlockContext, MemoryState, execute_block};
 use medledger_testkit::{Consortium, TxFactory, bill, claim, claim_id};
@@ -227,7 +229,11 @@ fn clean_run_of_three_identical_chains_has_no_violations() {
     assert_eq!(report.longest_commit_gap_ms, BLOCK_TIME_MS);
     assert_eq!(report.repeated_txs, vec![0; NODES]);
     // The contention shows in the ledger's answers.
-    for code in ["accepted", "over_claim", "duplicate_claim", "claim_already_settled"] {
+    // The foreign transactions are refused by the ledger too (an honest node refuses them
+    // before any block; here the stand-in cluster commits every step).
+    for code in
+        ["accepted", "over_claim", "duplicate_claim", "claim_already_settled", "wrong_chain_id"]
+    {
         assert!(report.outcomes.get(code).is_some_and(|&n| n > 0), "no {code}: {report}");
     }
     let text = report.to_string();
@@ -290,6 +296,18 @@ fn workload_is_deterministic_and_contended() {
         }
     }
     assert!(payers.values().any(|p| p.len() >= 3), "three payers on one bill");
+    // Some transactions are signed for another chain: claims and issuances.
+    let other = foreign_chain_id(c.chain_id());
+    assert_ne!(&other, c.chain_id());
+    let foreign: Vec<&Step> = steps.iter().filter(|s| s.tx.body().chain_id == other).collect();
+    assert!(foreign.iter().any(|s| matches!(s.what, OpKind::SubmitClaim { .. })), "a claim");
+    assert!(foreign.iter().any(|s| matches!(s.what, OpKind::Issue { .. })), "an issuance");
+    assert!(foreign.len() < steps.len() / 10, "a few: {} of {}", foreign.len(), steps.len());
+    let ours = |s: &&Step| s.tx.body().chain_id == other || &s.tx.body().chain_id == c.chain_id();
+    assert!(steps.iter().all(|s| ours(&s)));
+    // The foreign id fits an identifier whatever the chain's own id.
+    let long = medledger_types::ChainId::new("a".repeat(32)).expect("valid");
+    assert_eq!(foreign_chain_id(&long).as_str(), format!("{}-foreign", "a".repeat(24)));
 }
 
 #[test]
@@ -422,6 +440,44 @@ fn second_settlement_of_a_claim_is_an_over_reimbursement() {
         (payer, *settlements, *model_paid),
         (&story.c.social_security.id, Fen(12_000), Fen(6_000))
     );
+}
+
+#[test]
+fn transaction_of_another_chain_that_took_effect_is_a_model_mismatch() {
+    let story = Story::new();
+    let c = &story.c;
+    // Between the claims and the settlements, the hospital issues a second bill, signed for
+    // another chain: an honest ledger refuses it.
+    let foreign = foreign_chain_id(c.chain_id());
+    let second = c.bill_id(0, 2);
+    let issue = c.issue(vec![bill(second, c.patients[1].pseudonym, 5_000, 0)]);
+    let stranger = TxFactory::new(foreign.clone(), 1_000).sign(&c.hospitals[0].key, issue);
+    let mut blocks = story.blocks.clone();
+    blocks[1].push(stranger.clone());
+    let honest = run(c, &blocks);
+    assert_eq!(honest[1].receipts[3].outcome.code(), "wrong_chain_id");
+    let history = acknowledged(&steps_of(&blocks), &honest);
+    assert_eq!(story.check(&vec![honest.clone(); NODES], &history).violations(), 0);
+
+    // The planted bug (`accept-wrong-chain-id`): every node skips the chain id check, issues
+    // the bill and acknowledges it to the client.
+    let mut chains = vec![honest; NODES];
+    let effect = Effect::BillsIssued { count: 1 };
+    tamper_everywhere(&mut chains, 2, 3, Outcome::Accepted(effect));
+    let history = acknowledged(&steps_of(&blocks), &chains[0]);
+    let report = story.check(&chains, &history);
+    // P5 alone: the nodes agree and kept what they acknowledged, and the bill is within its
+    // amounts; only the reference model refuses the transaction.
+    assert_counts(&report, 0, 0, 0, 0, 1);
+    assert_eq!(report.violations(), 1, "{report}");
+    let mismatch = &report.model_mismatches[0];
+    assert_eq!((mismatch.height, mismatch.index, mismatch.tx_id), (2, 3, stranger.id()));
+    assert!(mismatch.chain.outcome.is_accepted());
+    assert_eq!(
+        mismatch.model.outcome,
+        Outcome::Rejected(Rejection::WrongChainId { expected: c.chain_id().clone(), got: foreign })
+    );
+    assert!(report.to_string().contains("model wrong_chain_id"), "{report}");
 }
 
 #[test]

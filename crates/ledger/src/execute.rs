@@ -186,7 +186,10 @@ fn validate<S: StateReader>(
     check: SignatureCheck,
 ) -> Checked {
     let body = tx.body();
-    if body.chain_id != *state.chain_id() {
+    let wrong_chain = body.chain_id != *state.chain_id();
+    #[cfg(feature = "planted-bugs")]
+    let wrong_chain = wrong_chain && !crate::planted::accept_wrong_chain_id();
+    if wrong_chain {
         return Err(Rejection::WrongChainId {
             expected: state.chain_id().clone(),
             got: body.chain_id.clone(),

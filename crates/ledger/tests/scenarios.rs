@@ -69,6 +69,27 @@ fn wrong_chain_id_is_refused() {
     assert_eq!(r.code(), "wrong_chain_id");
 }
 
+/// The planted bug: with the chain id check off, a transaction signed for another chain is
+/// executed and takes effect; the reference model still refuses it.
+#[cfg(feature = "planted-bugs")]
+#[test]
+fn planted_wrong_chain_id_bug_executes_a_foreign_transaction() {
+    let w = World::new();
+    let key = w.c.hospitals[0].key.clone();
+    let b = w.c.bill_id(0, 1);
+    let mut foreign = medledger_testkit::TxFactory::new(ChainId::new("another-chain").unwrap(), 10);
+    let tx = foreign.sign(&key, w.c.issue(vec![bill(b, w.c.patients[0].pseudonym, PAY, 0)]));
+    let mut state = MemoryState::from_genesis(&w.c.genesis).unwrap();
+    let ctx = w.next_ctx();
+    medledger_ledger::planted::set_accept_wrong_chain_id(true);
+    let planted = execute_block(&mut state, &ctx, std::slice::from_ref(&tx));
+    medledger_ledger::planted::set_accept_wrong_chain_id(false);
+    assert_eq!(planted[0].outcome, Outcome::Accepted(Effect::BillsIssued { count: 1 }));
+    assert!(state.bill(&b).is_some(), "the foreign issuance took effect");
+    let mut model = medledger_model::Model::new(&w.c.genesis);
+    assert_eq!(model.apply_block(ctx.height, &[tx])[0].outcome.code(), "wrong_chain_id");
+}
+
 #[test]
 fn expired_transaction_is_refused() {
     let mut w = World::new();

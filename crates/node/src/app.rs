@@ -281,7 +281,8 @@ pub async fn run_execution<E: Clock>(
         }
         anchor(&chain, block.inner(), finalization);
     }
-    let mut last_anchor = std::time::Instant::now() - ANCHOR_INTERVAL;
+    // On the runtime's clock, so that a simulation replays exactly.
+    let mut last_anchor: Option<SystemTime> = None;
     while let Some(update) = updates.next().await {
         let mut newest = None;
         let mut next = Some(update);
@@ -298,10 +299,12 @@ pub async fn run_execution<E: Clock>(
         }
         // At most a few certificate reads a second: each is a round trip through marshal,
         // which is busy delivering blocks; receipts then trail the tip by at most that much.
+        let now = runtime.current();
         if let Some(block) = newest
-            && last_anchor.elapsed() >= ANCHOR_INTERVAL
+            && last_anchor
+                .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= ANCHOR_INTERVAL)
         {
-            last_anchor = std::time::Instant::now();
+            last_anchor = Some(now);
             let finalization = marshal.get_finalization(Height::new(block.inner().height)).await;
             anchor(&chain, block.inner(), finalization);
         }

@@ -290,6 +290,44 @@ impl Chain {
         })
     }
 
+    /// Block `block`, executed here at `height`, with every transaction's receipt (for a
+    /// transaction included more than once, the receipt of this inclusion). `None` if a receipt
+    /// is missing: the block is not (yet) executed here.
+    pub fn block_transactions(
+        &self,
+        block: Block,
+        height: u64,
+    ) -> Option<medledger_types::api::BlockTransactions> {
+        use commonware_cryptography::Digestible as _;
+        let receipts = {
+            let executed = self.executed();
+            block
+                .txs
+                .iter()
+                .enumerate()
+                .map(|(index, tx)| {
+                    let index = u32::try_from(index).ok()?;
+                    let answer = executed.receipts.get(&tx.id());
+                    match answer.filter(|c| c.height == height && c.index == index) {
+                        Some(c) => Some(c.receipt.clone()),
+                        // Another inclusion of a transaction included more than once.
+                        None => executed.other_inclusions.get(&(height, index)).cloned(),
+                    }
+                })
+                .collect::<Option<Vec<_>>>()?
+        };
+        Some(medledger_types::api::BlockTransactions {
+            height,
+            digest: medledger_crypto::encode_hex(block.digest().as_ref()),
+            parent: medledger_crypto::encode_hex(block.parent.as_ref()),
+            timestamp_ms: block.timestamp_ms,
+            executed_height: block.executed_height,
+            state_root: block.state_root,
+            txs: block.txs,
+            receipts,
+        })
+    }
+
     /// The executed chain (short critical sections only).
     pub fn executed(&self) -> MutexGuard<'_, Executed> {
         self.executed.lock().expect("executed-chain lock poisoned")

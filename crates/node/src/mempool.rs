@@ -134,7 +134,10 @@ impl Mempool {
     /// The checks that need the pool: chain id, expiry at chain height `height`, duplicates.
     pub fn precheck(&self, tx: &Transaction, height: u64) -> Result<(), AdmitError> {
         let body = tx.body();
-        if body.chain_id != self.chain_id {
+        let wrong_chain = body.chain_id != self.chain_id;
+        #[cfg(feature = "planted-bugs")]
+        let wrong_chain = wrong_chain && !medledger_ledger::planted::accept_wrong_chain_id();
+        if wrong_chain {
             return Err(AdmitError::Rejected(Rejection::WrongChainId {
                 expected: self.chain_id.clone(),
                 got: body.chain_id.clone(),
@@ -322,6 +325,19 @@ mod tests {
             Err(AdmitError::Rejected(Rejection::WrongChainId { .. }))
         ));
         assert_eq!(pool.len(), 1);
+    }
+
+    /// The planted bug admits a transaction signed for another chain.
+    #[cfg(feature = "planted-bugs")]
+    #[test]
+    fn planted_bug_admits_the_wrong_chain_id() {
+        let (c, _, mut pool) = setup(MempoolConfig::default());
+        let mut other = TxFactory::new(medledger_types::ChainId::new("elsewhere").unwrap(), 50);
+        let wrong = freeze(&c, &mut other);
+        medledger_ledger::planted::set_accept_wrong_chain_id(true);
+        let admitted = pool.admit(vec![wrong], 0);
+        medledger_ledger::planted::set_accept_wrong_chain_id(false);
+        assert!(admitted[0].is_ok(), "{admitted:?}");
     }
 
     #[test]

@@ -32,13 +32,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Channels on the peer-to-peer network.
-mod channel {
+/// Channel numbers on the peer-to-peer network; every validator of a network
+/// must use the same.
+pub mod channel {
+    /// Consensus votes.
     pub const VOTES: u64 = 0;
+    /// Consensus certificates.
     pub const CERTIFICATES: u64 = 1;
+    /// Consensus resolver (fetching missing certificates).
     pub const RESOLVER: u64 = 2;
+    /// Block broadcast.
     pub const BLOCKS: u64 = 3;
+    /// Block backfill for lagging validators.
     pub const BACKFILL: u64 = 4;
+    /// Transaction gossip.
     pub const MEMPOOL: u64 = 5;
 }
 
@@ -242,6 +249,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
             key,
             mempool: config.mempool.clone(),
             idle_block_interval_ms: config.consensus.idle_block_interval_ms,
+            partition_prefix: PARTITION_PREFIX.to_string(),
         },
         channels,
         oracle.clone(),
@@ -329,6 +337,35 @@ pub struct CoreConfig {
     pub mempool: crate::config::MempoolConfig,
     /// See `ConsensusConfig::idle_block_interval_ms`.
     pub idle_block_interval_ms: u64,
+    /// The prefix of every storage partition this validator uses ([`PARTITION_PREFIX`] in a
+    /// real validator, which owns its storage directory; one per validator in a simulation,
+    /// where they share one storage).
+    pub partition_prefix: String,
+}
+
+/// The prefix of a real validator's storage partitions.
+pub const PARTITION_PREFIX: &str = "medledger";
+
+/// Every storage partition a validator core with partition prefix `prefix` writes: its
+/// consensus journal, marshal's two archives of finalized certificates and blocks, and
+/// marshal's caches of blocks and certificates not yet finalized.
+pub fn partitions(prefix: &str) -> Vec<String> {
+    let mut names = vec![
+        format!("{prefix}-consensus-0"),
+        format!("{prefix}-cache-metadata"),
+        format!("{prefix}-application-metadata"),
+    ];
+    for archive in ["finalizations-by-height", "finalized-blocks"] {
+        for part in ["metadata", "freezer-table", "freezer-key", "freezer-value", "ordinal"] {
+            names.push(format!("{prefix}-{archive}-{part}"));
+        }
+    }
+    for cache in ["verified", "notarized", "certified", "notarizations", "finalizations"] {
+        for part in ["metadata", "key", "value"] {
+            names.push(format!("{prefix}-cache-0-{cache}-{part}"));
+        }
+    }
+    names
 }
 
 /// A started validator core: consensus (simplex + marshal), execution and mempool gossip.
@@ -372,7 +409,7 @@ where
     P: commonware_p2p::Provider<PublicKey = ed25519::PublicKey> + Clone,
     B: commonware_p2p::Blocker<PublicKey = ed25519::PublicKey> + Clone,
 {
-    let CoreConfig { genesis, key, mempool, idle_block_interval_ms } = config;
+    let CoreConfig { genesis, key, mempool, idle_block_interval_ms, partition_prefix } = config;
     let me = commonware_cryptography::Signer::public_key(&key);
     let mut validators = Vec::with_capacity(genesis.validators.len());
     for validator in &genesis.validators {
@@ -390,7 +427,7 @@ where
         .context("this validator's key is not in the genesis validator set")?;
 
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
-    let prefix = "medledger";
+    let prefix = partition_prefix.as_str();
     let genesis_block = Block::genesis(&genesis);
     let genesis_digest = genesis_block.digest();
     let chain = Arc::new(Chain::new(
@@ -556,7 +593,7 @@ async fn check_archives(
     let Loaded { config, genesis, .. } = loaded;
     let page_cache = CacheRef::new(NZU16!(4096), NZUsize!(8192));
     let (finalizations, blocks) =
-        open_archives::<_, Block>(&context, "medledger", &page_cache).await?;
+        open_archives::<_, Block>(&context, PARTITION_PREFIX, &page_cache).await?;
     let genesis_block = Block::genesis(&genesis);
     let chain = Chain::new(
         &genesis,

@@ -4,7 +4,10 @@
 //!
 //! - `ack-before-commit`: `POST /v1/txs?wait=commit` answers "committed" with an accepted
 //!   receipt as soon as the transaction is in the mempool;
-//! - `skip-over-claim-check`: the ledger accepts claims above a bill's claimable amount.
+//! - `skip-over-claim-check`: the ledger accepts claims above a bill's claimable amount;
+//! - `accept-wrong-chain-id`: the chain id check is skipped wherever it is enforced (mempool
+//!   admission from the API and gossip, and block execution in the ledger), so a transaction
+//!   signed for another chain is admitted, committed and takes effect.
 //!
 //! The checker must report a violation for each (bin/medledger/tests/chaos.rs).
 
@@ -21,6 +24,7 @@ pub fn from_environment() -> anyhow::Result<Option<String>> {
     match bug.as_str() {
         "ack-before-commit" => ACK_BEFORE_COMMIT.store(true, Ordering::SeqCst),
         "skip-over-claim-check" => medledger_ledger::planted::skip_over_claim_check_everywhere(),
+        "accept-wrong-chain-id" => medledger_ledger::planted::accept_wrong_chain_id_everywhere(),
         other => anyhow::bail!("{VARIABLE}={other}: no such planted bug"),
     }
     Ok(Some(bug))

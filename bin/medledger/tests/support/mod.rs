@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use medledger_client::{Client, ClientError};
 use medledger_crypto::{SigningKey, decode_hex, keyfile};
 use medledger_types::{Pseudonym, Transaction};

@@ -397,7 +397,6 @@ pub(crate) async fn block_transactions(
     State(api): State<Api>,
     Path(height): Path<String>,
 ) -> Result<Response, Refused> {
-    use commonware_cryptography::Digestible as _;
     let height: u64 = parse(&height, "bad_height")?;
     if height == 0 || height > api.chain.executed_height() {
         return Err(Refused::new(
@@ -414,36 +413,9 @@ pub(crate) async fn block_transactions(
         )
     };
     let block = (api.blocks)(height).await.ok_or_else(unavailable)?;
-    let receipts = {
-        let executed = api.chain.executed();
-        block
-            .txs
-            .iter()
-            .enumerate()
-            .map(|(index, tx)| {
-                let index = u32::try_from(index).ok()?;
-                let answer = executed.receipts.get(&tx.id());
-                match answer.filter(|c| c.height == height && c.index == index) {
-                    Some(c) => Some(c.receipt.clone()),
-                    // Another inclusion of a transaction included more than once.
-                    None => executed.other_inclusions.get(&(height, index)).cloned(),
-                }
-            })
-            .collect::<Option<Vec<_>>>()
-    };
     // Every transaction of an executed block has its receipt; a gap is this node's fault.
-    let receipts = receipts.ok_or_else(unavailable)?;
-    Ok(Json(BlockTransactions {
-        height,
-        digest: medledger_crypto::encode_hex(block.digest().as_ref()),
-        parent: medledger_crypto::encode_hex(block.parent.as_ref()),
-        timestamp_ms: block.timestamp_ms,
-        executed_height: block.executed_height,
-        state_root: block.state_root,
-        txs: block.txs,
-        receipts,
-    })
-    .into_response())
+    let answer = api.chain.block_transactions(block, height).ok_or_else(unavailable)?;
+    Ok(Json(answer).into_response())
 }
 
 /// The errors every read endpoint may answer besides its own.

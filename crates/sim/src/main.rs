@@ -1,0 +1,119 @@
+//! `medledger-sim`: runs seeds of the deterministic cluster simulation and prints, per seed and
+//! in total, what the fault tests report.
+
+use clap::Parser;
+use medledger_sim::{Options, Outcome, Summary, run};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Deterministic simulation of a whole medledger cluster under faults.
+///
+/// Each seed runs 4–7 real validator cores (consensus, mempool, execution, storage) in
+/// Commonware's deterministic runtime and simulated network, with a seeded schedule of crashes,
+/// partitions, lossy links, storage faults and (in half the seeds) one Byzantine validator,
+/// under the checker's contended workload; then heals everything and checks every chain
+/// (P1–P5). A failing seed replays exactly with `--seed N`.
+#[derive(Parser, Debug)]
+#[command(name = "medledger-sim", version)]
+struct Args {
+    /// How many seeds to run, from --first.
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    first: u64,
+    /// Run this one seed only (replays a failure), printing the checker's whole report.
+    #[arg(long, conflicts_with_all = ["seeds", "first"])]
+    seed: Option<u64>,
+    /// Simulated seconds of workload and faults per seed.
+    #[arg(long, default_value_t = 30)]
+    secs: u64,
+    /// Force the cluster size (4–7); by default each seed picks one.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(4..=7))]
+    validators: Option<u64>,
+    /// Seeds run at once (each simulation is single-threaded).
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Run every seed twice and require the same event hash (determinism).
+    #[arg(long)]
+    twice: bool,
+    /// Write every seed's outcome (plan, faults, checker report) as JSON lines to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let seeds: Vec<u64> = match args.seed {
+        Some(seed) => vec![seed],
+        None => (args.first..args.first.saturating_add(args.seeds)).collect(),
+    };
+    let options = |seed| Options {
+        seed,
+        secs: args.secs,
+        validators: args.validators.map(|v| usize::try_from(v).expect("4-7")),
+    };
+    let started = Instant::now();
+    let next = AtomicU64::new(0);
+    let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let nondeterministic: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+    let total = seeds.len();
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let k = usize::try_from(next.fetch_add(1, Ordering::SeqCst)).expect("fits");
+                    let Some(&seed) = seeds.get(k) else { break };
+                    let outcome = run(&options(seed));
+                    if args.twice {
+                        let again = run(&options(seed));
+                        if again.event_hash != outcome.event_hash {
+                            nondeterministic.lock().expect("not poisoned").push(seed);
+                            eprintln!(
+                                "seed {seed}: NOT DETERMINISTIC: event hash {} then {}",
+                                outcome.event_hash, again.event_hash
+                            );
+                        }
+                    }
+                    let mut outcomes = outcomes.lock().expect("not poisoned");
+                    let done = outcomes.len() + 1;
+                    let elapsed = started.elapsed().as_secs_f64();
+                    let eta = elapsed / done as f64 * (total - done) as f64;
+                    println!(
+                        "[{done}/{total}, {elapsed:.0} s, ~{eta:.0} s left] {}",
+                        outcome.line()
+                    );
+                    if outcome.violations() > 0 {
+                        println!("  VIOLATIONS: {}", outcome.report.to_json());
+                        println!("  replay: medledger-sim --seed {seed} --secs {}", args.secs);
+                    } else if args.seed.is_some() {
+                        println!("{}", outcome.report.to_json());
+                    }
+                    outcomes.push(outcome);
+                }
+            });
+        }
+    });
+    let mut outcomes = outcomes.into_inner().expect("not poisoned");
+    outcomes.sort_by_key(|o| o.plan.seed);
+    if let Some(path) = &args.json {
+        let lines: Vec<String> =
+            outcomes.iter().map(|o| serde_json::to_string(o).expect("serializes")).collect();
+        if let Err(e) = std::fs::write(path, lines.join("\n") + "\n") {
+            eprintln!("error: writing {}: {e}", path.display());
+            return std::process::ExitCode::FAILURE;
+        }
+    }
+    let summary = Summary::of(&outcomes);
+    println!("{}", summary.text(started.elapsed()));
+    let nondeterministic = nondeterministic.into_inner().expect("not poisoned");
+    if !nondeterministic.is_empty() {
+        println!("nondeterministic seeds: {nondeterministic:?}");
+    }
+    if summary.failing_seeds.is_empty() && nondeterministic.is_empty() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
