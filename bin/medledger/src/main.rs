@@ -134,6 +134,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prepare a stopped validator whose stored blocks are damaged (it refuses to start, or
+    /// `check` fails) to fetch every block again from its peers.
+    ///
+    /// Moves every part of the data directory but consensus's journal into
+    /// `<data>.damaged-<unix seconds>` beside it; nothing is deleted. The journal of the
+    /// validator's own votes stays: without it the validator could contradict a vote it cast
+    /// before, and its peers would block it as an equivocator (for an hour). Start the validator
+    /// again afterwards; `medledger status` shows it catching up.
+    Resync {
+        /// The validator's home (created by `init`); stop the validator first.
+        #[arg(long)]
+        home: PathBuf,
+    },
     /// Verify a bill or claim receipt offline, with nothing but the genesis file.
     #[command(after_long_help = cli::receipt::VERIFY_HELP)]
     Verify {
@@ -229,6 +242,17 @@ fn main() -> std::process::ExitCode {
         Command::Claim(args) => cli::claim::run(args),
         Command::Watch(args) => cli::watch::run(args),
         Command::Check { home, json } => check(&home, json),
+        Command::Resync { home } => medledger_node::node::resync(&home).map(|report| {
+            println!(
+                "moved {} parts of {}'s data aside to {} (kept {}); start the validator again \
+                 and it fetches every block from its peers",
+                report.moved.len(),
+                home.display(),
+                report.moved_to.display(),
+                report.kept
+            );
+            std::process::ExitCode::SUCCESS
+        }),
         Command::Verify { receipt, genesis, json } => {
             cli::receipt::run_verify(&receipt, &genesis, json)
         }

@@ -216,8 +216,20 @@ fn receipts_verify_offline_and_damaged_data_is_never_served() {
     assert!(net.log_tail(3).contains("data directory is damaged"), "{}", net.log_tail(3));
     net.nodes[3] = None;
 
-    // Moved aside, the data is fetched again from the peers, and the node agrees with them.
-    std::fs::rename(net.home(3).join("data"), net.home(3).join("data.damaged")).unwrap();
+    // `resync` moves the block archives aside (keeping the journal of its votes); the blocks
+    // are fetched again from the peers, and the node agrees with them.
+    let resync = run(&["resync", "--home", home]);
+    assert!(resync.status.success(), "{}", text(&resync));
+    println!("resync: {}", text(&resync).trim());
+    assert!(net.home(3).join("data").join("medledger-consensus-0").is_dir(), "journal kept");
+    assert!(
+        !net.home(3)
+            .join("data")
+            .read_dir()
+            .unwrap()
+            .any(|e| { e.unwrap().file_name().to_string_lossy().contains("finalized-blocks") }),
+        "the damaged archive was moved aside"
+    );
     net.start(3);
     let target = height(net.apis[0]).unwrap();
     wait_until("validator 3 resyncs from its peers", STARTUP, || {

@@ -231,20 +231,16 @@ impl Reporter for Executor {
     }
 }
 
-/// Executes finalized blocks in order and acknowledges each only after it is applied, so a
-/// crash before the acknowledgement makes marshal deliver the block again (and the chain skips
-/// what it already executed).
-///
-/// After a restart the ledger state is rebuilt first by re-executing the finalized blocks that
-/// marshal already recorded as processed (`1..=processed`), read back from its archive; marshal
-/// then resumes delivery at `processed + 1`.
-pub async fn run_execution<E: Clock>(
-    runtime: E,
-    chain: Arc<Chain>,
-    marshal: Marshal,
+/// Rebuilds the ledger state after a restart by re-executing the finalized blocks that marshal
+/// already recorded as processed (`1..=processed`), read back from its archive; marshal then
+/// resumes delivery at `processed + 1`. `Err` (with what an operator must do) if the stored
+/// data fails its integrity checks: nothing has been served from it.
+pub async fn replay<E: Clock>(
+    runtime: &E,
+    chain: &Chain,
+    marshal: &Marshal,
     processed: u64,
-    mut updates: mpsc::UnboundedReceiver<Update<Block>>,
-) {
+) -> anyhow::Result<()> {
     if processed > 0 {
         tracing::info!(processed, "replaying finalized blocks to rebuild the ledger state");
     }
@@ -252,35 +248,47 @@ pub async fn run_execution<E: Clock>(
     let mut last = None;
     for height in 1..=processed {
         let Some(block) = marshal.get_block(Height::new(height)).await else {
-            damaged(height, "the finalized block is missing");
+            return Err(damaged(height, "the finalized block is missing"));
         };
         // Integrity at rest: each stored block must continue its parent's digest and, once
         // re-executed, reproduce the state roots the validators agreed on; the last one must be
         // the block its stored finalization certifies, which by the digest chain vouches for
         // every block before it.
         if block.inner().parent != parent {
-            damaged(height, "the stored block does not continue its parent's digest");
+            return Err(damaged(height, "the stored block does not continue its parent's digest"));
         }
         parent = block.digest();
         chain.execute(block.inner(), block.digest(), millis(runtime.current()));
         if !chain.anchor(block.inner(), None) {
-            damaged(
+            return Err(damaged(
                 height,
                 "re-executing the stored blocks does not reproduce the finalized state root",
-            );
+            ));
         }
         last = Some(block);
     }
     if let Some(block) = last {
         let finalization = marshal.get_finalization(Height::new(block.inner().height)).await;
         if finalization.as_ref().is_some_and(|f| f.proposal.payload != block.digest()) {
-            damaged(
+            return Err(damaged(
                 block.inner().height,
                 "the stored block is not the one its finalization certifies",
-            );
+            ));
         }
-        anchor(&chain, block.inner(), finalization);
+        anchor(chain, block.inner(), finalization);
     }
+    Ok(())
+}
+
+/// Executes finalized blocks in order (after [`replay`]) and acknowledges each only after it
+/// is applied, so a crash before the acknowledgement makes marshal deliver the block again
+/// (and the chain skips what it already executed).
+pub async fn run_execution<E: Clock>(
+    runtime: E,
+    chain: Arc<Chain>,
+    marshal: Marshal,
+    mut updates: mpsc::UnboundedReceiver<Update<Block>>,
+) {
     // On the runtime's clock, so that a simulation replays exactly.
     let mut last_anchor: Option<SystemTime> = None;
     while let Some(update) = updates.next().await {
@@ -314,16 +322,16 @@ pub async fn run_execution<E: Clock>(
 /// How often, at most, the receipts' anchor moves to a newer finalized header.
 const ANCHOR_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Stops a node whose stored data fails its integrity checks, before it serves anything.
-fn damaged(height: u64, what: &str) -> ! {
-    let message = format!(
+/// The error that stops a node whose stored data fails its integrity checks, before it serves
+/// anything.
+fn damaged(height: u64, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
         "the data directory is damaged at finalized block {height}: {what}. Nothing was \
-         served from it. Move the data directory aside and start again: the node then fetches \
-         every block from its peers and checks each against the validators' certificates."
-    );
-    tracing::error!("{message}");
-    eprintln!("error: {message}");
-    std::process::exit(2);
+         served from it. Stop it and run `medledger resync --home <home>`, then start it \
+         again: the block archives are moved aside (the journal of its own votes is kept) and \
+         the node fetches every block from its peers, checking each against the validators' \
+         certificates."
+    )
 }
 
 /// Makes an executed finalized block the receipts' anchor, with its certificate from marshal's

@@ -171,9 +171,62 @@ where
 fn damaged_storage(what: &str, error: &dyn std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!(
         "the data directory is damaged: its {what} cannot be opened ({error}). Nothing was \
-         served from it. Move the data directory aside and start again: the node then fetches \
-         every block from its peers and checks each against the validators' certificates."
+         served from it. Stop it and run `medledger resync --home <home>`, then start it \
+         again: the block archives are moved aside (the journal of its own votes is kept) and \
+         the node fetches every block from its peers, checking each against the validators' \
+         certificates."
     )
+}
+
+/// What `medledger resync` moved aside.
+#[derive(Debug, serde::Serialize)]
+pub struct ResyncReport {
+    /// Where the block archives went.
+    pub moved_to: std::path::PathBuf,
+    /// The partitions moved.
+    pub moved: Vec<String>,
+    /// The partition kept: consensus's journal of this validator's own votes.
+    pub kept: String,
+}
+
+/// Prepares a stopped validator whose block archives are damaged to fetch every block again
+/// from its peers: moves every partition of its data directory but consensus's journal into
+/// `<data>.damaged-<unix seconds>` next to it. The journal stays: without it the validator could
+/// contradict votes it cast before the damage, and its peers would block it as an equivocator.
+/// Nothing is deleted.
+pub fn resync(home: &std::path::Path) -> anyhow::Result<ResyncReport> {
+    let loaded = load(home)?;
+    let data = &loaded.config.data_dir;
+    if !data.exists() {
+        bail!("{} has no data directory yet", home.display());
+    }
+    let api = loaded.config.api_address;
+    if std::net::TcpStream::connect_timeout(&api, Duration::from_millis(300)).is_ok() {
+        bail!("the validator is running (its API answers at {api}); stop it before resyncing");
+    }
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = data.file_name().map_or_else(|| "data".into(), |n| n.to_string_lossy().into_owned());
+    let aside = data.with_file_name(format!("{name}.damaged-{seconds}"));
+    std::fs::create_dir_all(&aside).with_context(|| format!("creating {}", aside.display()))?;
+    let kept = consensus_journal_partition(PARTITION_PREFIX);
+    let mut moved = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(data)
+        .with_context(|| format!("reading {}", data.display()))?
+        .collect::<Result<_, _>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let partition = entry.file_name().to_string_lossy().into_owned();
+        if partition == kept {
+            continue;
+        }
+        std::fs::rename(entry.path(), aside.join(&partition))
+            .with_context(|| format!("moving {} aside", entry.path().display()))?;
+        moved.push(partition);
+    }
+    Ok(ResyncReport { moved_to: aside, moved, kept })
 }
 
 /// Runs the validator whose home is `home` until SIGINT or SIGTERM.
@@ -351,7 +404,7 @@ pub const PARTITION_PREFIX: &str = "medledger";
 /// marshal's caches of blocks and certificates not yet finalized.
 pub fn partitions(prefix: &str) -> Vec<String> {
     let mut names = vec![
-        format!("{prefix}-consensus-0"),
+        consensus_journal_partition(prefix),
         format!("{prefix}-cache-metadata"),
         format!("{prefix}-application-metadata"),
     ];
@@ -366,6 +419,13 @@ pub fn partitions(prefix: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// The partition of consensus's journal: the votes this validator cast. Unlike the block
+/// archives, it cannot be fetched again from peers; losing it lets the validator contradict
+/// its own earlier votes, for which its peers block it.
+pub fn consensus_journal_partition(prefix: &str) -> String {
+    format!("{prefix}-consensus-0")
 }
 
 /// A started validator core: consensus (simplex + marshal), execution and mempool gossip.
@@ -510,7 +570,7 @@ where
             reporter: wrapper,
             track_historical_votes: false,
             strategy: Sequential,
-            partition: format!("{prefix}-consensus-0"),
+            partition: consensus_journal_partition(prefix),
             mailbox_size: NZUsize!(1024),
             epoch: Epoch::zero(),
             floor: simplex::Floor::Genesis(genesis_digest),
@@ -534,11 +594,14 @@ where
     buffer_engine.start(channels.blocks);
     let marshal_handle =
         marshal_actor.start(executor, buffer_mailbox, (resolver_receiver, resolver_mailbox));
+    // The ledger state is rebuilt (and the stored blocks checked) before this validator votes
+    // or serves anything; damaged data stops it here.
+    crate::app::replay(context, &chain, &marshal_mailbox, processed).await?;
     let consensus_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
     context.child("execution").spawn({
         let chain = chain.clone();
         let marshal = marshal_mailbox.clone();
-        move |runtime| run_execution(runtime, chain, marshal, processed, updates)
+        move |runtime| run_execution(runtime, chain, marshal, updates)
     });
     let gossip = gossip::start(context.child("gossip"), chain.clone(), channels.mempool);
     Ok(Core {

@@ -95,6 +95,11 @@ pub struct Plan {
     pub delivery_percent: u64,
     /// Simulated time the workload and the nemesis run.
     pub workload_ms: u64,
+    /// No nemesis.
+    pub calm: bool,
+    /// Trace faults to stderr.
+    #[serde(skip)]
+    pub trace: bool,
 }
 
 /// How a run is asked for.
@@ -106,12 +111,16 @@ pub struct Options {
     pub secs: u64,
     /// Force a cluster size (otherwise the seed picks 4–7).
     pub validators: Option<usize>,
+    /// No faults and no Byzantine validator: the baseline a faulty run is compared with.
+    pub calm: bool,
+    /// Print every fault and heal, with the simulated time and each node's height, to stderr.
+    pub trace: bool,
 }
 
 impl Options {
     /// The default run of `seed`: 30 simulated seconds of faults.
     pub fn new(seed: u64) -> Self {
-        Self { seed, secs: 30, validators: None }
+        Self { seed, secs: 30, validators: None, calm: false, trace: false }
     }
 }
 
@@ -133,12 +142,20 @@ pub struct Outcome {
     pub report: Report,
     /// A liveness failure: the cluster did not recover after the heal (a violation too).
     pub stalled: Option<String>,
+    /// Validators that stopped by themselves with undamaged storage (each a violation: a
+    /// panic or an ended task that no fault explains).
+    pub unexplained_stops: Vec<String>,
+    /// Panic messages caught during the run (a validator stopping on a damaged disk panics
+    /// inside Commonware's storage; those are expected and counted as faults).
+    pub panics: Vec<String>,
 }
 
 impl Outcome {
     /// Violations of P1–P5 plus a stall.
     pub fn violations(&self) -> usize {
-        self.report.violations() + usize::from(self.stalled.is_some())
+        self.report.violations()
+            + usize::from(self.stalled.is_some())
+            + self.unexplained_stops.len()
     }
 
     /// The report's lost acknowledged operations (P1).
@@ -162,7 +179,7 @@ impl Outcome {
         format!(
             "seed {} · {} validators{} · {:.0} s simulated · ops ok {} fail {} unknown {} · \
              lost {} over-reimbursed {} divergences {} other {} · longest commit gap {} ms · \
-             recovery {} ms · faults {} · events {}{}",
+             recovery {} ms · faults {} · events {}{}{}",
             self.plan.seed,
             self.plan.validators,
             match self.plan.byzantine {
@@ -184,6 +201,11 @@ impl Outcome {
             match &self.stalled {
                 Some(why) => format!(" · STALLED: {why}"),
                 None => String::new(),
+            },
+            if self.unexplained_stops.is_empty() {
+                String::new()
+            } else {
+                format!(" · UNEXPLAINED STOPS: {:?}", self.unexplained_stops)
             },
         )
     }
@@ -225,7 +247,7 @@ impl Plan {
         });
         // Half the seeds have a Byzantine validator; it is never validator 0, which the
         // clients prefer.
-        let byzantine = rng.chance(50).then(|| {
+        let byzantine = (rng.chance(50) && !options.calm).then(|| {
             let kind = match rng.next() % 3 {
                 0 => Byzantine::Conflicter,
                 1 => Byzantine::Nuller,
@@ -235,7 +257,9 @@ impl Plan {
         });
         let latency_ms = rng.between(5, 60);
         let jitter_ms = rng.between(0, latency_ms / 2);
-        let delivery_percent = rng.between(90, 100);
+        // Healthy links are TCP connections: most seeds lose nothing; a quarter lose a few
+        // percent of messages everywhere (the lossy-links fault is far worse, on one node).
+        let delivery_percent = if rng.chance(75) { 100 } else { rng.between(95, 99) };
         Self {
             seed: options.seed,
             validators,
@@ -244,6 +268,8 @@ impl Plan {
             jitter_ms,
             delivery_percent,
             workload_ms: options.secs.saturating_mul(1000),
+            calm: options.calm,
+            trace: options.trace,
         }
     }
 
@@ -287,11 +313,37 @@ struct Cluster {
     /// Live honest validators' handles (None while crashed).
     io: Mutex<Vec<Option<NodeIo>>>,
     faults: Mutex<BTreeMap<String, u64>>,
+    /// Validators whose storage a fault damaged (and that were not wiped since).
+    damaged: Mutex<Vec<bool>>,
+    /// Validators that stopped by themselves although their storage was intact.
+    unexplained: Mutex<Vec<String>>,
+    /// A context of the run's root task. Validators are spawned from it: a task spawned from
+    /// the nemesis' context would be aborted when the nemesis ends (supervision).
+    root: deterministic::Context,
 }
 
 impl Cluster {
     fn count(&self, fault: &str) {
+        self.trace(fault);
         *self.faults.lock().expect("not poisoned").entry(fault.to_string()).or_default() += 1;
+    }
+
+    /// With `--trace`: prints `what` with the simulated time and every node's height.
+    fn trace(&self, what: &str) {
+        if !self.plan.trace {
+            return;
+        }
+        let heights: Vec<String> = self
+            .io
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(|io| {
+                io.as_ref().map_or("-".to_string(), |io| io.chain.executed_height().to_string())
+            })
+            .collect();
+        let now = now_ms(&self.root);
+        eprintln!("[{:>8.3} s] heights [{}] {what}", now as f64 / 1000.0, heights.join(" "));
     }
 
     fn io(&self, i: usize) -> Option<NodeIo> {
@@ -309,11 +361,7 @@ impl Cluster {
 
     /// Starts validator `node` (again): registers its channels, then runs the core in a task
     /// of its own. `Err` if the core refuses to start (damaged storage).
-    async fn start(
-        self: &Arc<Self>,
-        context: &deterministic::Context,
-        node: &mut Node,
-    ) -> Result<(), String> {
+    async fn start(self: &Arc<Self>, node: &mut Node) -> Result<(), String> {
         let me = node.key.public_key();
         let control = self.oracle.control(me);
         let register = async |channel: u64, quota| {
@@ -339,7 +387,8 @@ impl Cluster {
         let cluster = self.clone();
         let index = node.index;
         let manager = self.oracle.manager();
-        let task = context
+        let task = self
+            .root
             .child("validator")
             .with_attribute("index", index)
             .with_attribute("incarnation", node.incarnation)
@@ -352,7 +401,27 @@ impl Cluster {
                             gossip: core.gossip.clone(),
                         });
                         let _ = started.send(Ok(()));
-                        let _ = core.consensus_handle.await;
+                        // Runs until aborted (a crash); if marshal or consensus ends by itself
+                        // (a panic), the validator has stopped.
+                        let which = match futures::future::select(
+                            core.marshal_handle,
+                            core.consensus_handle,
+                        )
+                        .await
+                        {
+                            futures::future::Either::Left(_) => "marshal",
+                            futures::future::Either::Right(_) => "consensus",
+                        };
+                        cluster.io.lock().expect("not poisoned")[index] = None;
+                        if cluster.damaged.lock().expect("not poisoned")[index] {
+                            cluster.count("stopped_on_damaged_storage");
+                        } else {
+                            let at = now_ms(&cluster.root);
+                            cluster.trace(&format!("v{index} stopped: its {which} ended"));
+                            cluster.unexplained.lock().expect("not poisoned").push(format!(
+                                "v{index} at {at} ms: its {which} ended with intact storage"
+                            ));
+                        }
                     }
                     Err(error) => {
                         let _ = started.send(Err(format!("{error:#}")));
@@ -370,6 +439,9 @@ impl Cluster {
         if let Some(task) = node.task.take() {
             task.abort();
             let _ = task.await;
+            // The runtime drops the aborted descendants (and closes their blobs) on its next
+            // turns; a damaged disk is only touched after.
+            self.root.sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -552,6 +624,9 @@ async fn nemesis(
         kinds.swap(i, rng.index(i + 1));
     }
     let mut round = 0usize;
+    if cluster.plan.calm {
+        return;
+    }
     loop {
         context.sleep(Duration::from_millis(rng.between(1_500, 4_000))).await;
         if now_ms(&context) >= until_ms {
@@ -560,6 +635,7 @@ async fn nemesis(
         let kind = kinds.get(round).copied().unwrap_or_else(|| rng.index(kinds.len()));
         round += 1;
         let victim = honest[rng.index(honest.len())];
+        cluster.trace(&format!("fault kind {kind} on v{victim}"));
         match kind {
             0 => {
                 // Crash and restart.
@@ -581,12 +657,14 @@ async fn nemesis(
                     cluster.count("partition_split");
                     context.sleep(Duration::from_millis(rng.between(1_000, 6_000))).await;
                     cluster.set_links(left, right, Some(healthy.clone())).await;
+                    cluster.trace(&format!("healed the split {left:?} | {right:?}"));
                 } else {
                     let others: Vec<usize> = all.iter().copied().filter(|&j| j != victim).collect();
                     cluster.set_links(&[victim], &others, None).await;
                     cluster.count("partition_isolate");
                     context.sleep(Duration::from_millis(rng.between(2_000, 8_000))).await;
                     cluster.set_links(&[victim], &others, Some(healthy.clone())).await;
+                    cluster.trace(&format!("healed the isolation of v{victim}"));
                 }
             }
             2 => {
@@ -601,12 +679,16 @@ async fn nemesis(
                 cluster.count("lossy_links");
                 context.sleep(Duration::from_millis(rng.between(2_000, 6_000))).await;
                 cluster.set_links(&[victim], &others, Some(healthy.clone())).await;
+                cluster.trace(&format!("healed the lossy links of v{victim}"));
             }
             _ => {
                 // A storage fault: the validator crashes and its disk is damaged.
                 let mut nodes = nodes.lock().await;
                 cluster.crash(&mut nodes[victim]).await;
                 let what = damage(&context, victim, &mut rng).await;
+                if what != "storage_fault_no_data" {
+                    cluster.damaged.lock().expect("not poisoned")[victim] = true;
+                }
                 cluster.count(what);
                 context.sleep(Duration::from_millis(rng.between(500, 3_000))).await;
                 restart(&context, &cluster, &mut nodes[victim], &mut rng).await;
@@ -615,66 +697,83 @@ async fn nemesis(
     }
 }
 
-/// Restarts a crashed validator. If it refuses its damaged storage, does what an operator
-/// is told to: moves the data aside (here: removes it) and starts again, fetching every block
-/// from the peers.
+/// Restarts a crashed validator. If it refuses its damaged storage, does what the operator
+/// is told to (`medledger resync`): moves the block archives aside (here: removes them),
+/// keeping the consensus journal, whose votes stop the validator from ever contradicting what
+/// it voted before, and starts again, fetching every block from the peers. Only if it still
+/// refuses (the journal itself is damaged) is everything removed.
 async fn restart(
     context: &deterministic::Context,
     cluster: &Arc<Cluster>,
     node: &mut Node,
     _: &mut Rng,
 ) {
-    if let Err(error) = cluster.start(context, node).await {
-        cluster.count("storage_refused_then_resynced");
-        let _ = error;
+    let restarted = cluster.start(node).await;
+    cluster.trace(&format!("restarted v{}: {restarted:?}", node.index));
+    if restarted.is_err() {
         cluster.crash(node).await;
-        wipe_all(context, node.index).await;
-        cluster.start(context, node).await.expect("a validator with empty storage starts");
+        let journal =
+            medledger_node::node::consensus_journal_partition(&Cluster::prefix(node.index));
+        wipe(context, node.index, |partition| partition != journal).await;
+        let resynced = cluster.start(node).await;
+        cluster.trace(&format!("resynced v{} keeping its journal: {resynced:?}", node.index));
+        if resynced.is_ok() {
+            cluster.count("storage_refused_then_resynced");
+        } else {
+            cluster.crash(node).await;
+            wipe(context, node.index, |_| true).await;
+            cluster.count("storage_refused_then_wiped");
+            cluster.start(node).await.expect("a validator with empty storage starts");
+        }
+        cluster.damaged.lock().expect("not poisoned")[node.index] = false;
     }
 }
 
-/// Removes every partition of validator `i`.
-async fn wipe_all(context: &deterministic::Context, i: usize) {
+/// Removes the partitions of validator `i` that `which` selects.
+async fn wipe(context: &deterministic::Context, i: usize, which: impl Fn(&str) -> bool) {
     for partition in medledger_node::node::partitions(&Cluster::prefix(i)) {
-        let _ = context.remove(&partition, None).await;
+        if which(&partition) {
+            let _ = context.remove(&partition, None).await;
+        }
     }
 }
 
 /// Damages the storage of (crashed) validator `i`: a torn tail (the last bytes of a blob lost)
-/// or flipped bytes inside a blob. Returns the fault's name.
+/// or a flipped byte inside a blob, in a non-empty blob the seed picks among all its
+/// partitions. Returns the fault's name.
 async fn damage(context: &deterministic::Context, i: usize, rng: &mut Rng) -> &'static str {
-    let partitions = Cluster::partitions(i);
-    // Try the partitions in a seeded order until one has a non-empty blob.
-    let start = rng.index(partitions.len());
-    for k in 0..partitions.len() {
-        let partition = &partitions[(start + k) % partitions.len()];
-        let Ok(names) = context.scan(partition).await else { continue };
-        if names.is_empty() {
-            continue;
-        }
-        let name = &names[rng.index(names.len())];
-        let Ok((blob, len, _)) = context
-            .open_versioned(
-                partition,
-                name,
-                commonware_runtime::BlobVersion::new(0)
-                    ..=commonware_runtime::BlobVersion::new(u16::MAX),
-            )
-            .await
-        else {
-            continue;
-        };
-        if len == 0 {
-            continue;
-        }
-        if rng.chance(50) {
-            let cut = rng.between(1, len.min(4096));
-            if blob.resize(len - cut).await.is_ok() && blob.sync().await.is_ok() {
-                return "storage_torn_tail";
+    let versions =
+        commonware_runtime::BlobVersion::new(0)..=commonware_runtime::BlobVersion::new(u16::MAX);
+    let mut candidates = Vec::new();
+    for partition in Cluster::partitions(i) {
+        let Ok(names) = context.scan(&partition).await else { continue };
+        for name in names {
+            if let Ok((_, len, _)) =
+                context.open_versioned(&partition, &name, versions.clone()).await
+                && len > 0
+            {
+                candidates.push((partition.clone(), name, len));
             }
-        } else {
-            let at = rng.between(0, len - 1);
-            let byte = u8::try_from(rng.between(1, 255)).expect("a byte");
+        }
+    }
+    if candidates.is_empty() {
+        return "storage_fault_no_data";
+    }
+    let (partition, name, len) = candidates.swap_remove(rng.index(candidates.len()));
+    let Ok((blob, _, _)) = context.open_versioned(&partition, &name, versions).await else {
+        return "storage_fault_no_data";
+    };
+    if rng.chance(50) {
+        let cut = rng.between(1, len.min(4096));
+        if blob.resize(len - cut).await.is_ok() && blob.sync().await.is_ok() {
+            return "storage_torn_tail";
+        }
+    } else {
+        let at = rng.between(0, len - 1);
+        let flip = u8::try_from(rng.between(1, 255)).expect("a byte");
+        if let Ok(old) = blob.read_at(at, 1, commonware_runtime::ReadOptions::default()).await {
+            let old = old.coalesce();
+            let byte = old.as_ref()[0] ^ flip;
             if blob
                 .write_at(at, vec![byte], commonware_runtime::WriteOptions::default())
                 .await
@@ -702,11 +801,44 @@ async fn read_chain(io: &NodeIo) -> Vec<BlockTransactions> {
     chain
 }
 
+thread_local! {
+    /// Panic messages of the simulation running on this thread.
+    static PANICS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records every panic's message for the seed running on the panicking thread (each seed runs
+/// on one thread), then prints it as the default hook would, on one line.
+fn capture_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line()));
+            let line = format!("{message}{}", at.unwrap_or_default());
+            eprintln!("  (a task panicked: {line})");
+            PANICS.with(|panics| panics.borrow_mut().push(line));
+        }));
+    });
+}
+
+fn take_panics() -> Vec<String> {
+    PANICS.with(|panics| std::mem::take(&mut *panics.borrow_mut()))
+}
+
 /// Runs one seed to the end and checks it.
 pub fn run(options: &Options) -> Outcome {
+    capture_panics();
+    let _ = take_panics();
     let plan = Plan::of(options);
     let config = deterministic::Config::new()
         .with_seed(plan.seed)
+        // A validator task that panics stops that validator, not the run (as a process crash).
+        .with_catch_panics(true)
         // A stuck run fails instead of spinning forever.
         .with_timeout(Some(Duration::from_millis(plan.workload_ms) + Duration::from_secs(900)));
     deterministic::Runner::new(config).start(|context| async move { simulate(context, plan).await })
@@ -748,6 +880,9 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
         oracle,
         io: Mutex::new(vec![None; n]),
         faults: Mutex::new(BTreeMap::new()),
+        root: context.child("cluster"),
+        damaged: Mutex::new(vec![false; n]),
+        unexplained: Mutex::new(Vec::new()),
     });
     let all: Vec<usize> = (0..n).collect();
     cluster.set_links(&all, &all, Some(plan.link())).await;
@@ -767,7 +902,7 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
                     Byzantine::Equivocator => "byzantine_equivocator",
                 });
             }
-            _ => cluster.start(&context, node).await.expect("a fresh validator starts"),
+            _ => cluster.start(node).await.expect("a fresh validator starts"),
         }
     }
     let nodes = Arc::new(futures::lock::Mutex::new(nodes));
@@ -806,6 +941,15 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
         }
     }
     let healed_at = now_ms(&context);
+    if plan.trace {
+        let blocked = cluster.oracle.blocked().await.unwrap_or_default();
+        let index = |k: &ed25519::PublicKey| keys.iter().position(|x| &x.public_key() == k);
+        let pairs: Vec<String> = blocked
+            .iter()
+            .map(|(a, b)| format!("v{:?} blocks v{:?}", index(a), index(b)))
+            .collect();
+        cluster.trace(&format!("healed everything; blocked pairs: {pairs:?}"));
+    }
     let honest = plan.honest();
     let start_heights: Vec<u64> =
         honest.iter().map(|&i| cluster.io(i).map_or(0, |io| io.chain.executed_height())).collect();
@@ -825,6 +969,9 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
                 RECOVERY_MAX.as_secs()
             ));
             break;
+        }
+        if (now_ms(&context) - healed_at) % 10_000 < 50 {
+            cluster.trace("recovering");
         }
         context.sleep(Duration::from_millis(50)).await;
     }
@@ -848,6 +995,8 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
         event_hash: context.auditor().state(),
         report,
         stalled,
+        unexplained_stops: cluster.unexplained.lock().expect("not poisoned").clone(),
+        panics: take_panics(),
     }
 }
 

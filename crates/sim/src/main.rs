@@ -38,6 +38,12 @@ struct Args {
     /// Run every seed twice and require the same event hash (determinism).
     #[arg(long)]
     twice: bool,
+    /// No faults and no Byzantine validator (a baseline).
+    #[arg(long)]
+    calm: bool,
+    /// Print every fault, with the simulated time and each node's height (with --seed).
+    #[arg(long)]
+    trace: bool,
     /// Write every seed's outcome (plan, faults, checker report) as JSON lines to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -45,6 +51,13 @@ struct Args {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if args.trace {
+        // Commonware's warnings (a peer blocked, and why) alongside the fault trace;
+        // RUST_LOG overrides.
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     let seeds: Vec<u64> = match args.seed {
         Some(seed) => vec![seed],
         None => (args.first..args.first.saturating_add(args.seeds)).collect(),
@@ -53,6 +66,8 @@ fn main() -> std::process::ExitCode {
         seed,
         secs: args.secs,
         validators: args.validators.map(|v| usize::try_from(v).expect("4-7")),
+        calm: args.calm,
+        trace: args.trace,
     };
     let started = Instant::now();
     let next = AtomicU64::new(0);
@@ -86,7 +101,11 @@ fn main() -> std::process::ExitCode {
                     );
                     if outcome.violations() > 0 {
                         println!("  VIOLATIONS: {}", outcome.report.to_json());
-                        println!("  replay: medledger-sim --seed {seed} --secs {}", args.secs);
+                        println!(
+                            "  replay: medledger-sim --seed {seed} --secs {}{} --trace",
+                            args.secs,
+                            args.validators.map_or(String::new(), |v| format!(" --validators {v}"))
+                        );
                     } else if args.seed.is_some() {
                         println!("{}", outcome.report.to_json());
                     }
@@ -110,6 +129,8 @@ fn main() -> std::process::ExitCode {
     let nondeterministic = nondeterministic.into_inner().expect("not poisoned");
     if !nondeterministic.is_empty() {
         println!("nondeterministic seeds: {nondeterministic:?}");
+    } else if args.twice {
+        println!("determinism: every seed ran twice with the same event hash ({total} seeds)");
     }
     if summary.failing_seeds.is_empty() && nondeterministic.is_empty() {
         std::process::ExitCode::SUCCESS
