@@ -115,12 +115,15 @@ pub struct Options {
     pub calm: bool,
     /// Print every fault and heal, with the simulated time and each node's height, to stderr.
     pub trace: bool,
+    /// A ledger bug planted in every validator of the run (`skip-over-claim-check` or
+    /// `accept-wrong-chain-id`; needs the `planted-bugs` feature): the checker must catch it.
+    pub planted: Option<String>,
 }
 
 impl Options {
     /// The default run of `seed`: 30 simulated seconds of faults.
     pub fn new(seed: u64) -> Self {
-        Self { seed, secs: 30, validators: None, calm: false, trace: false }
+        Self { seed, secs: 30, validators: None, calm: false, trace: false, planted: None }
     }
 }
 
@@ -801,6 +804,39 @@ async fn read_chain(io: &NodeIo) -> Vec<BlockTransactions> {
     chain
 }
 
+/// A planted bug, switched on for this thread while alive.
+struct Planted(bool);
+
+impl Planted {
+    #[cfg(feature = "planted-bugs")]
+    fn switch(bug: Option<&str>) -> Self {
+        use medledger_ledger::planted;
+        match bug {
+            None => return Self(false),
+            Some("skip-over-claim-check") => planted::set_skip_over_claim_check(true),
+            Some("accept-wrong-chain-id") => planted::set_accept_wrong_chain_id(true),
+            Some(other) => panic!("no such planted bug in the simulation: {other}"),
+        }
+        Self(true)
+    }
+
+    #[cfg(not(feature = "planted-bugs"))]
+    fn switch(bug: Option<&str>) -> Self {
+        assert!(bug.is_none(), "planting a bug needs the planted-bugs feature");
+        Self(false)
+    }
+}
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        #[cfg(feature = "planted-bugs")]
+        if self.0 {
+            medledger_ledger::planted::set_skip_over_claim_check(false);
+            medledger_ledger::planted::set_accept_wrong_chain_id(false);
+        }
+    }
+}
+
 thread_local! {
     /// Panic messages of the simulation running on this thread.
     static PANICS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -834,6 +870,9 @@ fn take_panics() -> Vec<String> {
 pub fn run(options: &Options) -> Outcome {
     capture_panics();
     let _ = take_panics();
+    // The simulation runs on this thread only: a thread's switch plants the bug in every
+    // simulated validator, and no other seed running at the same time.
+    let _planted = Planted::switch(options.planted.as_deref());
     let plan = Plan::of(options);
     let config = deterministic::Config::new()
         .with_seed(plan.seed)

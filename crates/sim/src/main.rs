@@ -44,6 +44,10 @@ struct Args {
     /// Print every fault, with the simulated time and each node's height (with --seed).
     #[arg(long)]
     trace: bool,
+    /// Plant a ledger bug in every validator (skip-over-claim-check, accept-wrong-chain-id;
+    /// needs a build with --features planted-bugs): the run must then fail.
+    #[arg(long)]
+    plant: Option<String>,
     /// Write every seed's outcome (plan, faults, checker report) as JSON lines to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -68,6 +72,7 @@ fn main() -> std::process::ExitCode {
         validators: args.validators.map(|v| usize::try_from(v).expect("4-7")),
         calm: args.calm,
         trace: args.trace,
+        planted: args.plant.clone(),
     };
     let started = Instant::now();
     let next = AtomicU64::new(0);
