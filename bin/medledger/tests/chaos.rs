@@ -14,7 +14,7 @@
 //! back and the checker (`medledger-checker`) replays it: no acknowledged commit lost, nothing
 //! over-reimbursed, all nodes agreeing, the model agreeing with every receipt.
 //!
-//! It runs 120 s by default (12 faults: 8 kills, 4 pauses, 4 partitions);
+//! It runs 150 s by default (15 faults: 10 kills, 5 pauses, 5 partitions);
 //! `MEDLEDGER_CHAOS_SECS=1800` runs the long mode. With the `planted-bugs` feature (on in CI,
 //! which tests with `--all-features`), a second test plants bugs in the validators and
 //! requires the checker to catch each.
@@ -415,7 +415,7 @@ fn caught_up(nodes: &[Client], i: usize) {
 fn kills_and_pauses_under_load_lose_nothing_and_nodes_agree() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let seconds: u64 =
-        std::env::var("MEDLEDGER_CHAOS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+        std::env::var("MEDLEDGER_CHAOS_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(150);
     let run = chaos("chaos", 10, seconds, true, None);
     assert_eq!(run.report.violations(), 0, "{}", run.report);
     assert!(run.counts.ok > 50, "the workload made progress under faults: {:?}", run.counts);
@@ -427,6 +427,9 @@ fn kills_and_pauses_under_load_lose_nothing_and_nodes_agree() {
     assert!(run.kills >= (faults * 2 / 3).saturating_sub(1), "{} kills", run.kills);
     assert!(run.pauses >= (run.kills / 2).saturating_sub(1), "{} pauses", run.pauses);
     assert!(run.partitions.total() >= 1, "a partition: {:?}", run.partitions);
+    if seconds >= 150 {
+        assert!(run.kills >= 10, "at least 10 kills in the default run: {}", run.kills);
+    }
     if seconds >= 60 {
         assert!(run.partitions.splits >= 1, "a 2 | 2 split: {:?}", run.partitions);
     }

@@ -318,6 +318,9 @@ struct Cluster {
     faults: Mutex<BTreeMap<String, u64>>,
     /// Validators whose storage a fault damaged (and that were not wiped since).
     damaged: Mutex<Vec<bool>>,
+    /// Validators that stopped by themselves on damaged storage: the operator finds the damage
+    /// (`medledger check`) and resyncs them at their next restart.
+    stopped_on_damage: Mutex<Vec<bool>>,
     /// Validators that stopped by themselves although their storage was intact.
     unexplained: Mutex<Vec<String>>,
     /// A context of the run's root task. Validators are spawned from it: a task spawned from
@@ -418,6 +421,7 @@ impl Cluster {
                         cluster.io.lock().expect("not poisoned")[index] = None;
                         if cluster.damaged.lock().expect("not poisoned")[index] {
                             cluster.count("stopped_on_damaged_storage");
+                            cluster.stopped_on_damage.lock().expect("not poisoned")[index] = true;
                         } else {
                             let at = now_ms(&cluster.root);
                             cluster.trace(&format!("v{index} stopped: its {which} ended"));
@@ -711,7 +715,14 @@ async fn restart(
     node: &mut Node,
     _: &mut Rng,
 ) {
-    let restarted = cluster.start(node).await;
+    let stopped_on_damage =
+        std::mem::take(&mut cluster.stopped_on_damage.lock().expect("not poisoned")[node.index]);
+    let restarted = if stopped_on_damage {
+        // It crashed reading its damaged storage: started as it is, it would again.
+        Err("stopped on damaged storage before".to_string())
+    } else {
+        cluster.start(node).await
+    };
     cluster.trace(&format!("restarted v{}: {restarted:?}", node.index));
     if restarted.is_err() {
         cluster.crash(node).await;
@@ -921,6 +932,7 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
         faults: Mutex::new(BTreeMap::new()),
         root: context.child("cluster"),
         damaged: Mutex::new(vec![false; n]),
+        stopped_on_damage: Mutex::new(vec![false; n]),
         unexplained: Mutex::new(Vec::new()),
     });
     let all: Vec<usize> = (0..n).collect();
