@@ -321,6 +321,8 @@ struct Cluster {
     /// Validators that stopped by themselves on damaged storage: the operator finds the damage
     /// (`medledger check`) and resyncs them at their next restart.
     stopped_on_damage: Mutex<Vec<bool>>,
+    /// Validators whose consensus journal a storage fault hit (they may have lost votes).
+    journal_damaged: Mutex<std::collections::BTreeSet<usize>>,
     /// Validators that stopped by themselves although their storage was intact.
     unexplained: Mutex<Vec<String>>,
     /// A context of the run's root task. Validators are spawned from it: a task spawned from
@@ -692,9 +694,22 @@ async fn nemesis(
                 // A storage fault: the validator crashes and its disk is damaged.
                 let mut nodes = nodes.lock().await;
                 cluster.crash(&mut nodes[victim]).await;
-                let what = damage(&context, victim, &mut rng).await;
+                // Damage to the consensus journal loses votes: the validator may then contradict
+                // itself and be blocked as an equivocator, a Byzantine fault by accident. It
+                // is allowed only while the faulty validators stay within f.
+                let journal_allowed = {
+                    let mut lost = cluster.journal_damaged.lock().expect("not poisoned").clone();
+                    lost.insert(victim);
+                    lost.len() + usize::from(cluster.plan.byzantine.is_some())
+                        <= (cluster.plan.validators - 1) / 3
+                };
+                let (what, journal) = damage(&context, victim, &mut rng, journal_allowed).await;
                 if what != "storage_fault_no_data" {
                     cluster.damaged.lock().expect("not poisoned")[victim] = true;
+                }
+                if journal {
+                    cluster.journal_damaged.lock().expect("not poisoned").insert(victim);
+                    cluster.count("storage_fault_in_consensus_journal");
                 }
                 cluster.count(what);
                 context.sleep(Duration::from_millis(rng.between(500, 3_000))).await;
@@ -754,12 +769,22 @@ async fn wipe(context: &deterministic::Context, i: usize, which: impl Fn(&str) -
 
 /// Damages the storage of (crashed) validator `i`: a torn tail (the last bytes of a blob lost)
 /// or a flipped byte inside a blob, in a non-empty blob the seed picks among all its
-/// partitions. Returns the fault's name.
-async fn damage(context: &deterministic::Context, i: usize, rng: &mut Rng) -> &'static str {
+/// partitions (the consensus journal only if `journal_allowed`). Returns the fault's name and
+/// whether it hit the journal.
+async fn damage(
+    context: &deterministic::Context,
+    i: usize,
+    rng: &mut Rng,
+    journal_allowed: bool,
+) -> (&'static str, bool) {
+    let journal = medledger_node::node::consensus_journal_partition(&Cluster::prefix(i));
     let versions =
         commonware_runtime::BlobVersion::new(0)..=commonware_runtime::BlobVersion::new(u16::MAX);
     let mut candidates = Vec::new();
     for partition in Cluster::partitions(i) {
+        if partition == journal && !journal_allowed {
+            continue;
+        }
         let Ok(names) = context.scan(&partition).await else { continue };
         for name in names {
             if let Ok((_, len, _)) =
@@ -771,16 +796,17 @@ async fn damage(context: &deterministic::Context, i: usize, rng: &mut Rng) -> &'
         }
     }
     if candidates.is_empty() {
-        return "storage_fault_no_data";
+        return ("storage_fault_no_data", false);
     }
     let (partition, name, len) = candidates.swap_remove(rng.index(candidates.len()));
+    let in_journal = partition == journal;
     let Ok((blob, _, _)) = context.open_versioned(&partition, &name, versions).await else {
-        return "storage_fault_no_data";
+        return ("storage_fault_no_data", false);
     };
     if rng.chance(50) {
         let cut = rng.between(1, len.min(4096));
         if blob.resize(len - cut).await.is_ok() && blob.sync().await.is_ok() {
-            return "storage_torn_tail";
+            return ("storage_torn_tail", in_journal);
         }
     } else {
         let at = rng.between(0, len - 1);
@@ -794,11 +820,11 @@ async fn damage(context: &deterministic::Context, i: usize, rng: &mut Rng) -> &'
                 .is_ok()
                 && blob.sync().await.is_ok()
             {
-                return "storage_corrupt_byte";
+                return ("storage_corrupt_byte", in_journal);
             }
         }
     }
-    "storage_fault_no_data"
+    ("storage_fault_no_data", false)
 }
 
 /// Reads validator `i`'s chain from height 1 to its executed height.
@@ -933,6 +959,7 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
         root: context.child("cluster"),
         damaged: Mutex::new(vec![false; n]),
         stopped_on_damage: Mutex::new(vec![false; n]),
+        journal_damaged: Mutex::new(std::collections::BTreeSet::new()),
         unexplained: Mutex::new(Vec::new()),
     });
     let all: Vec<usize> = (0..n).collect();
