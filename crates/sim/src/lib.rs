@@ -148,6 +148,9 @@ pub struct Outcome {
     /// Validators that stopped by themselves with undamaged storage (each a violation: a
     /// panic or an ended task that no fault explains).
     pub unexplained_stops: Vec<String>,
+    /// Validators that lost votes to a damaged journal whose chain differs from the others'
+    /// (each a violation of agreement).
+    pub faulty_divergences: Vec<String>,
     /// Panic messages caught during the run (a validator stopping on a damaged disk panics
     /// inside Commonware's storage; those are expected and counted as faults).
     pub panics: Vec<String>,
@@ -173,7 +176,7 @@ impl Outcome {
 
     /// Divergences between honest nodes (P3).
     pub fn divergences(&self) -> usize {
-        self.report.divergences.len()
+        self.report.divergences.len() + self.faulty_divergences.len()
     }
 
     /// One line for a terminal.
@@ -205,10 +208,13 @@ impl Outcome {
                 Some(why) => format!(" · STALLED: {why}"),
                 None => String::new(),
             },
-            if self.unexplained_stops.is_empty() {
+            if self.unexplained_stops.is_empty() && self.faulty_divergences.is_empty() {
                 String::new()
             } else {
-                format!(" · UNEXPLAINED STOPS: {:?}", self.unexplained_stops)
+                format!(
+                    " · UNEXPLAINED STOPS: {:?} · DIVERGING: {:?}",
+                    self.unexplained_stops, self.faulty_divergences
+                )
             },
         )
     }
@@ -1028,13 +1034,18 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
             .collect();
         cluster.trace(&format!("healed everything; blocked pairs: {pairs:?}"));
     }
-    let honest = plan.honest();
+    // Validators whose consensus journal was damaged may have contradicted their own votes and
+    // been blocked as equivocators: Byzantine by accident, within f by the nemesis' budget. Like
+    // the Byzantine mock they need not recover; their chains must still agree with the others.
+    let lost_votes = cluster.journal_damaged.lock().expect("not poisoned").clone();
+    let correct: Vec<usize> =
+        plan.honest().into_iter().filter(|i| !lost_votes.contains(i)).collect();
     let start_heights: Vec<u64> =
-        honest.iter().map(|&i| cluster.io(i).map_or(0, |io| io.chain.executed_height())).collect();
+        correct.iter().map(|&i| cluster.io(i).map_or(0, |io| io.chain.executed_height())).collect();
     let target = start_heights.iter().copied().max().unwrap_or(0) + 2;
     let mut stalled = None;
     loop {
-        let heights: Vec<u64> = honest
+        let heights: Vec<u64> = correct
             .iter()
             .map(|&i| cluster.io(i).map_or(0, |io| io.chain.executed_height()))
             .collect();
@@ -1056,10 +1067,22 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
     let recovery_ms = now_ms(&context) - healed_at;
 
     let mut chains = Vec::new();
-    for &i in &honest {
+    for &i in &correct {
         match cluster.io(i) {
             Some(io) => chains.push(read_chain(&io).await),
             None => chains.push(Vec::new()),
+        }
+    }
+    let mut faulty_divergences = Vec::new();
+    let longest = chains.iter().max_by_key(|c| c.len()).cloned().unwrap_or_default();
+    for &i in &lost_votes {
+        let Some(io) = cluster.io(i) else { continue };
+        for block in read_chain(&io).await {
+            let at = usize::try_from(block.height).expect("fits") - 1;
+            if longest.get(at).is_some_and(|other| other != &block) {
+                faulty_divergences.push(format!("v{i} differs at height {}", block.height));
+                break;
+            }
         }
     }
     let report = medledger_checker::check(&cluster.genesis, &chains, &history);
@@ -1074,6 +1097,7 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
         report,
         stalled,
         unexplained_stops: cluster.unexplained.lock().expect("not poisoned").clone(),
+        faulty_divergences,
         panics: take_panics(),
     }
 }
