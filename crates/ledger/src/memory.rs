@@ -24,6 +24,14 @@ pub struct MemoryState {
 }
 
 impl MemoryState {
+    /// Every range allocated to `hospital`, by code then first number.
+    pub fn ranges_of(&self, hospital: &MemberId) -> Vec<RangeAllocation> {
+        let mut out: Vec<RangeAllocation> =
+            self.ranges.values().flatten().filter(|r| r.hospital == *hospital).cloned().collect();
+        out.sort_by_key(|r| (r.code, r.first));
+        out
+    }
+
     /// An empty state for `chain_id` at height 0. Use [`crate::genesis::init`] to fill it.
     pub fn new(chain_id: ChainId) -> Self {
         Self {

@@ -14,7 +14,8 @@ use medledger_ledger::{
 };
 use medledger_receipt::{BlockHeader, Record};
 use medledger_types::{
-    BillId, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt, Rejection, Transaction, TxId,
+    BillCode, BillId, BillNumber, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt,
+    Rejection, Transaction, TxId,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,6 +75,8 @@ pub struct Executed {
     pub bills_by_patient: HashMap<Pseudonym, Vec<BillId>>,
     /// Claims by payer, in submission order.
     pub claims_by_payer: HashMap<MemberId, Vec<ClaimId>>,
+    /// How much of each allocated bill-number range is used, by (code, first number).
+    pub range_use: HashMap<(BillCode, BillNumber), RangeUse>,
     /// Recent blocks' events.
     pub events: EventLog,
     /// The authenticated state of bills and claims.
@@ -129,6 +132,7 @@ impl Executed {
             Payload::IssueBills { bills, .. } => {
                 for bill in bills {
                     self.bills_by_patient.entry(bill.patient).or_default().push(bill.id);
+                    self.use_number(bill.id);
                 }
             }
             Payload::VoidBill { bill, red_number } => {
@@ -136,6 +140,7 @@ impl Executed {
                 if let Some(patient) = self.state.bill(&red).map(|b| b.issue.patient) {
                     self.bills_by_patient.entry(patient).or_default().push(red);
                 }
+                self.use_number(red);
             }
             Payload::SubmitClaim { claim, .. } => {
                 self.claims_by_payer.entry(claim.payer.clone()).or_default().push(claim.claim_id);
@@ -143,6 +148,27 @@ impl Executed {
             _ => {}
         }
     }
+}
+
+impl Executed {
+    /// Counts a bill number as used in the range it belongs to.
+    fn use_number(&mut self, id: BillId) {
+        let Some(range) = self.state.ranges(id.code).iter().find(|r| r.contains(id.number)) else {
+            return;
+        };
+        let entry = self.range_use.entry((id.code, range.first)).or_default();
+        entry.used += 1;
+        entry.highest = entry.highest.max(Some(id.number));
+    }
+}
+
+/// How much of one bill-number range is used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RangeUse {
+    /// Numbers used (bills and red bills).
+    pub used: u64,
+    /// The highest used number.
+    pub highest: Option<BillNumber>,
 }
 
 /// Counters for `/metrics`.
@@ -259,8 +285,10 @@ impl Chain {
         let synthetic = || medledger_ledger::genesis::synthetic_bills(genesis);
         let tree = StateTree::with_records(synthetic()?.map(Record::Bill));
         let mut bills_by_patient: HashMap<Pseudonym, Vec<BillId>> = HashMap::new();
+        let mut synthetic_ids = Vec::new();
         for bill in synthetic()? {
             bills_by_patient.entry(bill.issue.patient).or_default().push(bill.issue.id);
+            synthetic_ids.push(bill.issue.id);
         }
         let tip = ExecutedBlock {
             height: 0,
@@ -270,19 +298,24 @@ impl Chain {
             timestamp_ms: genesis_block.timestamp_ms,
             txs: 0,
         };
+        let mut executed = Executed {
+            state,
+            tip,
+            recent: BTreeMap::from([(0, tip)]),
+            receipts: HashMap::new(),
+            other_inclusions: HashMap::new(),
+            bills_by_patient,
+            claims_by_payer: HashMap::new(),
+            range_use: HashMap::new(),
+            events: EventLog::default(),
+            tree,
+            anchor: None,
+        };
+        for id in synthetic_ids {
+            executed.use_number(id);
+        }
         Ok(Self {
-            executed: Mutex::new(Executed {
-                state,
-                tip,
-                recent: BTreeMap::from([(0, tip)]),
-                receipts: HashMap::new(),
-                other_inclusions: HashMap::new(),
-                bills_by_patient,
-                claims_by_payer: HashMap::new(),
-                events: EventLog::default(),
-                tree,
-                anchor: None,
-            }),
+            executed: Mutex::new(executed),
             mempool: Mutex::new(mempool),
             verified: Mutex::new(HashMap::new()),
             executed_watch: tokio::sync::watch::Sender::new(0),

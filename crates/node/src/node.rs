@@ -295,6 +295,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         mempool: network.register(channel::MEMPOOL, MEMPOOL_QUOTA),
     };
     network.start();
+    let api_genesis = std::sync::Arc::new(genesis.clone());
     let core = start_core(
         &context,
         CoreConfig {
@@ -325,6 +326,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
         core.gossip.clone(),
         n,
         block_source,
+        api_genesis,
     )
     .await?;
     tracing::info!(

@@ -52,6 +52,9 @@ pub enum DecodeError {
     /// invalid identifier, or bytes left over.
     #[error("the receipt is malformed: {0}")]
     Malformed(CodecError),
+    /// JSON that is not a node's receipt answer.
+    #[error("not a receipt JSON: {0}")]
+    Json(String),
 }
 
 pub(crate) fn decode_untrusted(bytes: &[u8]) -> Result<Receipt, DecodeError> {

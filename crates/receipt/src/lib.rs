@@ -156,6 +156,30 @@ impl Receipt {
         let bytes = medledger_crypto::decode_hex(text)?;
         Self::from_bytes(&bytes)
     }
+
+    /// Reads a receipt in any form people hand around: its bytes, its hex, the text of its QR
+    /// code (`ML1*…`), or the JSON a node answers at `…/proof` (its `receipt` field).
+    pub fn parse(input: &[u8]) -> Result<Self, DecodeError> {
+        let Some(text) = std::str::from_utf8(input).ok().map(str::trim) else {
+            return Self::from_bytes(input);
+        };
+        if text.starts_with(QR_PREFIX) {
+            return Self::from_qr_text(text);
+        }
+        if text.starts_with('{') {
+            #[derive(serde::Deserialize)]
+            struct View {
+                receipt: String,
+            }
+            let view: View =
+                serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
+            return Self::from_hex(&view.receipt);
+        }
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Self::from_hex(text);
+        }
+        Self::from_bytes(input)
+    }
 }
 
 /// The state root in a block header: the authenticated state's root and the receipts chain

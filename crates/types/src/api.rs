@@ -533,3 +533,73 @@ pub const REQUEST_SKEW_MS_MAX: u64 = 5 * 60 * 1_000;
 pub fn request_message(method: &str, path: &str, time_ms: u64, chain_id: &ChainId) -> Vec<u8> {
     format!("{method}\n{path}\n{time_ms}\n{chain_id}").into_bytes()
 }
+
+/// `POST /v1/txs/encode`: an unsigned transaction body in its canonical bytes, for wallets that
+/// sign without a codec of their own (the web portal). The node only encodes; the caller signs
+/// `body` under the `medledger/tx/v1` namespace and submits `body ‖ signature` as binary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EncodedTx {
+    /// The transaction's id once signed: `H(tx-id, body)`.
+    pub tx_id: TxId,
+    /// The body's canonical encoding, hex.
+    pub body: String,
+    /// The namespace the signature must be made under.
+    pub namespace: String,
+}
+
+/// `GET /v1/hospitals/{member}/ranges`: one bill-number range allocated to a hospital and how
+/// much of it is used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RangeView {
+    /// The bill code.
+    pub code: crate::BillCode,
+    /// First number of the range.
+    pub first: crate::BillNumber,
+    /// Last number (inclusive).
+    pub last: crate::BillNumber,
+    /// Numbers used by issued bills and red (voiding) bills.
+    pub used: u64,
+    /// Numbers never used.
+    pub remaining: u64,
+    /// The number after the highest used one, if the range has one: where a hospital's next
+    /// batch can start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_number: Option<crate::BillNumber>,
+}
+
+/// `POST /v1/receipts/verify`: what checking a receipt against this network's genesis found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReceiptCheck {
+    /// Whether every link verified: record → state root → finalized header → quorum.
+    pub valid: bool,
+    /// Why not, naming the link that broke (absent when valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What the receipt is about: `bill CODE/NUMBER` or `claim ID` (when it could be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The chain the receipt names (when it could be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
+    /// The height whose state the record is from (when valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of_height: Option<u64>,
+    /// The finalized block committing to it (when valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_height: Option<u64>,
+    /// That block's time, ms since the Unix epoch (when valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_time_ms: Option<u64>,
+    /// Validators that signed the finalization, and how many genesis names (when valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signers: Option<String>,
+    /// The bill, when the receipt is a valid bill receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bill: Option<crate::Bill>,
+    /// The claim, when the receipt is a valid claim receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<crate::Claim>,
+}

@@ -71,21 +71,7 @@ fn read_receipt(path: &Path) -> anyhow::Result<Receipt> {
         "{} is larger than a receipt can be",
         path.display()
     );
-    let text = std::str::from_utf8(&bytes).ok().map(str::trim);
-    if let Some(qr) = text.filter(|t| t.starts_with(medledger_receipt::QR_PREFIX)) {
-        return Receipt::from_qr_text(qr).map_err(|e| anyhow::anyhow!("not a valid receipt: {e}"));
-    }
-    let bytes = match text {
-        Some(t) if t.starts_with('{') => {
-            let view: ReceiptView = serde_json::from_str(t).context("not a receipt JSON")?;
-            medledger_crypto::decode_hex(&view.receipt)?
-        }
-        Some(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            medledger_crypto::decode_hex(t)?
-        }
-        _ => bytes,
-    };
-    Receipt::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("not a valid receipt: {e}"))
+    Receipt::parse(&bytes).map_err(|e| anyhow::anyhow!("not a valid receipt: {e}"))
 }
 
 #[derive(Serialize)]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod webdriver;
 
 use medledger_client::{Client, ClientError};
 use medledger_crypto::{SigningKey, decode_hex, keyfile};

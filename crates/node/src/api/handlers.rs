@@ -509,6 +509,9 @@ pub(crate) enum ReceiptFormat {
     /// The receipt's bytes (`application/octet-stream`).
     #[schema(rename = "binary")]
     Binary,
+    /// The receipt's QR code (`image/svg+xml`), for printing or showing on a screen.
+    #[schema(rename = "svg")]
+    Svg,
 }
 
 /// A bill's status, as the document describes the `status` filter.
@@ -577,7 +580,7 @@ pub(crate) async fn bill(
     description = "The bill is as of the state the newest finalized header commits to (`as_of_height`, normally a block or two behind the tip). `?format=binary` answers with the receipt's bytes. Verify with `medledger verify`.",
     params(("code" = BillCode, Path, description = "Bill code: 8 digits"), ("number" = BillNumber, Path, description = "Bill number: 10 digits"),
         ("format" = Option<ReceiptFormat>, Query, description = "The answer's form (default json)")),
-    responses((status = 200, description = "The receipt (its bytes with `?format=binary`)", content((ReceiptView = "application/json"), (Vec<u8> = "application/octet-stream"))), (status = 404, description = "No such bill", body = ApiError),
+    responses((status = 200, description = "The receipt (its bytes with `?format=binary`, its QR code with `?format=svg`)", content((ReceiptView = "application/json"), (Vec<u8> = "application/octet-stream"), (String = "image/svg+xml"))), (status = 404, description = "No such bill", body = ApiError),
         (status = 503, description = "Not yet provable: no finalized header commits to it yet; retry shortly", body = ApiError), ReadErrors))]
 pub(crate) async fn bill_receipt(
     State(api): State<Api>,
@@ -592,7 +595,7 @@ pub(crate) async fn bill_receipt(
     summary = "A receipt for a claim that anyone can verify offline (see the bill receipt)",
     params(("id" = ClaimId, Path, description = "Claim id: 32 hex digits"),
         ("format" = Option<ReceiptFormat>, Query, description = "The answer's form (default json)")),
-    responses((status = 200, description = "The receipt (its bytes with `?format=binary`)", content((ReceiptView = "application/json"), (Vec<u8> = "application/octet-stream"))), (status = 404, description = "No such claim", body = ApiError),
+    responses((status = 200, description = "The receipt (its bytes with `?format=binary`, its QR code with `?format=svg`)", content((ReceiptView = "application/json"), (Vec<u8> = "application/octet-stream"), (String = "image/svg+xml"))), (status = 404, description = "No such claim", body = ApiError),
         (status = 503, description = "Not yet provable: no finalized header commits to it yet; retry shortly", body = ApiError), ReadErrors))]
 pub(crate) async fn claim_receipt(
     State(api): State<Api>,
@@ -610,17 +613,14 @@ pub(crate) struct ReceiptQuery {
 
 fn receipt(api: &Api, key: StateKey, query: &ReceiptQuery) -> Result<Response, Refused> {
     use commonware_codec::Encode as _;
-    let binary = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("binary") => true,
-        Some(other) => {
-            return Err(Refused::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!("format={other}: expected json or binary"),
-            ));
-        }
-    };
+    let format = query.format.as_deref().unwrap_or("json");
+    if !["json", "binary", "svg"].contains(&format) {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("format={format}: expected json, binary or svg"),
+        ));
+    }
     let chain_id = medledger_types::ChainId::new(api.config.chain_id.clone())
         .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let receipt = api.chain.receipt(&chain_id, key).map_err(|e| match e {
@@ -636,8 +636,14 @@ fn receipt(api: &Api, key: StateKey, query: &ReceiptQuery) -> Result<Response, R
         }
     })?;
     let bytes = receipt.encode().to_vec();
-    if binary {
-        return Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response());
+    match format {
+        "binary" => {
+            return Ok(
+                ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+            );
+        }
+        "svg" => return qr_svg(&receipt.to_qr_text()),
+        _ => {}
     }
     let (bill, claim) = match &receipt.record {
         Record::Bill(bill) => (Some(bill.clone()), None),
@@ -654,6 +660,31 @@ fn receipt(api: &Api, key: StateKey, query: &ReceiptQuery) -> Result<Response, R
         claim,
     })
     .into_response())
+}
+
+/// The QR code of a receipt's text, as SVG. Receipt texts use QR's alphanumeric alphabet and fit
+/// a version-40 code at level M; a text that does not is answered 503 with the reason.
+fn qr_svg(text: &str) -> Result<Response, Refused> {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .or_else(|_| {
+            qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::L)
+        })
+        .map_err(|e| {
+            Refused::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "receipt_too_large_for_qr",
+                format!(
+                    "the receipt's QR text ({} characters) does not fit a QR code: {e}",
+                    text.len()
+                ),
+            )
+        })?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build();
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/patients/{pseudonym}/bills", tag = "bills", operation_id = "list_patient_bills",

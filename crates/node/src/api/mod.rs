@@ -12,6 +12,9 @@
 //! - `GET /v1/bills/{code}/{number}`, `GET /v1/patients/{pseudonym}/bills`: bills
 //! - `GET /v1/claims/{id}`, `GET /v1/payers/{member}/claims`: claims (paginated, by status)
 //! - `GET /v1/events`: server-sent events, filterable, resumable from a height or event id
+//! - `POST /v1/txs/encode`, `POST /v1/receipts/verify`, `GET /v1/hospitals/{member}/ranges`:
+//!   what the web portal needs beyond the rest (see [`portal`])
+//! - `GET /` and `GET /portal/{file}`: the web portal
 //! - `GET /metrics` (Prometheus text), `GET /healthz`
 //!
 //! Every error is JSON `{"code": …, "message": …}` with a 4xx status (503 when the node is
@@ -21,6 +24,7 @@
 mod events;
 mod guard;
 mod handlers;
+mod portal;
 mod private;
 
 use crate::chain::Chain;
@@ -56,6 +60,7 @@ pub(crate) struct Api {
     streams: Arc<Semaphore>,
     openapi: Arc<String>,
     blocks: BlockSource,
+    genesis: Arc<medledger_types::Genesis>,
 }
 
 /// Fetches a finalized block by height (from marshal's archive), for reading sealed bodies.
@@ -111,6 +116,9 @@ fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(handlers::status))
         .routes(routes!(handlers::submit))
         .routes(routes!(handlers::submit_batch))
+        .routes(routes!(portal::encode_tx))
+        .routes(routes!(portal::verify_receipt))
+        .routes(routes!(portal::hospital_ranges))
         .routes(routes!(handlers::tx_status))
         .routes(routes!(handlers::block))
         .routes(routes!(handlers::block_transactions))
@@ -143,6 +151,7 @@ pub async fn start<E>(
     gossip: mpsc::Sender<Transaction>,
     validators: u32,
     blocks: BlockSource,
+    genesis: Arc<medledger_types::Genesis>,
 ) -> anyhow::Result<()>
 where
     E: commonware_runtime::Spawner + commonware_runtime::Metrics + commonware_runtime::Supervisor,
@@ -165,8 +174,11 @@ where
         validators,
         metrics: Arc::new(move || metrics_context.encode()),
         blocks,
+        genesis,
     };
     let router = routes
+        .route("/", axum::routing::get(portal::index))
+        .route("/portal/{file}", axum::routing::get(portal::file))
         .fallback(guard::unknown_route)
         .layer(axum::middleware::from_fn_with_state(api.clone(), guard::rate_limit))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
@@ -185,7 +197,7 @@ mod tests {
     fn the_document_lists_every_route_and_every_reference_resolves() {
         let document = serde_json::to_value(super::openapi()).unwrap();
         let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths.len(), 19, "{paths:?}");
+        assert_eq!(paths.len(), 22, "{paths:?}");
         let schemas = Registry::from_document(&document);
         assert_eq!(schemas.dangling_refs(&[&document["paths"]]), Vec::<String>::new());
     }

@@ -1,0 +1,181 @@
+//! The web portal every node serves at `/`, and the three endpoints it needs beyond the rest of
+//! the API: encoding an unsigned transaction body (the browser signs it itself), checking a
+//! receipt against this network's genesis, and a hospital's bill-number ranges.
+//!
+//! The portal is plain files compiled into the binary (`crates/node/portal/`): no build step,
+//! nothing fetched from the internet. Keys never leave the browser: it signs transactions and
+//! seals, opens and discloses bill bodies with WebCrypto and its own ChaCha20-Poly1305
+//! (`crypto.js`). A node serving the portal is trusted with what it serves, exactly as a wallet
+//! app's publisher is; a user who is not runs the CLI instead.
+
+use super::{Api, Refused, error};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use commonware_codec::Encode as _;
+use medledger_crypto::Namespace;
+use medledger_receipt::{Receipt, Record};
+use medledger_types::api::{ApiError, EncodedTx, RangeView, ReceiptCheck};
+use medledger_types::{BillNumber, MemberId, Transaction, TxBody};
+
+/// The portal's files: path under `/portal/`, content type, content.
+const FILES: &[(&str, &str, &str)] = &[
+    ("app.js", "text/javascript; charset=utf-8", include_str!("../../portal/app.js")),
+    ("crypto.js", "text/javascript; charset=utf-8", include_str!("../../portal/crypto.js")),
+    ("style.css", "text/css; charset=utf-8", include_str!("../../portal/style.css")),
+];
+
+/// `GET /`: the portal's single page.
+pub(crate) async fn index() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Scripts only from this node; no inline script, no third-party origin.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+            ),
+        ],
+        include_str!("../../portal/index.html"),
+    )
+        .into_response()
+}
+
+/// `GET /portal/{file}`: the portal's scripts and style sheet.
+pub(crate) async fn file(Path(name): Path<String>) -> Response {
+    match FILES.iter().find(|(path, _, _)| *path == name) {
+        Some((_, content_type, content)) => {
+            ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache")], *content)
+                .into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, "unknown_route", format!("no portal file {name}")),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/txs/encode", tag = "transactions", operation_id = "encode_transaction",
+    summary = "Encode an unsigned transaction body into the bytes its signer signs",
+    description = "For wallets without a codec of their own (the web portal). The node checks the body's form and limits, and answers its canonical bytes and the id the signed transaction will have. Sign `body` under the `medledger/tx/v1` namespace and submit `body ‖ signature` to `POST /v1/txs` as `application/octet-stream`. Nothing is stored or admitted.",
+    request_body(content = TxBody, content_type = "application/json", description = "The unsigned transaction body"),
+    responses((status = 200, description = "The body's canonical bytes", body = EncodedTx),
+        (status = 400, description = "Not a transaction body, or over a limit", body = ApiError),
+        (status = 429, description = "Over this client's request rate", body = ApiError)))]
+pub(crate) async fn encode_tx(body: Bytes) -> Result<Json<EncodedTx>, Refused> {
+    let tx_body: TxBody = serde_json::from_slice(&body)
+        .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
+    let bytes = tx_body.encode();
+    // The same bounded decoder a submission goes through, with a placeholder signature: a body
+    // that could never be admitted is refused here, not after the user has signed it.
+    let mut envelope = bytes.to_vec();
+    envelope.extend_from_slice(&[0; medledger_crypto::SIGNATURE_LEN]);
+    let tx = Transaction::decode_untrusted(&envelope).map_err(|e| {
+        Refused::new(StatusCode::BAD_REQUEST, "malformed_transaction", e.to_string())
+    })?;
+    Ok(Json(EncodedTx {
+        tx_id: tx.id(),
+        body: medledger_crypto::encode_hex(&bytes),
+        namespace: String::from_utf8_lossy(Namespace::Transaction.as_bytes()).into_owned(),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/receipts/verify", tag = "chain", operation_id = "verify_receipt",
+    summary = "Check a bill or claim receipt against this network's genesis, and say why not",
+    description = "The receipt as its bytes, hex, QR text (`ML1*…`) or the JSON of `…/proof`. The node runs the same checks as `medledger verify`: record → state root → finalized header → a quorum of the genesis validators. An unreadable or invalid receipt is answered 200 with `valid: false` and the reason; verification never needs this node's state, so anyone can also run it offline.",
+    request_body(content = String, content_type = "text/plain", description = "The receipt"),
+    responses((status = 200, description = "Whether it verifies, and what it shows", body = ReceiptCheck),
+        (status = 429, description = "Over this client's request rate", body = ApiError)))]
+pub(crate) async fn verify_receipt(State(api): State<Api>, body: Bytes) -> Json<ReceiptCheck> {
+    let invalid = |reason: String| ReceiptCheck {
+        valid: false,
+        reason: Some(reason),
+        subject: None,
+        chain_id: None,
+        as_of_height: None,
+        block_height: None,
+        block_time_ms: None,
+        signers: None,
+        bill: None,
+        claim: None,
+    };
+    let receipt = match Receipt::parse(&body) {
+        Ok(receipt) => receipt,
+        Err(e) => return Json(invalid(format!("not a readable receipt: {e}"))),
+    };
+    let subject = Some(match &receipt.record {
+        Record::Bill(bill) => format!("bill {}", bill.id()),
+        Record::Claim(claim) => format!("claim {}", claim.submission.claim_id),
+    });
+    let chain_id = Some(receipt.chain_id.to_string());
+    Json(match medledger_receipt::verify(&receipt, &api.genesis) {
+        Ok(verified) => {
+            let (bill, claim) = match verified.record {
+                Record::Bill(bill) => (Some(bill), None),
+                Record::Claim(claim) => (None, Some(claim)),
+            };
+            ReceiptCheck {
+                valid: true,
+                reason: None,
+                subject,
+                chain_id,
+                as_of_height: Some(verified.as_of_height),
+                block_height: Some(verified.block_height),
+                block_time_ms: Some(verified.block_time_ms),
+                signers: Some(format!("{} of {}", verified.signers, verified.validators)),
+                bill,
+                claim,
+            }
+        }
+        Err(e) => ReceiptCheck { subject, chain_id, ..invalid(e.to_string()) },
+    })
+}
+
+#[utoipa::path(get, path = "/v1/hospitals/{member}/ranges", tag = "bills", operation_id = "list_hospital_ranges",
+    summary = "The bill-number ranges allocated to a hospital, how much of each is used, and where its next batch can start",
+    params(("member" = MemberId, Path, description = "The hospital's member id")),
+    responses((status = 200, description = "Its ranges, by code and first number", body = Vec<RangeView>),
+        (status = 400, description = "Not a member id", body = ApiError),
+        (status = 404, description = "No such member", body = ApiError),
+        (status = 429, description = "Over this client's request rate", body = ApiError)))]
+pub(crate) async fn hospital_ranges(
+    State(api): State<Api>,
+    Path(member): Path<String>,
+) -> Result<Json<Vec<RangeView>>, Refused> {
+    use medledger_ledger::StateReader as _;
+    let hospital: MemberId = member
+        .parse()
+        .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, "bad_member_id", format!("{e}")))?;
+    let executed = api.chain.executed();
+    if executed.state.member(&hospital).is_none() {
+        return Err(Refused::new(
+            StatusCode::NOT_FOUND,
+            "unknown_member",
+            format!("no member {hospital}"),
+        ));
+    }
+    let views = executed
+        .state
+        .ranges_of(&hospital)
+        .into_iter()
+        .map(|range| {
+            let usage = executed.range_use.get(&(range.code, range.first)).copied();
+            let used = usage.map_or(0, |u| u.used);
+            let size = range.last.get() - range.first.get() + 1;
+            let next_number = match usage.and_then(|u| u.highest) {
+                None => Some(range.first),
+                Some(highest) if highest < range.last => BillNumber::new(highest.get() + 1).ok(),
+                Some(_) => None,
+            };
+            RangeView {
+                code: range.code,
+                first: range.first,
+                last: range.last,
+                used,
+                remaining: size.saturating_sub(used),
+                next_number,
+            }
+        })
+        .collect();
+    Ok(Json(views))
+}
