@@ -364,6 +364,12 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         net.stop();
     } else {
         println!("\nThe network keeps running. Its APIs: {}", summary.apis.join("  "));
+        println!(
+            "  the web portal:         {}/  (sign in with {}/keys/members/<member>.key.json, or a patient of {}/keys/patients.json)",
+            summary.apis[0],
+            dir.display(),
+            dir.display()
+        );
         println!("  the API's description:  {}/openapi.json", summary.apis[0]);
         println!("  follow the ledger:      medledger watch --node {}", summary.apis[0]);
         println!("  this bill:              medledger bill show {a} --node {}", summary.apis[0]);

@@ -216,7 +216,15 @@ fn a_bill_is_issued_claimed_settled_and_verified_through_the_portal() {
     browser.click("#search-go");
     browser
         .wait_text("#search-result", wait, |t| t.contains("Reimbursed") && t.contains("¥150.00"));
+    browser.wait_text("#validators-table", wait, |t| t.contains("signed"));
+    browser.wait_text("#commit-latency", wait, |t| t.ends_with(" ms"));
     browser.screenshot("11-explorer");
+
+    // A validator that stops is shown missing from finality while the other three go on.
+    net.kill9(3);
+    browser.wait_text("#validator-3", Duration::from_secs(30), |t| t.contains("missing"));
+    browser.eval("document.querySelector('#validators').scrollIntoView();", vec![]);
+    browser.screenshot("11-explorer-validator-down");
     no_error_toast(&browser, "the explorer");
 
     // At phone size every page fits the screen.

@@ -845,6 +845,11 @@ async function explorerPage() {
     </div>
     <div id="search-result"></div>
     <div class="card stats" id="node-stats">Loading…</div>
+    <h2>Validators</h2>
+    <div class="card table-wrap" id="validators">Loading…</div>
+    <h2>Commit latency</h2>
+    <div class="card"><canvas class="chart" id="latency-chart" width="1000" height="180" aria-label="Commit latency over time"></canvas>
+      <p class="muted">Proposal to commit on this node, averaged over each 3 s (from <code>/metrics</code>): the time a transaction waits once a block carries it.</p></div>
     <h2>Throughput and block interval</h2>
     <div class="card"><canvas class="chart" id="chart" width="1000" height="180" aria-label="Transactions per second and block interval"></canvas>
       <p class="muted">Green: transactions per second over each block. Blue: time from the previous block (ms), which bounds commit latency.</p></div>
@@ -873,6 +878,7 @@ async function explorerPage() {
         <div class="stat">Peers connected<b>${s.peers_connected} of ${s.validators - 1}</b></div>
         <div class="stat">This node<b>#${s.validator_index}</b></div>
         <div class="stat">Mempool<b>${s.mempool_txs}</b></div>
+        <div class="stat">Commit latency<b id="commit-latency">${esc($('#commit-latency')?.textContent ?? '…')}</b></div>
         <div class="stat">Chain<b style="font-size:1rem">${esc(s.chain_id)}</b></div>`);
       return s;
     } catch (e) {
@@ -880,13 +886,48 @@ async function explorerPage() {
       return null;
     }
   };
+  const latencies = [];
+  let lastMetrics = null;
+  const latency = async () => {
+    try {
+      const text = await api('GET', '/metrics', { timeout: 5000 });
+      const value = (name) => Number((new RegExp(`^${name} (\\d+)`, 'm').exec(text) ?? [])[1] ?? NaN);
+      const now = { t: Date.now(), blocks: value('medledger_blocks_executed_total'), sum: value('medledger_commit_latency_ms_sum') };
+      if (lastMetrics && now.blocks > lastMetrics.blocks) {
+        latencies.push({ t: now.t, ms: (now.sum - lastMetrics.sum) / (now.blocks - lastMetrics.blocks) });
+        while (latencies.length > 100) latencies.shift();
+        const last = latencies[latencies.length - 1].ms;
+        put('#commit-latency', `${Math.round(last)} ms`);
+        drawSeries($('#latency-chart'), latencies.map((l) => l.ms), 'ms', '#c0392b');
+      }
+      lastMetrics = now;
+    } catch { /* the status line already says when the node is unreachable */ }
+  };
+  const validators = async () => {
+    try {
+      const v = await api('GET', '/v1/validators');
+      put('#validators', `<p>${v.finalized_height != null ? `Newest finalization this node holds: block ${esc(v.finalized_height)}, ${esc(time(v.finalized_time_ms))}, signed by ${esc(v.signers)} (quorum ${esc(v.quorum)}).` : 'No finalization yet.'}</p>
+        <table id="validators-table"><tr><th>#</th><th>Member</th><th class="hide-narrow">Key</th><th class="hide-narrow">API</th><th>Latest finalization</th></tr>
+        ${v.validators.map((x) => `<tr id="validator-${esc(x.index)}"><td>${esc(x.index)}${x.this_node ? ' (this node)' : ''}</td><td>${esc(x.member)}</td><td class="mono hide-narrow">${esc(String(x.public_key).slice(0, 16))}…</td>
+          <td class="mono hide-narrow">${esc(x.api_address)}</td><td>${x.signed_latest == null ? '—' : x.signed_latest ? badge('signed', 'ok') : badge('missing', 'bad')}</td></tr>`).join('')}</table>`);
+    } catch (e) {
+      put('#validators', `<div class="result bad">${esc(e.message)}</div>`);
+    }
+  };
   const s = await stats();
+  validators();
+  latency();
   if (s) {
     const from = Math.max(1, s.height - 40);
     const recent = await Promise.all(Array.from({ length: s.height - from + 1 }, (_, i) => api('GET', `/v1/blocks/${from + i}`).catch(() => null)));
     recent.filter(Boolean).forEach(addBlock);
   }
-  const timer = setInterval(() => { if (!$('#node-stats')) clearInterval(timer); else stats(); }, 3000);
+  const timer = setInterval(() => {
+    if (!$('#node-stats')) { clearInterval(timer); return; }
+    stats();
+    validators();
+    latency();
+  }, 3000);
   follow('types=block', (kind, envelope) => { if (kind === 'block') addBlock(envelope.event); });
   const search = async (text) => {
     $('#search').value = text;
@@ -965,6 +1006,27 @@ function drawChart(canvas, blocks) {
   ctx.fillStyle = '#1e7e34'; ctx.fillText(`${maxTps.toFixed(1)} tx/s`, 4, 14);
   ctx.fillStyle = '#1f6feb'; ctx.fillText(`${maxInterval} ms`, w - 70, 14);
   ctx.fillStyle = '#5d6d7e'; ctx.fillText(`block ${points[0].height}`, pad, h - 6); ctx.fillText(`block ${points[points.length - 1].height}`, w - pad - 80, h - 6);
+}
+
+/** One series of values, oldest first, on a canvas. */
+function drawSeries(canvas, values, unit, color) {
+  if (!canvas) return;
+  const ctx = canvas.getContext('2d');
+  const w = canvas.width;
+  const h = canvas.height;
+  ctx.clearRect(0, 0, w, h);
+  ctx.font = '12px system-ui, sans-serif';
+  if (values.length < 2) { ctx.fillStyle = '#5d6d7e'; ctx.fillText('Measuring…', 12, 20); return; }
+  const pad = 34;
+  const max = Math.max(1, ...values);
+  const x = (i) => pad + (i * (w - 2 * pad)) / (values.length - 1);
+  const y = (v) => h - pad + 10 - (v / max) * (h - pad - 10);
+  ctx.strokeStyle = '#d5dbe1'; ctx.beginPath(); ctx.moveTo(pad, h - pad + 10); ctx.lineTo(w - pad, h - pad + 10); ctx.stroke();
+  ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
+  values.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))));
+  ctx.stroke();
+  ctx.fillStyle = color; ctx.fillText(`${Math.round(max)} ${unit}`, 4, 14);
+  ctx.fillStyle = '#5d6d7e'; ctx.fillText(`last ${values.length} samples, 3 s apart`, pad, h - 6);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -150,12 +150,14 @@ pub enum FinalityError {
 }
 
 /// What a valid finalization certificate shows: how many of how many validators signed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finalized {
     /// How many validators signed.
     pub signers: u32,
     /// How many validators there are.
     pub validators: u32,
+    /// The keys of the validators that signed, in simplex's order (by key bytes).
+    pub signed_by: Vec<PublicKey>,
 }
 
 /// The genesis validators as simplex orders them: by key bytes.
@@ -240,8 +242,10 @@ pub fn verify_finalization(
     // One signature at a time: with tens of validators at most, batching would save little
     // and need a random number generator.
     let finalize = finalize_namespace(chain_id);
+    let mut signed_by = Vec::with_capacity(certificate.signatures.len());
     for (index, signature) in signers.iter().zip(&certificate.signatures) {
         let key = participants.key(index).expect("the bitmap length equals the set size");
+        signed_by.push(PublicKey::from_bytes(key.as_ref()).expect("a set key is a valid key"));
         let valid = signature.get().is_some_and(|sig| key.verify(&finalize, proposal, sig));
         if !valid {
             let notarized = signature
@@ -262,5 +266,6 @@ pub fn verify_finalization(
     Ok(Finalized {
         signers: u32::try_from(signers.count()).expect("at most VALIDATORS_MAX signers"),
         validators: u32::try_from(n).expect("at most VALIDATORS_MAX validators"),
+        signed_by,
     })
 }

@@ -603,3 +603,43 @@ pub struct ReceiptCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<crate::Claim>,
 }
+
+/// `GET /v1/validators`: the genesis validators, and which of them signed the newest
+/// finalization this node holds a certificate for (what a regulator watches: who is taking
+/// part in finality right now).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidatorsView {
+    /// The newest finalized height this node holds a certificate for (absent before the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalized_height: Option<u64>,
+    /// Its consensus time, ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalized_time_ms: Option<u64>,
+    /// Signatures on that finalization, and the quorum it needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signers: Option<u32>,
+    /// The quorum: 2f + 1 of the validators.
+    pub quorum: u32,
+    /// Every genesis validator, in genesis order.
+    pub validators: Vec<ValidatorView>,
+}
+
+/// One validator in [`ValidatorsView`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidatorView {
+    /// Its position in genesis.
+    pub index: u32,
+    /// The member institution that runs it.
+    pub member: MemberId,
+    /// Its consensus key.
+    pub public_key: crate::PublicKey,
+    /// Its API address (from genesis).
+    pub api_address: String,
+    /// Whether it is the node answering.
+    pub this_node: bool,
+    /// Whether its signature is on the newest finalization (absent before the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_latest: Option<bool>,
+}

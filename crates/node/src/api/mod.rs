@@ -12,6 +12,7 @@
 //! - `GET /v1/bills/{code}/{number}`, `GET /v1/patients/{pseudonym}/bills`: bills
 //! - `GET /v1/claims/{id}`, `GET /v1/payers/{member}/claims`: claims (paginated, by status)
 //! - `GET /v1/events`: server-sent events, filterable, resumable from a height or event id
+//! - `GET /v1/validators`: which genesis validators signed the newest finalization
 //! - `POST /v1/txs/encode`, `POST /v1/receipts/verify`, `GET /v1/hospitals/{member}/ranges`:
 //!   what the web portal needs beyond the rest (see [`portal`])
 //! - `GET /` and `GET /portal/{file}`: the web portal
@@ -119,6 +120,7 @@ fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(portal::encode_tx))
         .routes(routes!(portal::verify_receipt))
         .routes(routes!(portal::hospital_ranges))
+        .routes(routes!(portal::validators))
         .routes(routes!(handlers::tx_status))
         .routes(routes!(handlers::block))
         .routes(routes!(handlers::block_transactions))
@@ -197,7 +199,7 @@ mod tests {
     fn the_document_lists_every_route_and_every_reference_resolves() {
         let document = serde_json::to_value(super::openapi()).unwrap();
         let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths.len(), 22, "{paths:?}");
+        assert_eq!(paths.len(), 23, "{paths:?}");
         let schemas = Registry::from_document(&document);
         assert_eq!(schemas.dangling_refs(&[&document["paths"]]), Vec::<String>::new());
     }

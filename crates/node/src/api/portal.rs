@@ -17,7 +17,9 @@ use bytes::Bytes;
 use commonware_codec::Encode as _;
 use medledger_crypto::Namespace;
 use medledger_receipt::{Receipt, Record};
-use medledger_types::api::{ApiError, EncodedTx, RangeView, ReceiptCheck};
+use medledger_types::api::{
+    ApiError, EncodedTx, RangeView, ReceiptCheck, ValidatorView, ValidatorsView,
+};
 use medledger_types::{BillNumber, MemberId, Transaction, TxBody};
 
 /// The portal's files: path under `/portal/`, content type, content.
@@ -178,4 +180,45 @@ pub(crate) async fn hospital_ranges(
         })
         .collect();
     Ok(Json(views))
+}
+
+#[utoipa::path(get, path = "/v1/validators", tag = "chain", operation_id = "list_validators",
+    summary = "The genesis validators, and which of them signed the newest finalization this node holds",
+    description = "A validator missing from the newest finalization is crashed, partitioned, lagging or withholding its vote; the chain stays final while a quorum (2f + 1) signs.",
+    responses((status = 200, description = "Every validator", body = ValidatorsView),
+        (status = 429, description = "Over this client's request rate", body = ApiError)))]
+pub(crate) async fn validators(State(api): State<Api>) -> Json<ValidatorsView> {
+    let keys: Vec<_> = api.genesis.validators.iter().map(|v| v.public_key.clone()).collect();
+    let n = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+    let quorum = n - (n.saturating_sub(1)) / 3;
+    let anchor = api.chain.executed().anchor.clone();
+    let finalized = anchor.as_ref().and_then(|anchor| {
+        medledger_receipt::verify_finalization(
+            &anchor.finalization,
+            &api.genesis.chain_id,
+            &keys,
+            &anchor.header.digest(),
+        )
+        .ok()
+    });
+    Json(ValidatorsView {
+        finalized_height: anchor.as_ref().map(|a| a.header.height),
+        finalized_time_ms: anchor.as_ref().map(|a| a.header.timestamp_ms),
+        signers: finalized.as_ref().map(|f| f.signers),
+        quorum,
+        validators: api
+            .genesis
+            .validators
+            .iter()
+            .enumerate()
+            .map(|(index, v)| ValidatorView {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                member: v.member.clone(),
+                public_key: v.public_key.clone(),
+                api_address: v.api_address.clone(),
+                this_node: index == api.config.validator_index,
+                signed_latest: finalized.as_ref().map(|f| f.signed_by.contains(&v.public_key)),
+            })
+            .collect(),
+    })
 }
