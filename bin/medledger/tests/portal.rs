@@ -175,6 +175,64 @@ fn a_bill_is_issued_claimed_settled_and_verified_through_the_portal() {
     assert_eq!(after["reimbursed"], 15000, "the refused claim changed nothing");
     assert_eq!(after["reserved"], 0);
 
+    // The hospital uploads a batch of two bills (the `bill issue` file) and voids the first.
+    let (_, ranges) = get_json(api, "/v1/hospitals/city-central-hospital/ranges").unwrap();
+    let next = &ranges[0]["next_number"];
+    let first: u64 = next.as_u64().or_else(|| next.as_str()?.parse().ok()).expect("numbers left");
+    let item = json!({"code": "310100001", "name": "X-ray", "category": "imaging",
+        "unit_price": 8000, "quantity": 1, "amount": 8000, "self_paid": 0});
+    let body = |name: &str| {
+        json!({"patient_name": name, "patient_id": "440106199202021234",
+        "department": "Radiology", "diagnosis": "S52 fracture", "payment_channel": "cash",
+        "items": [item.clone()]})
+    };
+    let batch = json!({"code": "44010126", "first_number": first, "bills": [
+        {"patient": pseudonym, "total": "80.00", "body": body("Batch One")},
+        {"patient": pseudonym, "total": "80.00", "body": body("Batch Two")},
+    ]});
+    let batch_file = net.dir.join("batch.json");
+    std::fs::write(&batch_file, batch.to_string()).unwrap();
+    browser.goto(&format!("{base}/#/hospital"));
+    browser.wait("#ranges-table", wait);
+    browser.upload("#batch-file", &batch_file);
+    browser.click("#batch-issue");
+    let issued =
+        browser.wait_text("#batch-result", COMMIT, |t| t.contains("Issued all") || t.contains(':'));
+    assert!(issued.contains("Issued all 2 bills"), "{issued}");
+    let voided_bill = format!("44010126/{first:010}");
+    let batch_bill = format!("44010126/{:010}", first + 1);
+    browser.wait_text("#ranges-table", wait, |t| t.contains(&format!("{:010}", first + 2)));
+    browser.fill("#v-bill", &voided_bill);
+    browser.click("#void");
+    let voided =
+        browser.wait_text("#void-result", COMMIT, |t| t.contains("Voided") || t.contains(':'));
+    assert!(voided.starts_with("Voided"), "{voided}");
+    browser.screenshot("07b-hospital-batch-and-void");
+    let (_, red) = get_json(api, &format!("/v1/bills/{voided_bill}")).unwrap();
+    assert!(red["voided_by"].is_string() || red["voided_by"].is_object(), "{red}");
+
+    // The patient claims the other batch bill; the payer rejects it with a reason, which the
+    // patient sees, and the reservation is released.
+    browser.goto(&format!("{base}/#/wallet/{batch_bill}"));
+    browser.fill("#claim-payer", "social-security");
+    browser.click("#claim-submit");
+    browser.wait_text("#claim-result", COMMIT, |t| t.contains("filed"));
+    browser.goto(&format!("{base}/#/payer"));
+    browser.wait("#queue-table tr[data-claim]", wait);
+    browser.click("#queue-table tr[data-claim]");
+    browser.fill("#reject-reason", "not covered: imaging outside the catalogue");
+    browser.click("#reject");
+    let rejected =
+        browser.wait_text("#decide-result", COMMIT, |t| t.contains("Rejected") || t.contains(':'));
+    assert!(rejected.starts_with("Rejected"), "{rejected}");
+    browser.goto(&format!("{base}/#/wallet/{batch_bill}"));
+    browser.wait_text("#claims", wait, |t| t.contains("rejected") && t.contains("not covered"));
+    let (_, released) = get_json(api, &format!("/v1/bills/{batch_bill}")).unwrap();
+    assert_eq!(released["reserved"], 0, "{released}");
+    browser.screenshot("07c-wallet-claim-rejected");
+    browser.goto(&format!("{base}/#/wallet/{bill}"));
+    browser.wait("#get-receipt", wait);
+
     // The receipt: its QR code renders and the verify page accepts it.
     browser.click("#get-receipt");
     let qr_text = browser.wait_text("#receipt-qr", wait, |t| t.starts_with("ML1*"));

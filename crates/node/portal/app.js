@@ -656,11 +656,11 @@ async function hospitalPage() {
   $('#void').onclick = () => busy($('#void'), $('#void-result'), async () => {
     const bill = $('#v-bill').value.trim();
     if (!/^\d{8}\/\d{1,10}$/.test(bill)) throw new Error('bill: CODE/NUMBER, like 44010126/0000001001');
-    const red = Number($('#v-red').value);
-    if (!Number.isInteger(red) || red < 0) throw new Error('red bill number: a number in this hospital\'s range');
-    const done = await transact(key, { type: 'void_bill', bill, red_number: red });
+    const red = $('#v-red').value.trim();
+    if (!/^\d{1,10}$/.test(red)) throw new Error('red bill number: up to 10 digits, unused, in this hospital\'s range');
+    const done = await transact(key, { type: 'void_bill', bill, red_number: red.padStart(10, '0') });
     $('#void-result').className = 'result ok';
-    $('#void-result').textContent = `Voided ${bill} with red bill ${bill.split('/')[0]}/${red} (block ${done.height}).`;
+    $('#void-result').textContent = `Voided ${bill} with red bill ${bill.split('/')[0]}/${red.padStart(10, '0')} (block ${done.height}).`;
     $('#v-red').value = '';
     await loadRanges();
   });

@@ -245,6 +245,14 @@ impl Browser {
         );
     }
 
+    /// Chooses `path` in the file input `css` matches.
+    pub fn upload(&self, css: &str, path: &Path) {
+        let id = self.wait(css, Duration::from_secs(10));
+        let text = path.display().to_string();
+        self.call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })))
+            .unwrap_or_else(|e| panic!("upload {text} into {css}: {e}"));
+    }
+
     /// The visible text of the whole page.
     pub fn page_text(&self) -> String {
         self.eval("return document.body.innerText;", vec![]).as_str().unwrap_or("").to_string()
