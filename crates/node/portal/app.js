@@ -587,8 +587,8 @@ async function hospitalPage() {
   let ranges = [];
   const loadRanges = async () => {
     ranges = await api('GET', `/v1/hospitals/${me.id}/ranges`);
-    $('#ranges').innerHTML = ranges.length ? `<table id="ranges-table"><tr><th>Code</th><th class="num">From</th><th class="num">To</th><th class="num">Used</th><th class="num">Left</th><th class="num">Next</th></tr>
-      ${ranges.map((r) => `<tr><td class="mono">${esc(r.code)}</td><td class="num">${esc(r.first)}</td><td class="num">${esc(r.last)}</td><td class="num">${esc(r.used)}</td><td class="num">${esc(r.remaining)}</td><td class="num">${esc(r.next_number ?? '—')}</td></tr>`).join('')}</table>`
+    $('#ranges').innerHTML = ranges.length ? `<table id="ranges-table"><tr><th>Code</th><th class="num hide-narrow">From</th><th class="num hide-narrow">To</th><th class="num">Used</th><th class="num">Left</th><th class="num">Next</th></tr>
+      ${ranges.map((r) => `<tr><td class="mono nowrap">${esc(r.code)}</td><td class="num hide-narrow">${esc(r.first)}</td><td class="num hide-narrow">${esc(r.last)}</td><td class="num">${esc(r.used)}</td><td class="num">${esc(r.remaining)}</td><td class="num">${esc(r.next_number ?? '—')}</td></tr>`).join('')}</table>`
       : '<p class="muted">No bill numbers are allocated to this hospital; the regulator allocates them.</p>';
     const select = $('#f-code');
     const current = select.value;
