@@ -834,12 +834,16 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
         ("GET", "/v1/patients/{pseudonym}"),
         ("GET", "/v1/bills/{code}/{number}/body"),
         ("POST", "/v1/txs/batch"),
+        ("POST", "/v1/txs/encode"),
+        ("POST", "/v1/receipts/verify"),
+        ("GET", "/v1/hospitals/{member}/ranges"),
+        ("GET", "/v1/validators"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))
     .collect();
     assert_eq!(documented, expected, "the document lists the API's routes");
-    assert_eq!(documented.len(), 19, "19 routes");
+    assert_eq!(documented.len(), 23, "23 routes");
     // Each documented route is served: with placeholder parameters it answers, but never with
     // `unknown_route` or 405.
     for (method, path) in &documented {
@@ -866,6 +870,21 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
     }
     // A route the document does not list is not served.
     assert_eq!(get("/v1/admin").1["code"], "unknown_route");
+    // The portal's endpoints refuse bad input with specific codes and change nothing.
+    let (status, body) = raw_post(addr, "/v1/txs/encode", "application/json", b"{\"chain_id\": 1}");
+    assert_eq!((status, body["code"].as_str()), (400, Some("malformed_json")), "{body}");
+    let (status, body) = raw_post(addr, "/v1/receipts/verify", "text/plain", b"ML1*not a receipt");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["valid"], false);
+    assert!(body["reason"].as_str().unwrap().contains("not a readable receipt"), "{body}");
+    let (status, body) = get("/v1/hospitals/no-such-member/ranges");
+    assert_eq!((status, body["code"].as_str()), (404, Some("unknown_member")), "{body}");
+    let (status, body) = get("/v1/hospitals/Not%20An%20Id/ranges");
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_member_id")), "{body}");
+    let (status, body) = get("/v1/validators");
+    assert_eq!(status, 200);
+    assert_eq!(body["validators"].as_array().unwrap().len(), 4, "{body}");
+    assert_eq!(body["quorum"], 3);
     let schemas = Registry::from_document(&doc);
     assert_eq!(schemas.dangling_refs(&[&doc["paths"]]), Vec::<String>::new());
     Document { json: doc, schemas }

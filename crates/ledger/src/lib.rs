@@ -43,6 +43,7 @@ pub mod genesis;
 mod memory;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
+pub mod policy;
 pub mod state;
 
 pub use execute::{
