@@ -10,18 +10,7 @@ use medledger_ledger::policy::{
 use medledger_types::{CategoryAmount, ChargeCategory, Fen, MemberId};
 use proptest::prelude::*;
 
-const CATEGORIES: [ChargeCategory; 10] = [
-    ChargeCategory::Consultation,
-    ChargeCategory::Examination,
-    ChargeCategory::Imaging,
-    ChargeCategory::Treatment,
-    ChargeCategory::Surgery,
-    ChargeCategory::WesternMedicine,
-    ChargeCategory::ChineseMedicine,
-    ChargeCategory::Materials,
-    ChargeCategory::Bed,
-    ChargeCategory::Other,
-];
+const CATEGORIES: [ChargeCategory; 10] = ChargeCategory::ALL;
 
 fn member(id: &str) -> MemberId {
     id.parse().unwrap()

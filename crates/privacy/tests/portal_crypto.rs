@@ -88,19 +88,7 @@ fn invalid_bodies() -> Vec<PrivateBody> {
 /// Bodies whose encodings are compared: the sealed one, one item of every category, and one
 /// with every text empty and no items.
 fn bodies() -> Vec<PrivateBody> {
-    use ChargeCategory::*;
-    let categories = [
-        Consultation,
-        Examination,
-        Imaging,
-        Treatment,
-        Surgery,
-        WesternMedicine,
-        ChineseMedicine,
-        Materials,
-        Bed,
-        Other,
-    ];
+    let categories = ChargeCategory::ALL;
     let mut every_category = body();
     every_category.items = categories
         .iter()

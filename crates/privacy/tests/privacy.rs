@@ -410,18 +410,7 @@ fn body_strategy() -> impl Strategy<Value = PrivateBody> {
     let item = (text(), text(), 0..10u8, 0..1_000_000u64, 0..1_000u32, 0..=100u64).prop_map(
         |(code, name, category, price, quantity, percent)| {
             let mut item = charge(&code, &name, ChargeCategory::Other, price, quantity, percent);
-            item.category = [
-                ChargeCategory::Consultation,
-                ChargeCategory::Examination,
-                ChargeCategory::Imaging,
-                ChargeCategory::Treatment,
-                ChargeCategory::Surgery,
-                ChargeCategory::WesternMedicine,
-                ChargeCategory::ChineseMedicine,
-                ChargeCategory::Materials,
-                ChargeCategory::Bed,
-                ChargeCategory::Other,
-            ][usize::from(category)];
+            item.category = ChargeCategory::ALL[usize::from(category)];
             item
         },
     );

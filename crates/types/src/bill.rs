@@ -76,6 +76,22 @@ macro_rules! codec_enum_u8 {
     };
 }
 
+impl ChargeCategory {
+    /// Every category, in tag order.
+    pub const ALL: [ChargeCategory; 10] = [
+        ChargeCategory::Consultation,
+        ChargeCategory::Examination,
+        ChargeCategory::Imaging,
+        ChargeCategory::Treatment,
+        ChargeCategory::Surgery,
+        ChargeCategory::WesternMedicine,
+        ChargeCategory::ChineseMedicine,
+        ChargeCategory::Materials,
+        ChargeCategory::Bed,
+        ChargeCategory::Other,
+    ];
+}
+
 codec_enum_u8!(VisitType { Registration = 0, Outpatient = 1, Inpatient = 2, CheckUp = 3 });
 codec_enum_u8!(ChargeCategory {
     Consultation = 0,
