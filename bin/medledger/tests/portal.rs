@@ -276,6 +276,26 @@ fn a_bill_is_issued_claimed_settled_and_verified_through_the_portal() {
         .wait_text("#search-result", wait, |t| t.contains("Reimbursed") && t.contains("¥150.00"));
     browser.wait_text("#validators-table", wait, |t| t.contains("signed"));
     browser.wait_text("#commit-latency", wait, |t| t.ends_with(" ms"));
+    // Both charts have drawn lines: their pixels differ from a blank canvas of the same size.
+    let drawn = |id: &str| {
+        browser.eval(
+            "const c = document.querySelector(arguments[0]); const blank = document.createElement('canvas');
+             blank.width = c.width; blank.height = c.height;
+             const px = (x) => x.getContext('2d').getImageData(0, 0, x.width, x.height).data;
+             const a = px(c), b = px(blank); let differ = 0;
+             for (let i = 3; i < a.length; i += 4) if (a[i] !== b[i]) differ++;
+             return differ;",
+            vec![json!(id)],
+        )
+    };
+    for chart in ["#chart", "#latency-chart"] {
+        // The latency chart needs two samples, 3 s apart.
+        let start = std::time::Instant::now();
+        while drawn(chart).as_u64().unwrap() <= 500 {
+            assert!(start.elapsed() < wait, "{chart} is drawn");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
     browser.screenshot("11-explorer");
 
     // A validator that stops is shown missing from finality while the other three go on.

@@ -977,56 +977,55 @@ async function lookUp(text) {
   throw new Error('search by bill (CODE/NUMBER), claim id or pseudonym (32 hex digits), transaction id (64 hex digits) or block height');
 }
 
-/** Transactions per second and block interval over the recent blocks, on a canvas. */
-function drawChart(canvas, blocks) {
-  if (!canvas) return;
+/** A cleared canvas with a baseline, and a function drawing one series of values (oldest
+ * first) scaled to `max`; null when there are fewer than two values to draw. */
+function chartCanvas(canvas, count, emptyText) {
+  if (!canvas) return null;
   const ctx = canvas.getContext('2d');
-  const w = canvas.width;
-  const h = canvas.height;
+  const { width: w, height: h } = canvas;
   ctx.clearRect(0, 0, w, h);
   ctx.font = '12px system-ui, sans-serif';
+  if (count < 2) { ctx.fillStyle = '#5d6d7e'; ctx.fillText(emptyText, 12, 20); return null; }
+  const pad = 34;
+  const x = (i) => pad + (i * (w - 2 * pad)) / (count - 1);
+  const y = (v, max) => h - pad + 10 - (v / max) * (h - pad - 10);
+  ctx.strokeStyle = '#d5dbe1'; ctx.beginPath(); ctx.moveTo(pad, h - pad + 10); ctx.lineTo(w - pad, h - pad + 10); ctx.stroke();
+  const line = (values, max, color) => {
+    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
+    values.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v, max)) : ctx.moveTo(x(i), y(v, max))));
+    ctx.stroke();
+  };
+  const label = (text, color, left, top) => { ctx.fillStyle = color; ctx.fillText(text, left, top); };
+  return { w, h, pad, line, label };
+}
+
+/** Transactions per second and block interval over the recent blocks, on a canvas. */
+function drawChart(canvas, blocks) {
   const points = [];
   for (let i = 1; i < blocks.length; i++) {
     const dt = Math.max(1, blocks[i].timestamp_ms - blocks[i - 1].timestamp_ms);
     points.push({ height: blocks[i].height, tps: (blocks[i].txs * 1000) / dt, interval: dt });
   }
-  if (points.length < 2) { ctx.fillStyle = '#5d6d7e'; ctx.fillText('Waiting for blocks…', 12, 20); return; }
-  const pad = 34;
+  const chart = chartCanvas(canvas, points.length, 'Waiting for blocks…');
+  if (!chart) return;
   const maxTps = Math.max(1, ...points.map((p) => p.tps));
   const maxInterval = Math.max(100, ...points.map((p) => p.interval));
-  const x = (i) => pad + (i * (w - 2 * pad)) / (points.length - 1);
-  const line = (key, max, color) => {
-    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
-    points.forEach((p, i) => { const y = h - pad + 10 - (p[key] / max) * (h - pad - 10); i ? ctx.lineTo(x(i), y) : ctx.moveTo(x(i), y); });
-    ctx.stroke();
-  };
-  ctx.strokeStyle = '#d5dbe1'; ctx.beginPath(); ctx.moveTo(pad, h - pad + 10); ctx.lineTo(w - pad, h - pad + 10); ctx.stroke();
-  line('tps', maxTps, '#1e7e34');
-  line('interval', maxInterval, '#1f6feb');
-  ctx.fillStyle = '#1e7e34'; ctx.fillText(`${maxTps.toFixed(1)} tx/s`, 4, 14);
-  ctx.fillStyle = '#1f6feb'; ctx.fillText(`${maxInterval} ms`, w - 70, 14);
-  ctx.fillStyle = '#5d6d7e'; ctx.fillText(`block ${points[0].height}`, pad, h - 6); ctx.fillText(`block ${points[points.length - 1].height}`, w - pad - 80, h - 6);
+  chart.line(points.map((p) => p.tps), maxTps, '#1e7e34');
+  chart.line(points.map((p) => p.interval), maxInterval, '#1f6feb');
+  chart.label(`${maxTps.toFixed(1)} tx/s`, '#1e7e34', 4, 14);
+  chart.label(`${maxInterval} ms`, '#1f6feb', chart.w - 70, 14);
+  chart.label(`block ${points[0].height}`, '#5d6d7e', chart.pad, chart.h - 6);
+  chart.label(`block ${points[points.length - 1].height}`, '#5d6d7e', chart.w - chart.pad - 80, chart.h - 6);
 }
 
 /** One series of values, oldest first, on a canvas. */
 function drawSeries(canvas, values, unit, color) {
-  if (!canvas) return;
-  const ctx = canvas.getContext('2d');
-  const w = canvas.width;
-  const h = canvas.height;
-  ctx.clearRect(0, 0, w, h);
-  ctx.font = '12px system-ui, sans-serif';
-  if (values.length < 2) { ctx.fillStyle = '#5d6d7e'; ctx.fillText('Measuring…', 12, 20); return; }
-  const pad = 34;
+  const chart = chartCanvas(canvas, values.length, 'Measuring…');
+  if (!chart) return;
   const max = Math.max(1, ...values);
-  const x = (i) => pad + (i * (w - 2 * pad)) / (values.length - 1);
-  const y = (v) => h - pad + 10 - (v / max) * (h - pad - 10);
-  ctx.strokeStyle = '#d5dbe1'; ctx.beginPath(); ctx.moveTo(pad, h - pad + 10); ctx.lineTo(w - pad, h - pad + 10); ctx.stroke();
-  ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.beginPath();
-  values.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))));
-  ctx.stroke();
-  ctx.fillStyle = color; ctx.fillText(`${Math.round(max)} ${unit}`, 4, 14);
-  ctx.fillStyle = '#5d6d7e'; ctx.fillText(`last ${values.length} samples, 3 s apart`, pad, h - 6);
+  chart.line(values, max, color);
+  chart.label(`${Math.round(max)} ${unit}`, color, 4, 14);
+  chart.label(`last ${values.length} samples, 3 s apart`, '#5d6d7e', chart.pad, chart.h - 6);
 }
 
 // ---------------------------------------------------------------------------------------------

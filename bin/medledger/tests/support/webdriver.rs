@@ -185,45 +185,45 @@ impl Browser {
         found[ELEMENT].as_str().map(str::to_string)
     }
 
-    /// Waits until `css` matches an element, and returns it.
-    pub fn wait(&self, css: &str, timeout: Duration) -> String {
+    /// Polls `probe` until it gives a value; past `timeout`, saves a screenshot named after
+    /// `css` and fails with what the page says.
+    fn poll<T>(
+        &self,
+        what: &str,
+        css: &str,
+        timeout: Duration,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
         let start = Instant::now();
         loop {
-            if let Some(id) = self.find(css) {
-                return id;
+            if let Some(value) = probe() {
+                return value;
             }
             if start.elapsed() > timeout {
-                self.screenshot(&format!("failed-waiting-{}", sanitize(css)));
+                self.screenshot(&format!("failed-{what}-{}", sanitize(css)));
                 panic!(
-                    "timed out after {timeout:?} waiting for {css}; the page says:\n{}",
+                    "timed out after {timeout:?} waiting for {what} {css}; the page says:\n{}",
                     self.page_text()
                 );
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(120));
         }
+    }
+
+    /// Waits until `css` matches an element, and returns it.
+    pub fn wait(&self, css: &str, timeout: Duration) -> String {
+        self.poll("element", css, timeout, || self.find(css))
     }
 
     /// Waits until the text of `css` satisfies `check`, and returns the text.
     pub fn wait_text(&self, css: &str, timeout: Duration, check: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let text = self
-                .find(css)
-                .and_then(|id| self.call("GET", &format!("/element/{id}/text"), None).ok());
-            if let Some(Value::String(text)) = text
-                && check(&text)
-            {
-                return text;
+        self.poll("text of", css, timeout, || {
+            let id = self.find(css)?;
+            match self.call("GET", &format!("/element/{id}/text"), None) {
+                Ok(Value::String(text)) if check(&text) => Some(text),
+                _ => None,
             }
-            if start.elapsed() > timeout {
-                self.screenshot(&format!("failed-text-{}", sanitize(css)));
-                panic!(
-                    "timed out after {timeout:?} waiting for the text of {css}; the page says:\n{}",
-                    self.page_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
+        })
     }
 
     /// Clicks the element `css` matches (waiting up to 10 s for it).
