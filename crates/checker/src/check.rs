@@ -588,8 +588,9 @@ fn replay(genesis: &Genesis, node: usize, chain: &[BlockTransactions], report: &
     for (position, block) in chain.iter().enumerate() {
         // The model asserts its own invariants; a chain that trips one is reported, never a
         // reason for the checker to stop the test with a panic.
-        let applied =
-            catch_unwind(AssertUnwindSafe(|| model.apply_block(block.height, &block.txs)));
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            model.apply_block(block.height, block.timestamp_ms, &block.txs)
+        }));
         let Ok(expected) = applied else {
             report.malformed.push(Malformed {
                 node,

@@ -8,9 +8,10 @@ use crate::state::{SignerRef, StateReader, StateWriter};
 use medledger_crypto::{Namespace, SignedMessage, verify_batch};
 use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
 use medledger_types::limits::{BILL_CLAIMS_MAX, BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
+use medledger_types::policy::{ItemInput, YearUsage, adjudicate, benefit_year};
 use medledger_types::{
     Bill, BillId, BillIssue, BillKind, BillNumber, Claim, ClaimId, ClaimStatus, ClaimSubmission,
-    Digest, Effect, EncryptionKey, Fen, Member, MemberId, Outcome, PatientConsent, Payload,
+    Digest, Effect, EncryptionKey, Fen, Member, MemberId, Outcome, PatientConsent, Payload, Policy,
     Pseudonym, PublicKey, RangeAllocation, Receipt, Rejection, Role, SealedBody, Text, Transaction,
 };
 use std::collections::HashSet;
@@ -132,6 +133,8 @@ struct Plan {
     bills: Vec<Bill>,
     claim: Option<Claim>,
     payer_paid: Option<(MemberId, Fen)>,
+    policy: Option<Policy>,
+    usage: Option<(MemberId, Pseudonym, u16, YearUsage)>,
 }
 
 impl Plan {
@@ -153,6 +156,12 @@ impl Plan {
         }
         if let Some((payer, total)) = self.payer_paid {
             state.set_payer_paid(payer, total);
+        }
+        if let Some(policy) = self.policy {
+            state.put_policy(policy);
+        }
+        if let Some((payer, patient, year, usage)) = self.usage {
+            state.set_year_usage(payer, patient, year, usage);
         }
     }
 }
@@ -335,6 +344,21 @@ fn validate<S: StateReader>(
                 ..Plan::default()
             };
             Ok((plan, Effect::PatientRegistered))
+        }
+        Payload::RegisterPolicy { policy } => {
+            let Who::Member(payer) = who else {
+                return Err(not_authorized(payload, "a payer"));
+            };
+            if !payer.roles.is_payer() {
+                return Err(not_authorized(payload, "a payer"));
+            }
+            register_policy(state, &payer.id, policy, payload)
+        }
+        Payload::RecordPayment { claim_id, payment_reference } => {
+            let Who::Member(member) = who else {
+                return Err(not_authorized(payload, "the claim's payer"));
+            };
+            record_payment(state, &member.id, claim_id, payment_reference)
         }
         Payload::AccessBody { bill, purpose: _ } => {
             let reader = match who {
@@ -609,14 +633,41 @@ fn submit_claim<S: StateReader>(
         bills.push(locked);
     }
     check_disclosures(claim, payer)?;
-    let record = Claim {
+    let mut record = Claim {
         submission: claim.clone(),
         filed_by,
         submitted_height: ctx.height,
         status: ClaimStatus::Locked,
+        adjudication: None,
     };
-    let plan = Plan { bills, claim: Some(record), ..Plan::default() };
-    Ok((plan, Effect::ClaimLocked { claim_id, reserved: reserved_total }))
+    let Some(policy) = state.policy(&claim.payer) else {
+        let plan = Plan { bills, claim: Some(record), ..Plan::default() };
+        return Ok((plan, Effect::ClaimLocked { claim_id, reserved: reserved_total }));
+    };
+    let inputs: Vec<ItemInput> = claim
+        .items
+        .iter()
+        .zip(&bills)
+        .map(|(item, bill)| ItemInput {
+            requested: item.amount,
+            issuer: bill.issuer.clone(),
+            bill_total: bill.issue.amounts.total,
+            categories: bill.issue.categories.clone(),
+        })
+        .collect();
+    let year = benefit_year(ctx.timestamp_ms);
+    let adjudication =
+        adjudicate(policy, &inputs, state.year_usage(&claim.payer, &claim.patient, year), year);
+    record.adjudication = Some(adjudication.clone());
+    if !adjudication.auto_approved {
+        let plan = Plan { bills, claim: Some(record), ..Plan::default() };
+        return Ok((plan, Effect::ClaimLocked { claim_id, reserved: reserved_total }));
+    }
+    // Settled in the same transaction: the reservation just made becomes the benefit.
+    let approved: Vec<Fen> = adjudication.items.iter().map(|line| line.benefit).collect();
+    let plan = settlement(state, ctx, &record, bills, &approved, Text::default())?;
+    let total = adjudication.total.benefit;
+    Ok((plan, Effect::ClaimAutoSettled { claim_id, requested: reserved_total, approved: total }))
 }
 
 /// Each disclosure covers a different bill of the claim and is wrapped to the payer's key.
@@ -683,11 +734,30 @@ fn settle_claim<S: StateReader>(
             approved: *amount,
         });
     }
+    let bills = items
+        .iter()
+        .map(|item| state.bill(&item.bill).expect("a claim's bills exist").clone())
+        .collect();
+    let plan = settlement(state, ctx, claim, bills, approved, payment_reference.clone())?;
+    let total = Fen::checked_sum(approved.iter().copied()).expect("each is at most the request");
+    Ok((plan, Effect::ClaimSettled { claim_id: *claim_id, approved: total }))
+}
+
+/// Settles a locked `claim` whose items' bills (as they stand, with the claim reserved) are
+/// `bills`: each request is released and its approved amount reimbursed; the payer's total and,
+/// when the claim was adjudicated, the patient's yearly usage grow by what is paid.
+fn settlement<S: StateReader>(
+    state: &S,
+    ctx: &BlockContext,
+    claim: &Claim,
+    mut bills: Vec<Bill>,
+    approved: &[Fen],
+    payment_reference: Text,
+) -> Result<Plan, Rejection> {
+    let payer = &claim.submission.payer;
     let total = Fen::checked_sum(approved.iter().copied()).expect("each is at most the request");
     let paid = state.payer_paid(payer).checked_add(total).ok_or(Rejection::AmountOverflow)?;
-    let mut bills = Vec::with_capacity(items.len());
-    for (item, amount) in items.iter().zip(approved) {
-        let mut bill = state.bill(&item.bill).expect("a claim's bills exist").clone();
+    for ((item, amount), bill) in claim.submission.items.iter().zip(approved).zip(&mut bills) {
         bill.reserved = bill.reserved.checked_sub(item.amount).expect("a locked claim is reserved");
         bill.reimbursed = bill.reimbursed.checked_add(*amount).expect("within claimable");
         let within =
@@ -697,21 +767,89 @@ fn settle_claim<S: StateReader>(
         #[cfg(feature = "planted-bugs")]
         let within = within || crate::planted::skip_over_claim_check();
         assert!(within, "settlement keeps reimbursed + reserved within claimable");
-        bills.push(bill);
     }
+    let usage = claim.adjudication.as_ref().map(|adjudication| {
+        let patient = claim.submission.patient;
+        let year = adjudication.year;
+        let before = state.year_usage(payer, &patient, year);
+        let after = YearUsage {
+            deductible: Fen(before.deductible.0.saturating_add(adjudication.total.deductible.0)),
+            paid: Fen(before.paid.0.saturating_add(total.0)),
+        };
+        (payer.clone(), patient, year, after)
+    });
     let mut settled = claim.clone();
-    settled.status = ClaimStatus::Settled {
-        approved: approved.to_vec(),
-        payment_reference: payment_reference.clone(),
-        height: ctx.height,
-    };
-    let plan = Plan {
+    settled.status =
+        ClaimStatus::Settled { approved: approved.to_vec(), payment_reference, height: ctx.height };
+    Ok(Plan {
         bills,
         claim: Some(settled),
         payer_paid: Some((payer.clone(), paid)),
+        usage,
         ..Plan::default()
+    })
+}
+
+fn register_policy<S: StateReader>(
+    state: &S,
+    signer: &MemberId,
+    policy: &Policy,
+    payload: &Payload,
+) -> Checked {
+    if policy.payer != *signer {
+        return Err(not_authorized(payload, "the policy's payer"));
+    }
+    policy.validate().map_err(|e| Rejection::InvalidPolicy { reason: e.to_string() })?;
+    let expected = state.policy(signer).map_or(1, |current| current.version.saturating_add(1));
+    if policy.version != expected {
+        return Err(Rejection::PolicyVersionNotNext { expected, got: policy.version });
+    }
+    for hospital in &policy.hospitals {
+        let member = state
+            .member(hospital)
+            .ok_or_else(|| Rejection::UnknownMember { member: hospital.clone() })?;
+        if !member.roles.has(Role::Hospital) {
+            return Err(Rejection::NotAHospital { member: hospital.clone() });
+        }
+    }
+    let effect = Effect::PolicyRegistered { payer: signer.clone(), version: policy.version };
+    Ok((Plan { policy: Some(policy.clone()), ..Plan::default() }, effect))
+}
+
+fn record_payment<S: StateReader>(
+    state: &S,
+    signer: &MemberId,
+    claim_id: &ClaimId,
+    payment_reference: &Text,
+) -> Checked {
+    if payment_reference.as_str().is_empty() {
+        return Err(Rejection::EmptyPaymentReference);
+    }
+    let claim = state.claim(claim_id).ok_or(Rejection::UnknownClaim { claim_id: *claim_id })?;
+    if claim.submission.payer != *signer {
+        return Err(Rejection::NotClaimPayer {
+            claim_id: *claim_id,
+            payer: claim.submission.payer.clone(),
+        });
+    }
+    let ClaimStatus::Settled { approved, payment_reference: recorded, height } = &claim.status
+    else {
+        return Err(Rejection::ClaimNotSettled {
+            claim_id: *claim_id,
+            status: claim.status.name().to_string(),
+        });
     };
-    Ok((plan, Effect::ClaimSettled { claim_id: *claim_id, approved: total }))
+    if !recorded.as_str().is_empty() {
+        return Err(Rejection::PaymentAlreadyRecorded { claim_id: *claim_id });
+    }
+    let mut paid = claim.clone();
+    paid.status = ClaimStatus::Settled {
+        approved: approved.clone(),
+        payment_reference: payment_reference.clone(),
+        height: *height,
+    };
+    let plan = Plan { claim: Some(paid), ..Plan::default() };
+    Ok((plan, Effect::PaymentRecorded { claim_id: *claim_id }))
 }
 
 /// Releases an open claim's reservations and gives it a final `status`.

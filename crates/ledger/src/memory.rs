@@ -1,9 +1,10 @@
 //! An in-memory implementation of the state traits, with an audit of every invariant.
 
 use crate::state::{SignerRef, StateReader, StateWriter};
+use medledger_types::policy::YearUsage;
 use medledger_types::{
     Bill, BillCode, BillId, ChainId, Claim, ClaimId, ClaimStatus, EncryptionKey, Fen, Member,
-    MemberId, Pseudonym, PublicKey, RangeAllocation, TxId,
+    MemberId, Policy, Pseudonym, PublicKey, RangeAllocation, TxId,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,6 +22,8 @@ pub struct MemoryState {
     accepted_txs: HashMap<TxId, u64>,
     expiries: BTreeMap<u64, Vec<TxId>>,
     payer_paid: HashMap<MemberId, Fen>,
+    policies: HashMap<MemberId, Policy>,
+    usage: HashMap<(MemberId, Pseudonym, u16), YearUsage>,
 }
 
 impl MemoryState {
@@ -46,6 +49,8 @@ impl MemoryState {
             accepted_txs: HashMap::new(),
             expiries: BTreeMap::new(),
             payer_paid: HashMap::new(),
+            policies: HashMap::new(),
+            usage: HashMap::new(),
         }
     }
 
@@ -203,6 +208,12 @@ impl StateReader for MemoryState {
     fn payer_paid(&self, payer: &MemberId) -> Fen {
         self.payer_paid.get(payer).copied().unwrap_or(Fen::ZERO)
     }
+    fn policy(&self, payer: &MemberId) -> Option<&Policy> {
+        self.policies.get(payer)
+    }
+    fn year_usage(&self, payer: &MemberId, patient: &Pseudonym, year: u16) -> YearUsage {
+        self.usage.get(&(payer.clone(), *patient, year)).copied().unwrap_or_default()
+    }
 }
 
 impl StateWriter for MemoryState {
@@ -242,5 +253,11 @@ impl StateWriter for MemoryState {
     }
     fn set_payer_paid(&mut self, payer: MemberId, total: Fen) {
         self.payer_paid.insert(payer, total);
+    }
+    fn put_policy(&mut self, policy: Policy) {
+        self.policies.insert(policy.payer.clone(), policy);
+    }
+    fn set_year_usage(&mut self, payer: MemberId, patient: Pseudonym, year: u16, usage: YearUsage) {
+        self.usage.insert((payer, patient, year), usage);
     }
 }

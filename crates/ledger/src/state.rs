@@ -4,8 +4,9 @@
 //! will back the same traits with durable storage. Readers hand out references, so an
 //! implementation keeps its working set in memory and persists the writes it receives.
 
+use medledger_types::policy::YearUsage;
 use medledger_types::{
-    Bill, BillCode, BillId, ChainId, Claim, ClaimId, EncryptionKey, Fen, Member, MemberId,
+    Bill, BillCode, BillId, ChainId, Claim, ClaimId, EncryptionKey, Fen, Member, MemberId, Policy,
     Pseudonym, PublicKey, RangeAllocation, TxId,
 };
 
@@ -44,6 +45,10 @@ pub trait StateReader {
     fn tx_accepted(&self, id: &TxId) -> bool;
     /// Total paid so far by a payer.
     fn payer_paid(&self, payer: &MemberId) -> Fen;
+    /// The payer's policy in force (its newest version), if it registered one.
+    fn policy(&self, payer: &MemberId) -> Option<&Policy>;
+    /// What a patient has used of a payer's policy in a benefit year (zero if nothing).
+    fn year_usage(&self, payer: &MemberId, patient: &Pseudonym, year: u16) -> YearUsage;
 }
 
 /// Write access to the ledger state. Only the state machine writes, and only whole values.
@@ -67,4 +72,8 @@ pub trait StateWriter: StateReader {
     fn forget_txs_expiring_before(&mut self, height: u64);
     /// Sets a payer's total paid.
     fn set_payer_paid(&mut self, payer: MemberId, total: Fen);
+    /// Puts a payer's policy in force, replacing the previous version.
+    fn put_policy(&mut self, policy: Policy);
+    /// Sets what a patient has used of a payer's policy in a benefit year.
+    fn set_year_usage(&mut self, payer: MemberId, patient: Pseudonym, year: u16, usage: YearUsage);
 }

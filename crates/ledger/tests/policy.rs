@@ -203,7 +203,7 @@ proptest! {
             if items.is_empty() {
                 continue;
             }
-            let got = adjudicate(&policies[payer], &items, usage[payer]);
+            let got = adjudicate(&policies[payer], &items, usage[payer], 2026);
             check(&policies[payer], &items, usage[payer], &got);
             // Settled at the benefit: the rest of each request is released.
             for (b, line) in claimed.iter().zip(&got.items) {
@@ -252,7 +252,7 @@ fn a_simple_claim_is_adjudicated_as_a_claims_clerk_would() {
             CategoryAmount { category: ChargeCategory::WesternMedicine, amount: Fen(6_700) },
         ],
     };
-    let got = adjudicate(&policy, std::slice::from_ref(&item), YearUsage::default());
+    let got = adjudicate(&policy, std::slice::from_ref(&item), YearUsage::default(), 2026);
     // Eligible 97.00, deductible 10.00, net 87.00 × (30.00×70% + 67.00×50%) / 97.00 = 48.88 (rounded down).
     assert_eq!(got.total.eligible, Fen(9_700));
     assert_eq!(got.total.deductible, Fen(1_000));
@@ -262,13 +262,13 @@ fn a_simple_claim_is_adjudicated_as_a_claims_clerk_would() {
 
     // The deductible is yearly: the next claim bears none of it.
     let usage = YearUsage { deductible: Fen(1_000), paid: got.total.benefit };
-    let again = adjudicate(&policy, std::slice::from_ref(&item), usage);
+    let again = adjudicate(&policy, std::slice::from_ref(&item), usage, 2026);
     assert_eq!(again.total.deductible, Fen::ZERO);
     assert_eq!(again.total.benefit, Fen(5_450));
 
     // Another hospital's bill is not covered; a claim over the ceiling waits for the payer.
     let other = ItemInput { issuer: member("childrens-hospital"), ..item.clone() };
-    assert_eq!(adjudicate(&policy, &[other], usage).total.benefit, Fen::ZERO);
+    assert_eq!(adjudicate(&policy, &[other], usage, 2026).total.benefit, Fen::ZERO);
     let big = ItemInput {
         requested: Fen(97_000),
         bill_total: Fen(97_000),
@@ -278,7 +278,7 @@ fn a_simple_claim_is_adjudicated_as_a_claims_clerk_would() {
         }],
         ..item
     };
-    let big = adjudicate(&policy, &[big], usage);
+    let big = adjudicate(&policy, &[big], usage, 2026);
     assert_eq!(big.total.benefit, Fen(67_900));
     assert!(!big.auto_approved, "67,900 fen is over the 20,000 ceiling");
 }

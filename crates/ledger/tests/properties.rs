@@ -499,7 +499,7 @@ fn run_case(blocks: &[Vec<Op>]) -> Result<(), TestCaseError> {
             ops.iter().filter_map(|op| h.build(op, &model, height)).collect();
         let ctx = BlockContext { height, timestamp_ms: 1_000 * height };
         let receipts = execute_block(&mut state, &ctx, &txs);
-        let expected = model.apply_block(height, &txs);
+        let expected = model.apply_block(height, ctx.timestamp_ms, &txs);
         for (got, want) in receipts.iter().zip(&expected) {
             prop_assert_eq!(got, want, "receipt differs from the model at height {}", height);
         }
@@ -562,7 +562,7 @@ fn workload_reaches_acceptances_and_every_common_rejection() {
             h.f.expires_at_height = height + 3;
             let txs: Vec<Transaction> =
                 ops.iter().filter_map(|op| h.build(op, &model, height)).collect();
-            for receipt in model.apply_block(height, &txs) {
+            for receipt in model.apply_block(height, 1_000 * height, &txs) {
                 let key = match receipt.outcome {
                     medledger_types::Outcome::Accepted(effect) => {
                         format!("{effect:?}").split([' ', '{']).next().unwrap().to_string()

@@ -87,7 +87,10 @@ fn planted_wrong_chain_id_bug_executes_a_foreign_transaction() {
     assert_eq!(planted[0].outcome, Outcome::Accepted(Effect::BillsIssued { count: 1 }));
     assert!(state.bill(&b).is_some(), "the foreign issuance took effect");
     let mut model = medledger_model::Model::new(&w.c.genesis);
-    assert_eq!(model.apply_block(ctx.height, &[tx])[0].outcome.code(), "wrong_chain_id");
+    assert_eq!(
+        model.apply_block(ctx.height, ctx.timestamp_ms, &[tx])[0].outcome.code(),
+        "wrong_chain_id"
+    );
 }
 
 #[test]

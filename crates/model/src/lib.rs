@@ -6,14 +6,21 @@
 //! the order of checks documented in `medledger-ledger`, and shares only the data types with
 //! the real ledger, so a bug in the real ledger's bookkeeping shows up as a different receipt.
 //! (After TigerBeetle's auditor and redb's fuzzer, which keep a simple model in step.)
+//!
+//! Adjudication under a payer's policy uses the shared `policy::adjudicate`, which has its own
+//! property test against a reference calculation; what the model keeps independent is the
+//! bookkeeping around it: a patient's yearly usage is never stored but summed from the settled
+//! claims every time, and policy versions are counted from the list of every one registered.
 
 use medledger_crypto::Namespace;
 use medledger_types::claim::{consent_to_submit, consent_to_withdraw};
 use medledger_types::limits::{BILL_CLAIMS_MAX, BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
+use medledger_types::policy::{ItemInput, YearUsage, adjudicate, benefit_year};
 use medledger_types::{
-    BillId, BillNumber, ChainId, ClaimId, ClaimItem, ClaimSubmission, Effect, EncryptionKey, Fen,
-    Genesis, MemberId, Outcome, PatientConsent, Payload, Pseudonym, PublicKey, RangeAllocation,
-    Receipt, Rejection, Role, Roles, SealedBody, Text, Transaction, TxId,
+    Adjudication, BillId, BillNumber, CategoryAmount, ChainId, ClaimId, ClaimItem, ClaimSubmission,
+    Effect, EncryptionKey, Fen, Genesis, MemberId, Outcome, PatientConsent, Payload, Policy,
+    Pseudonym, PublicKey, RangeAllocation, Receipt, Rejection, Role, Roles, SealedBody, Text,
+    Transaction, TxId,
 };
 
 /// A member in the model.
@@ -38,6 +45,10 @@ pub struct ModelBill {
     pub patient: Pseudonym,
     /// Patient-pay amount.
     pub patient_pay: Fen,
+    /// The bill's total.
+    pub total: Fen,
+    /// Its public category totals.
+    pub categories: Vec<CategoryAmount>,
     /// Set for red bills: the bill reversed.
     pub reverses: Option<BillId>,
     /// Set when voided: the red bill.
@@ -70,6 +81,10 @@ pub struct ModelClaim {
     pub items: Vec<ClaimItem>,
     /// Status.
     pub status: ModelStatus,
+    /// The adjudication under the payer's policy, if it had one.
+    pub adjudication: Option<Adjudication>,
+    /// The payment reference, once recorded (settled claims only).
+    pub payment_reference: Option<Text>,
 }
 
 /// The model ledger.
@@ -85,6 +100,9 @@ pub struct Model {
     /// Every claim, in submission order.
     pub claims: Vec<ModelClaim>,
     accepted: Vec<(TxId, u64)>,
+    /// Every policy version registered, in order.
+    policies: Vec<Policy>,
+    timestamp_ms: u64,
 }
 
 enum Signer {
@@ -140,6 +158,8 @@ impl Model {
                             [usize::try_from(n).map_or(0, |n| n % genesis.patients.len())]
                         .pseudonym,
                         patient_pay: Fen(s.amount_fen),
+                        total: Fen(s.amount_fen),
+                        categories: Vec::new(),
                         reverses: None,
                         voided_by: None,
                         has_body: false,
@@ -148,6 +168,8 @@ impl Model {
                 .collect(),
             claims: Vec::new(),
             accepted: Vec::new(),
+            policies: Vec::new(),
+            timestamp_ms: genesis.genesis_time_ms,
         }
     }
 
@@ -184,6 +206,29 @@ impl Model {
             }
         }
         Fen(sum)
+    }
+
+    /// The payer's newest policy.
+    pub fn policy(&self, payer: &MemberId) -> Option<&Policy> {
+        self.policies.iter().rev().find(|p| &p.payer == payer)
+    }
+
+    /// What a patient used of a payer's policy in `year`: summed over the settled claims
+    /// adjudicated in that year.
+    pub fn year_usage(&self, payer: &MemberId, patient: &Pseudonym, year: u16) -> YearUsage {
+        let mut usage = YearUsage::default();
+        for claim in &self.claims {
+            if let (ModelStatus::Settled(approved), Some(adjudication)) =
+                (&claim.status, &claim.adjudication)
+                && &claim.payer == payer
+                && claim.patient == *patient
+                && adjudication.year == year
+            {
+                usage.deductible.0 += adjudication.total.deductible.0;
+                usage.paid.0 += approved.iter().map(|a| a.0).sum::<u64>();
+            }
+        }
+        usage
     }
 
     /// Total paid by a payer.
@@ -274,10 +319,17 @@ impl Model {
             .any(|r| &r.hospital == hospital && r.code == bill.code && r.contains(bill.number))
     }
 
-    /// Applies one block and returns a receipt per transaction.
-    pub fn apply_block(&mut self, height: u64, txs: &[Transaction]) -> Vec<Receipt> {
+    /// Applies the block at `height`, with consensus time `timestamp_ms`, and returns a receipt
+    /// per transaction.
+    pub fn apply_block(
+        &mut self,
+        height: u64,
+        timestamp_ms: u64,
+        txs: &[Transaction],
+    ) -> Vec<Receipt> {
         assert_eq!(height, self.height + 1);
         self.height = height;
+        self.timestamp_ms = timestamp_ms;
         self.accepted.retain(|(_, expiry)| *expiry >= height);
         txs.iter()
             .map(|tx| {
@@ -438,6 +490,8 @@ impl Model {
                         issuer: hospital.clone(),
                         patient: b.patient,
                         patient_pay: b.amounts.patient_pay,
+                        total: b.amounts.total,
+                        categories: b.categories.clone(),
                         reverses: None,
                         voided_by: None,
                         has_body: true,
@@ -554,17 +608,55 @@ impl Model {
                     }
                 }
                 Self::check_disclosures(claim, payer)?;
-                self.claims.push(ModelClaim {
+                let reserved = Fen(claim.items.iter().map(|i| i.amount.0).sum());
+                let mut record = ModelClaim {
                     id: claim.claim_id,
                     payer: claim.payer.clone(),
                     patient: claim.patient,
                     items: claim.items.clone(),
                     status: ModelStatus::Locked,
-                });
-                let reserved = Fen(claim.items.iter().map(|i| i.amount.0).sum());
-                Ok(Effect::ClaimLocked { claim_id: claim.claim_id, reserved })
+                    adjudication: None,
+                    payment_reference: None,
+                };
+                let mut effect = Effect::ClaimLocked { claim_id: claim.claim_id, reserved };
+                if let Some(policy) = self.policy(&claim.payer) {
+                    let inputs: Vec<ItemInput> = claim
+                        .items
+                        .iter()
+                        .map(|item| {
+                            let b = self.bill(item.bill).unwrap();
+                            ItemInput {
+                                requested: item.amount,
+                                issuer: b.issuer.clone(),
+                                bill_total: b.total,
+                                categories: b.categories.clone(),
+                            }
+                        })
+                        .collect();
+                    let year = benefit_year(self.timestamp_ms);
+                    let usage = self.year_usage(&claim.payer, &claim.patient, year);
+                    let adjudication = adjudicate(policy, &inputs, usage, year);
+                    if adjudication.auto_approved {
+                        let total = adjudication.total.benefit;
+                        if self.paid_by(&claim.payer).0.checked_add(total.0).is_none() {
+                            return Err(Rejection::AmountOverflow);
+                        }
+                        record.status = ModelStatus::Settled(
+                            adjudication.items.iter().map(|l| l.benefit).collect(),
+                        );
+                        record.payment_reference = Some(Text::default());
+                        effect = Effect::ClaimAutoSettled {
+                            claim_id: claim.claim_id,
+                            requested: reserved,
+                            approved: total,
+                        };
+                    }
+                    record.adjudication = Some(adjudication);
+                }
+                self.claims.push(record);
+                Ok(effect)
             }
-            Payload::SettleClaim { claim_id, approved, payment_reference: _ } => {
+            Payload::SettleClaim { claim_id, approved, payment_reference } => {
                 let Signer::Member(m) = signer else {
                     return Err(auth(payload, "the claim's payer"));
                 };
@@ -590,6 +682,7 @@ impl Model {
                     return Err(Rejection::AmountOverflow);
                 }
                 self.claims[c].status = ModelStatus::Settled(approved.clone());
+                self.claims[c].payment_reference = Some(payment_reference.clone());
                 Ok(Effect::ClaimSettled { claim_id: *claim_id, approved: Fen(total) })
             }
             Payload::RejectClaim { claim_id, reason } => {
@@ -670,6 +763,72 @@ impl Model {
                     return Err(Rejection::NoBody { bill: *bill });
                 }
                 Ok(Effect::BodyAccessed { bill: *bill })
+            }
+            Payload::RegisterPolicy { policy } => {
+                let payer = match signer {
+                    Signer::Member(m)
+                        if self.members[m].roles.has(Role::SocialSecurity)
+                            || self.members[m].roles.has(Role::Insurer) =>
+                    {
+                        self.members[m].id.clone()
+                    }
+                    _ => return Err(auth(payload, "a payer")),
+                };
+                if policy.payer != payer {
+                    return Err(auth(payload, "the policy's payer"));
+                }
+                if let Err(e) = policy.validate() {
+                    return Err(Rejection::InvalidPolicy { reason: e.to_string() });
+                }
+                let registered = self.policies.iter().filter(|p| p.payer == payer).count();
+                let expected = u32::try_from(registered + 1).unwrap();
+                if policy.version != expected {
+                    return Err(Rejection::PolicyVersionNotNext { expected, got: policy.version });
+                }
+                for hospital in &policy.hospitals {
+                    let Some(h) = self.member(hospital) else {
+                        return Err(Rejection::UnknownMember { member: hospital.clone() });
+                    };
+                    if !self.members[h].roles.has(Role::Hospital) {
+                        return Err(Rejection::NotAHospital { member: hospital.clone() });
+                    }
+                }
+                self.policies.push(policy.clone());
+                Ok(Effect::PolicyRegistered { payer, version: policy.version })
+            }
+            Payload::RecordPayment { claim_id, payment_reference } => {
+                let Signer::Member(m) = signer else {
+                    return Err(auth(payload, "the claim's payer"));
+                };
+                if payment_reference.as_str().is_empty() {
+                    return Err(Rejection::EmptyPaymentReference);
+                }
+                let Some(c) = self.claims.iter().position(|c| c.id == *claim_id) else {
+                    return Err(Rejection::UnknownClaim { claim_id: *claim_id });
+                };
+                if self.claims[c].payer != self.members[m].id {
+                    return Err(Rejection::NotClaimPayer {
+                        claim_id: *claim_id,
+                        payer: self.claims[c].payer.clone(),
+                    });
+                }
+                let status = match &self.claims[c].status {
+                    ModelStatus::Settled(_) => None,
+                    ModelStatus::Locked => Some("locked"),
+                    ModelStatus::Closed(status) => Some(*status),
+                };
+                if let Some(status) = status {
+                    return Err(Rejection::ClaimNotSettled {
+                        claim_id: *claim_id,
+                        status: status.to_string(),
+                    });
+                }
+                if self.claims[c].payment_reference.as_ref().is_some_and(|r| !r.as_str().is_empty())
+                {
+                    return Err(Rejection::PaymentAlreadyRecorded { claim_id: *claim_id });
+                }
+                self.claims[c].payment_reference = Some(payment_reference.clone());
+                Ok(Effect::PaymentRecorded { claim_id: *claim_id })
             }
         }
     }

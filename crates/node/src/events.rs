@@ -99,7 +99,32 @@ fn tx_event(state: &MemoryState, tx: &Transaction, receipt: &Receipt) -> Option<
                 payer,
                 patient,
                 approved: *approved,
+                auto: false,
             })
+        }
+        (Effect::ClaimAutoSettled { claim_id, approved, .. }, _) => {
+            let (payer, patient) = claim_parties(claim_id)?;
+            Some(Event::ClaimSettled {
+                tx_id,
+                claim_id: *claim_id,
+                payer,
+                patient,
+                approved: *approved,
+                auto: true,
+            })
+        }
+        (Effect::PaymentRecorded { claim_id }, Payload::RecordPayment { payment_reference, .. }) => {
+            let (payer, patient) = claim_parties(claim_id)?;
+            Some(Event::PaymentRecorded {
+                tx_id,
+                claim_id: *claim_id,
+                payer,
+                patient,
+                payment_reference: payment_reference.clone(),
+            })
+        }
+        (Effect::PolicyRegistered { payer, version }, _) => {
+            Some(Event::PolicyRegistered { tx_id, payer: payer.clone(), version: *version })
         }
         (Effect::ClaimRejected { claim_id, released }, _) => {
             let (payer, patient) = claim_parties(claim_id)?;

@@ -116,12 +116,14 @@ fn world() -> World {
             payment_reference: Text::new("SSB-2026-000001").unwrap(),
             height: 6,
         },
+        adjudication: None,
     }));
     records.push(Record::Claim(Claim {
         submission: claim(claim_id(2), &c.insurers[0].id, p0, &[(c.bill_id(0, 3), 1_000)]),
         filed_by: Some(c.platform.id.clone()),
         submitted_height: 5,
         status: ClaimStatus::Locked,
+        adjudication: None,
     }));
     for n in 0..FILLER_BILLS {
         records.push(Record::Bill(issued(&c, 100 + n, 500, BillKind::Normal)));

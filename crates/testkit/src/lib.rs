@@ -11,8 +11,9 @@ pub use medledger_privacy::EncryptionSecret;
 use medledger_types::{
     BillAmounts, BillCode, BillId, BillIssue, BillNumber, BodyNonce, CategoryAmount, ChainId,
     ChargeCategory, ClaimId, ClaimItem, ClaimSubmission, Digest, Disclosure, EncryptionKey, Fen,
-    Genesis, GenesisMember, GenesisPatient, KeyWrap, MemberId, PatientConsent, Payload, Pseudonym,
-    RangeAllocation, Role, Roles, SealedBody, Text, Transaction, TxBody, VisitType, WrappedKey,
+    Genesis, GenesisMember, GenesisPatient, KeyWrap, MemberId, PatientConsent, Payload, Policy,
+    Pseudonym, RangeAllocation, Role, Roles, SealedBody, Text, Transaction, TxBody, VisitType,
+    WrappedKey,
 };
 
 /// A member and its signing key.
@@ -434,6 +435,31 @@ impl TxFactory {
 /// The demo consortium on `chain_id`, and one signed transaction of every payload type (named
 /// by payload), built from fixed keys: the wire-format golden vectors and the API's schema tests
 /// share them.
+/// A payer's first policy, shaped like a city's basic medical insurance: 70% of examinations
+/// and treatment, 60% of medicines, 50% of anything else; a 10-yuan yearly deductible; 5,000
+/// yuan a claim, 50,000 a year; claims paying up to 500 yuan settle by themselves.
+pub fn sample_policy(payer: &MemberId, hospitals: &[MemberId]) -> Policy {
+    use medledger_types::CategoryCoverage;
+    let ratio = |category, ratio_bp| CategoryCoverage { category, ratio_bp };
+    Policy {
+        payer: payer.clone(),
+        version: 1,
+        coverage: vec![
+            ratio(ChargeCategory::Consultation, 7_000),
+            ratio(ChargeCategory::Examination, 7_000),
+            ratio(ChargeCategory::Treatment, 7_000),
+            ratio(ChargeCategory::WesternMedicine, 6_000),
+            ratio(ChargeCategory::ChineseMedicine, 6_000),
+            ratio(ChargeCategory::Other, 5_000),
+        ],
+        deductible_yearly: Fen(1_000),
+        claim_cap: Fen(500_000),
+        yearly_cap: Fen(5_000_000),
+        hospitals: hospitals.to_vec(),
+        auto_approve_max: Fen(50_000),
+    }
+}
+
 pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transaction)>) {
     let c = Consortium::demo(chain_id, 2);
     let mut f = TxFactory::new(c.chain_id().clone(), 1_000);
@@ -540,6 +566,28 @@ pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transact
             f.sign(
                 &c.regulator.key,
                 Payload::AccessBody { bill: b2, purpose: Text::new("audit 2026-17").unwrap() },
+            ),
+        ),
+        (
+            "register_policy",
+            f.sign(
+                &c.social_security.key,
+                Payload::RegisterPolicy {
+                    policy: sample_policy(
+                        &c.social_security.id,
+                        &c.hospitals.iter().map(|h| h.id.clone()).collect::<Vec<_>>(),
+                    ),
+                },
+            ),
+        ),
+        (
+            "record_payment",
+            f.sign(
+                &c.social_security.key,
+                Payload::RecordPayment {
+                    claim_id: claim_id(1),
+                    payment_reference: Text::new("SSB-2026-000002").unwrap(),
+                },
             ),
         ),
     ];

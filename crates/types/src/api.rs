@@ -206,6 +206,33 @@ pub enum Event {
         patient: Pseudonym,
         /// The amount paid.
         approved: Fen,
+        /// Whether the ledger settled it by the payer's policy in the very transaction that
+        /// submitted it (then `tx_id` is the submission, and the payer still records the
+        /// payment's reference with `record_payment`).
+        #[serde(default)]
+        auto: bool,
+    },
+    /// The payer recorded the payment of a claim the ledger settled by its policy.
+    PaymentRecorded {
+        /// The transaction.
+        tx_id: TxId,
+        /// The claim.
+        claim_id: ClaimId,
+        /// The payer.
+        payer: MemberId,
+        /// The patient.
+        patient: Pseudonym,
+        /// The payer's payment reference.
+        payment_reference: Text,
+    },
+    /// A payer registered a version of its claim policy.
+    PolicyRegistered {
+        /// The transaction.
+        tx_id: TxId,
+        /// The payer.
+        payer: MemberId,
+        /// The version now in force.
+        version: u32,
     },
     /// A claim was refused by its payer.
     ClaimRejected {
@@ -289,6 +316,8 @@ impl Event {
             Event::ClaimSettled { .. } => "claim_settled",
             Event::ClaimRejected { .. } => "claim_rejected",
             Event::ClaimWithdrawn { .. } => "claim_withdrawn",
+            Event::PaymentRecorded { .. } => "payment_recorded",
+            Event::PolicyRegistered { .. } => "policy_registered",
             Event::BodyAccessed { .. } => "body_accessed",
             Event::TxRejected { .. } => "tx_rejected",
             Event::Block { .. } => "block",
@@ -296,13 +325,15 @@ impl Event {
     }
 
     /// Every type name.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 11] = [
         "bills_issued",
         "bill_voided",
         "claim_submitted",
         "claim_settled",
         "claim_rejected",
         "claim_withdrawn",
+        "payment_recorded",
+        "policy_registered",
         "body_accessed",
         "tx_rejected",
         "block",
@@ -425,8 +456,13 @@ impl EventFilter {
             Event::ClaimSubmitted { payer, patient, .. }
             | Event::ClaimSettled { payer, patient, .. }
             | Event::ClaimRejected { payer, patient, .. }
-            | Event::ClaimWithdrawn { payer, patient, .. } => {
+            | Event::ClaimWithdrawn { payer, patient, .. }
+            | Event::PaymentRecorded { payer, patient, .. } => {
                 (self.issuer.is_none() && payer_ok(payer) && patient_ok(patient))
+                    .then(|| event.clone())
+            }
+            Event::PolicyRegistered { payer, .. } => {
+                (self.issuer.is_none() && self.patient.is_none() && payer_ok(payer))
                     .then(|| event.clone())
             }
             Event::BodyAccessed { issuer, patient, .. } => {

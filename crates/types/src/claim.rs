@@ -5,6 +5,7 @@ use crate::codec_util::read_vec;
 use crate::ids::{BillId, ChainId, ClaimId, MemberId, Pseudonym, Text};
 use crate::limits::CLAIM_BILLS_MAX;
 use crate::money::Fen;
+use crate::policy::Adjudication;
 use bytes::BufMut;
 use commonware_codec::{Buf, Encode, EncodeSize, Error, Read, Write};
 use medledger_crypto::{PublicKey, Signature, SigningKey};
@@ -139,7 +140,8 @@ pub enum ClaimStatus {
     Settled {
         /// Approved amount per item, in item order (each at most the requested amount).
         approved: Vec<Fen>,
-        /// The payer's payment reference.
+        /// The payer's payment reference. Empty for a claim the ledger settled by the payer's
+        /// policy until the payer records its payment (`record_payment`).
         payment_reference: Text,
         /// Height of the settling block.
         height: u64,
@@ -236,6 +238,10 @@ pub struct Claim {
     pub submitted_height: u64,
     /// Where it stands.
     pub status: ClaimStatus,
+    /// The payer's policy applied when the claim was accepted, if the payer had registered one:
+    /// the settlement when `auto_approved`, otherwise the recommendation for the payer.
+    #[serde(default)]
+    pub adjudication: Option<Adjudication>,
 }
 
 codec_struct!(Claim {
@@ -243,6 +249,7 @@ codec_struct!(Claim {
     filed_by: Option<MemberId>,
     submitted_height: u64,
     status: ClaimStatus,
+    adjudication: Option<Adjudication>,
 });
 
 impl Claim {

@@ -443,6 +443,13 @@ impl Text {
     }
 }
 
+impl Default for Text {
+    /// The empty text.
+    fn default() -> Self {
+        Self(String::new())
+    }
+}
+
 impl std::str::FromStr for Text {
     type Err = IdError;
     fn from_str(text: &str) -> Result<Self, IdError> {

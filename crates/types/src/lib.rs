@@ -20,6 +20,7 @@ pub mod member;
 pub mod money;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod policy;
 pub mod receipt;
 pub mod tx;
 
@@ -35,6 +36,7 @@ pub use ids::{
 };
 pub use member::{Member, Role, Roles};
 pub use money::Fen;
+pub use policy::{Adjudication, CategoryCoverage, Lines, Policy};
 pub use receipt::{Effect, Outcome, Receipt, Rejection};
 pub use tx::{Payload, Transaction, TxBody};
 

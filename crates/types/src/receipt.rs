@@ -81,6 +81,28 @@ pub enum Effect {
         /// The total reserved.
         reserved: Fen,
     },
+    /// A claim was accepted and settled in the same transaction by the payer's policy (its
+    /// benefit was within the auto-approve ceiling); the rest of the request was released.
+    ClaimAutoSettled {
+        /// The claim.
+        claim_id: ClaimId,
+        /// The total requested (locked, then released).
+        requested: Fen,
+        /// The total paid (the adjudicated benefit).
+        approved: Fen,
+    },
+    /// A payer registered a version of its policy.
+    PolicyRegistered {
+        /// The payer.
+        payer: MemberId,
+        /// The version now in force.
+        version: u32,
+    },
+    /// A payer recorded the payment of a claim the ledger settled by its policy.
+    PaymentRecorded {
+        /// The claim.
+        claim_id: ClaimId,
+    },
     /// A claim was paid.
     ClaimSettled {
         /// The claim.
@@ -472,6 +494,38 @@ pub enum Rejection {
         approved: Fen,
     },
 
+    /// The policy is inconsistent (the reason names the field).
+    #[error("invalid policy: {reason}")]
+    InvalidPolicy {
+        /// What is wrong, naming the field.
+        reason: String,
+    },
+    /// Policy versions go 1, 2, 3, … per payer, with no gap and no reuse.
+    #[error("policy version {got} is not the next one, {expected}")]
+    PolicyVersionNotNext {
+        /// The version the ledger expects.
+        expected: u32,
+        /// The version given.
+        got: u32,
+    },
+    /// Only a settled claim has a payment to record.
+    #[error("claim {claim_id} is {status}, not settled: there is no payment to record")]
+    ClaimNotSettled {
+        /// The claim.
+        claim_id: ClaimId,
+        /// Its status's name.
+        status: String,
+    },
+    /// The claim's payment reference is already on the ledger.
+    #[error("the payment of claim {claim_id} is already recorded")]
+    PaymentAlreadyRecorded {
+        /// The claim.
+        claim_id: ClaimId,
+    },
+    /// A payment record without a reference records nothing.
+    #[error("the payment reference is empty")]
+    EmptyPaymentReference,
+
     /// A running total (a payer's total paid) would overflow.
     #[error("amount overflow in a running total")]
     AmountOverflow,
@@ -528,6 +582,16 @@ impl std::fmt::Display for Effect {
             }
             Effect::ClaimSettled { claim_id, approved } => {
                 write!(f, "claim {claim_id} settled, {approved} paid")
+            }
+            Effect::ClaimAutoSettled { claim_id, requested, approved } => write!(
+                f,
+                "claim {claim_id} settled by the payer's policy: {approved} paid of {requested} asked"
+            ),
+            Effect::PolicyRegistered { payer, version } => {
+                write!(f, "policy version {version} of {payer} registered")
+            }
+            Effect::PaymentRecorded { claim_id } => {
+                write!(f, "payment of claim {claim_id} recorded")
             }
             Effect::ClaimRejected { claim_id, released } => {
                 write!(f, "claim {claim_id} rejected, {released} released")

@@ -26,6 +26,7 @@ use crate::ids::{
 };
 use crate::limits::{ISSUE_BATCH_BILLS_MAX, TX_BYTES_MAX};
 use crate::money::Fen;
+use crate::policy::Policy;
 use bytes::{BufMut, Bytes};
 use commonware_codec::{Buf, Copying, DecodeExt, Encode, EncodeSize, Error, Read, Write};
 use medledger_crypto::{Domain, Namespace, PublicKey, Signature, SignedMessage, SigningKey, hash};
@@ -118,6 +119,19 @@ pub enum Payload {
         /// Why (a case or audit reference; never patient data).
         purpose: Text,
     },
+    /// A payer registers the next version of its claim policy; claims accepted from the next
+    /// transaction on are adjudicated under it.
+    RegisterPolicy {
+        /// The policy; its payer must be the signer and its version the next one.
+        policy: Policy,
+    },
+    /// The payer records the payment reference of a claim the ledger settled by its policy.
+    RecordPayment {
+        /// The claim.
+        claim_id: ClaimId,
+        /// The payer's payment reference (not empty).
+        payment_reference: Text,
+    },
 }
 
 impl Payload {
@@ -135,6 +149,8 @@ impl Payload {
             Payload::FreezeMember { .. } => "freeze_member",
             Payload::UnfreezeMember { .. } => "unfreeze_member",
             Payload::AccessBody { .. } => "access_body",
+            Payload::RegisterPolicy { .. } => "register_policy",
+            Payload::RecordPayment { .. } => "record_payment",
         }
     }
 
@@ -151,6 +167,8 @@ impl Payload {
             Payload::FreezeMember { .. } => 9,
             Payload::UnfreezeMember { .. } => 10,
             Payload::AccessBody { .. } => 11,
+            Payload::RegisterPolicy { .. } => 12,
+            Payload::RecordPayment { .. } => 13,
         }
     }
 }
@@ -202,6 +220,11 @@ impl Write for Payload {
                 bill.write(buf);
                 purpose.write(buf);
             }
+            Payload::RegisterPolicy { policy } => policy.write(buf),
+            Payload::RecordPayment { claim_id, payment_reference } => {
+                claim_id.write(buf);
+                payment_reference.write(buf);
+            }
         }
     }
 }
@@ -234,6 +257,10 @@ impl EncodeSize for Payload {
                 member.encode_size()
             }
             Payload::AccessBody { bill, purpose } => bill.encode_size() + purpose.encode_size(),
+            Payload::RegisterPolicy { policy } => policy.encode_size(),
+            Payload::RecordPayment { claim_id, payment_reference } => {
+                claim_id.encode_size() + payment_reference.encode_size()
+            }
         }
     }
 }
@@ -272,6 +299,8 @@ impl Read for Payload {
             9 => Payload::FreezeMember { member: r(buf)? },
             10 => Payload::UnfreezeMember { member: r(buf)? },
             11 => Payload::AccessBody { bill: r(buf)?, purpose: r(buf)? },
+            12 => Payload::RegisterPolicy { policy: r(buf)? },
+            13 => Payload::RecordPayment { claim_id: r(buf)?, payment_reference: r(buf)? },
             other => return Err(Error::InvalidEnum(other)),
         })
     }

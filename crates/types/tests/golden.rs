@@ -8,6 +8,7 @@
 
 use commonware_codec::{Copying, EncodeSize};
 use medledger_testkit::{Consortium, TxFactory, bill, claim, claim_id};
+use medledger_types::{Adjudication, Lines};
 use medledger_types::{
     Bill, BillKind, CategoryAmount, ChargeCategory, Claim, ClaimStatus, DecodeExt, Encode, Fen,
     Payload, Text, Transaction,
@@ -178,6 +179,20 @@ fn record_vectors() -> Vec<(&'static str, Record)> {
         filed_by: filed_by.cloned(),
         submitted_height: 9,
         status,
+        adjudication: None,
+    };
+    let lines = |submitted, eligible, deductible, benefit| Lines {
+        submitted: Fen(submitted),
+        eligible: Fen(eligible),
+        deductible: Fen(deductible),
+        benefit: Fen(benefit),
+    };
+    let adjudication = |auto_approved| Adjudication {
+        policy_version: 3,
+        year: 2026,
+        items: vec![lines(2_500, 2_500, 1_000, 1_050), lines(3_000, 0, 0, 0)],
+        total: lines(5_500, 2_500, 1_000, 1_050),
+        auto_approved,
     };
     vec![
         ("bill_valid", Record::Bill(fresh)),
@@ -204,6 +219,27 @@ fn record_vectors() -> Vec<(&'static str, Record)> {
             )),
         ),
         ("claim_withdrawn", Record::Claim(claim_with(None, ClaimStatus::Withdrawn { height: 14 }))),
+        (
+            "claim_locked_with_recommendation",
+            Record::Claim(Claim {
+                adjudication: Some(adjudication(false)),
+                ..claim_with(None, ClaimStatus::Locked)
+            }),
+        ),
+        (
+            "claim_auto_settled_awaiting_payment",
+            Record::Claim(Claim {
+                adjudication: Some(adjudication(true)),
+                ..claim_with(
+                    None,
+                    ClaimStatus::Settled {
+                        approved: vec![Fen(1_050), Fen(0)],
+                        payment_reference: Text::default(),
+                        height: 9,
+                    },
+                )
+            }),
+        ),
     ]
 }
 

@@ -85,6 +85,8 @@ impl Recorder {
                     | Event::ClaimSettled { tx_id, .. }
                     | Event::ClaimRejected { tx_id, .. }
                     | Event::ClaimWithdrawn { tx_id, .. }
+                    | Event::PaymentRecorded { tx_id, .. }
+                    | Event::PolicyRegistered { tx_id, .. }
                     | Event::BodyAccessed { tx_id, .. } => (*tx_id, true, None, 0),
                     Event::TxRejected { tx_id, code, .. } => (*tx_id, false, Some(code.clone()), 0),
                     Event::Block { .. } => continue,

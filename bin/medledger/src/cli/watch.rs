@@ -92,8 +92,17 @@ fn line(envelope: &EventEnvelope) -> String {
              {reserved} reserved on {} bill(s)",
             bills.len()
         ),
-        Event::ClaimSettled { claim_id, payer, approved, .. } => {
+        Event::ClaimSettled { claim_id, payer, approved, auto: false, .. } => {
             format!("claim {claim_id} settled by {payer}: {approved} paid")
+        }
+        Event::ClaimSettled { claim_id, payer, approved, auto: true, .. } => format!(
+            "claim {claim_id} settled by {payer}'s policy on submission: {approved} to pay"
+        ),
+        Event::PaymentRecorded { claim_id, payer, payment_reference, .. } => {
+            format!("{payer} paid claim {claim_id}: reference {payment_reference}")
+        }
+        Event::PolicyRegistered { payer, version, .. } => {
+            format!("{payer} registered policy version {version}")
         }
         Event::ClaimRejected { claim_id, payer, released, .. } => {
             format!("claim {claim_id} rejected by {payer}: {released} released")

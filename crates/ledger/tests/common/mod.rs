@@ -43,7 +43,7 @@ impl World {
     pub fn block(&mut self, txs: &[Transaction]) -> Vec<Receipt> {
         let ctx = self.next_ctx();
         let receipts = execute_block(&mut self.state, &ctx, txs);
-        let expected = self.model.apply_block(ctx.height, txs);
+        let expected = self.model.apply_block(ctx.height, ctx.timestamp_ms, txs);
         assert_eq!(receipts, expected, "ledger and model disagree");
         self.state.audit().expect("ledger invariants hold");
         self.height = ctx.height;

@@ -12,6 +12,7 @@ use medledger_types::api::{
     ApiError, BlockSummary, Committed, Event, EventEnvelope, EventFilter, IssuedBill, ListQuery,
     Page, Status, TxStatus,
 };
+use medledger_types::{Adjudication, Lines};
 use medledger_types::{
     Bill, BillCode, BillId, BillIssue, BillKind, BillNumber, CategoryAmount, ChainId,
     ChargeCategory, CheckCode, Claim, ClaimId, ClaimStatus, Digest, Effect, Fen, Member, MemberId,
@@ -164,9 +165,27 @@ fn claims(c: &Consortium) -> Vec<Claim> {
         submission: submission.clone(),
         filed_by: (i % 2 == 0).then(|| c.platform.id.clone()),
         submitted_height: 7,
+        // Adjudicated under a policy, as a recommendation or the settlement itself.
+        adjudication: (i < 2).then(|| adjudication(i == 1)),
         status,
     })
     .collect()
+}
+
+fn adjudication(auto_approved: bool) -> Adjudication {
+    let lines = |submitted, eligible, deductible, benefit| Lines {
+        submitted: Fen(submitted),
+        eligible: Fen(eligible),
+        deductible: Fen(deductible),
+        benefit: Fen(benefit),
+    };
+    Adjudication {
+        policy_version: 1,
+        year: 2026,
+        items: vec![lines(2_500, 2_500, 1_000, 1_050), lines(3_000, 3_000, 0, 1_800)],
+        total: lines(5_500, 5_500, 1_000, 2_850),
+        auto_approved,
+    }
 }
 
 /// Every effect, and rejections with every kind of field the rejections carry.
@@ -179,6 +198,13 @@ fn outcomes(c: &Consortium) -> Vec<Outcome> {
         Effect::BillVoided { bill, red_bill: c.bill_id(0, 3) },
         Effect::ClaimLocked { claim_id: claim_id(1), reserved: Fen(5_500) },
         Effect::ClaimSettled { claim_id: claim_id(1), approved: Fen(3_500) },
+        Effect::ClaimAutoSettled {
+            claim_id: claim_id(4),
+            requested: Fen(5_500),
+            approved: Fen(2_850),
+        },
+        Effect::PolicyRegistered { payer: c.social_security.id.clone(), version: 2 },
+        Effect::PaymentRecorded { claim_id: claim_id(4) },
         Effect::ClaimRejected { claim_id: claim_id(2), released: Fen(1_000) },
         Effect::ClaimWithdrawn { claim_id: claim_id(3), released: Fen(1_000) },
         Effect::PatientRegistered,
@@ -225,6 +251,11 @@ fn outcomes(c: &Consortium) -> Vec<Outcome> {
         Rejection::BodyCountMismatch { bills: 2, bodies: 1 },
         Rejection::MissingBodyWrap { bill, reader: "the patient".to_string() },
         Rejection::DisclosureWrongRecipient { bill, payer: member.clone() },
+        Rejection::InvalidPolicy { reason: "coverage lists no category".to_string() },
+        Rejection::PolicyVersionNotNext { expected: 2, got: 3 },
+        Rejection::ClaimNotSettled { claim_id: claim_id(2), status: "locked".to_string() },
+        Rejection::PaymentAlreadyRecorded { claim_id: claim_id(4) },
+        Rejection::EmptyPaymentReference,
     ];
     effects
         .into_iter()
@@ -279,7 +310,24 @@ fn events(fx: &Fixture) -> Vec<Event> {
             payer: payer.clone(),
             patient,
             approved: Fen(3_500),
+            auto: false,
         },
+        Event::ClaimSettled {
+            tx_id: tx(4),
+            claim_id: claim_id(4),
+            payer: payer.clone(),
+            patient,
+            approved: Fen(2_850),
+            auto: true,
+        },
+        Event::PaymentRecorded {
+            tx_id: tx(5),
+            claim_id: claim_id(4),
+            payer: payer.clone(),
+            patient,
+            payment_reference: Text::new("SSB-2026-000002").unwrap(),
+        },
+        Event::PolicyRegistered { tx_id: tx(5), payer: payer.clone(), version: 1 },
         Event::ClaimRejected {
             tx_id: tx(6),
             claim_id: claim_id(2),

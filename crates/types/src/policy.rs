@@ -1,6 +1,5 @@
 //! Payer policies and deterministic adjudication: what a payer's registered policy pays on a
-//! claim, computed the same way on every validator (issue 10; the ledger core of second-level
-//! settlement, not yet wired to transactions).
+//! claim, computed the same way on every validator when the claim's block is executed.
 //!
 //! ```text
 //!  per item (one bill):   submitted ─► eligible ─► − deductible ─► × coverage ─► caps ─► benefit
@@ -20,7 +19,10 @@
 //! Its fields follow FHIR `ClaimResponse.adjudication` categories: submitted, eligible,
 //! deductible, benefit.
 
-use medledger_types::{CategoryAmount, ChargeCategory, Fen, MemberId};
+use crate::codec_util::{codec_struct, read_vec};
+use crate::{CategoryAmount, ChargeCategory, Fen, MemberId};
+use bytes::BufMut;
+use commonware_codec::{Buf, EncodeSize, Error, Read, Write};
 use serde::{Deserialize, Serialize};
 
 /// Coverage ratios are in basis points: 10,000 is all of it.
@@ -31,6 +33,7 @@ pub const POLICY_HOSPITALS_MAX: usize = 256;
 
 /// The share a policy pays of one charge category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CategoryCoverage {
     /// The category.
     pub category: ChargeCategory,
@@ -41,6 +44,7 @@ pub struct CategoryCoverage {
 /// A payer's claim policy: coverage per category, yearly deductible, caps, the hospitals it
 /// covers and the largest benefit the ledger settles without the payer's decision.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Policy {
     /// The payer.
     pub payer: MemberId,
@@ -170,6 +174,7 @@ pub struct YearUsage {
 
 /// The adjudication of one item, as FHIR `ClaimResponse.item.adjudication`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lines {
     /// Asked.
     pub submitted: Fen,
@@ -183,9 +188,12 @@ pub struct Lines {
 
 /// The adjudication of a claim: per item and in total, and whether it settles by itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Adjudication {
     /// The policy version applied.
     pub policy_version: u32,
+    /// The benefit year whose deductible and yearly cap were applied (see [`benefit_year`]).
+    pub year: u16,
     /// One per claimed bill, in the claim's order.
     pub items: Vec<Lines>,
     /// The sums of the items' lines.
@@ -209,10 +217,15 @@ fn weighted(policy: &Policy, item: &ItemInput) -> (u128, u128) {
     (numerator, u128::from(item.bill_total.0) * u128::from(BASIS_POINTS_FULL))
 }
 
-/// Adjudicates a claim of `items` under `policy`, given the patient's `usage` this year.
+/// Adjudicates a claim of `items` under `policy`, given the patient's `usage` in benefit `year`.
 /// Deterministic, integer-only, and never more than asked per item, than the claim cap, or
 /// than what the yearly cap has left.
-pub fn adjudicate(policy: &Policy, items: &[ItemInput], usage: YearUsage) -> Adjudication {
+pub fn adjudicate(
+    policy: &Policy,
+    items: &[ItemInput],
+    usage: YearUsage,
+    year: u16,
+) -> Adjudication {
     let mut deductible_left = policy.deductible_yearly.0.saturating_sub(usage.deductible.0);
     let mut claim_left = policy.claim_cap.0;
     let mut year_left = policy.yearly_cap.0.saturating_sub(usage.paid.0);
@@ -248,8 +261,116 @@ pub fn adjudicate(policy: &Policy, items: &[ItemInput], usage: YearUsage) -> Adj
     };
     Adjudication {
         policy_version: policy.version,
+        year,
         auto_approved: total.benefit <= policy.auto_approve_max,
         items: lines,
         total,
+    }
+}
+
+/// The benefit year of a block: its consensus time's calendar year in China Standard Time
+/// (UTC+8, no daylight saving), the year a patient's deductible and yearly cap reset.
+pub fn benefit_year(timestamp_ms: u64) -> u16 {
+    const CST_OFFSET_MS: u64 = 8 * 3_600_000;
+    let days = timestamp_ms.saturating_add(CST_OFFSET_MS) / 86_400_000;
+    // Howard Hinnant's days-to-civil, for days since 1970-01-01 (never negative here).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    u16::try_from(year).unwrap_or(u16::MAX)
+}
+
+codec_struct!(CategoryCoverage { category: ChargeCategory, ratio_bp: u16 });
+codec_struct!(Lines { submitted: Fen, eligible: Fen, deductible: Fen, benefit: Fen });
+
+impl Write for Policy {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.payer.write(buf);
+        self.version.write(buf);
+        self.coverage.write(buf);
+        self.deductible_yearly.write(buf);
+        self.claim_cap.write(buf);
+        self.yearly_cap.write(buf);
+        self.hospitals.write(buf);
+        self.auto_approve_max.write(buf);
+    }
+}
+impl EncodeSize for Policy {
+    fn encode_size(&self) -> usize {
+        self.payer.encode_size()
+            + self.version.encode_size()
+            + self.coverage.encode_size()
+            + self.deductible_yearly.encode_size()
+            + self.claim_cap.encode_size()
+            + self.yearly_cap.encode_size()
+            + self.hospitals.encode_size()
+            + self.auto_approve_max.encode_size()
+    }
+}
+impl Read for Policy {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Self {
+            payer: MemberId::read_cfg(buf, &())?,
+            version: u32::read_cfg(buf, &())?,
+            coverage: read_vec(buf, ChargeCategory::ALL.len())?,
+            deductible_yearly: Fen::read_cfg(buf, &())?,
+            claim_cap: Fen::read_cfg(buf, &())?,
+            yearly_cap: Fen::read_cfg(buf, &())?,
+            hospitals: read_vec(buf, POLICY_HOSPITALS_MAX)?,
+            auto_approve_max: Fen::read_cfg(buf, &())?,
+        })
+    }
+}
+
+impl Write for Adjudication {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.policy_version.write(buf);
+        self.year.write(buf);
+        self.items.write(buf);
+        self.total.write(buf);
+        self.auto_approved.write(buf);
+    }
+}
+impl EncodeSize for Adjudication {
+    fn encode_size(&self) -> usize {
+        self.policy_version.encode_size()
+            + self.year.encode_size()
+            + self.items.encode_size()
+            + self.total.encode_size()
+            + self.auto_approved.encode_size()
+    }
+}
+impl Read for Adjudication {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Self {
+            policy_version: u32::read_cfg(buf, &())?,
+            year: u16::read_cfg(buf, &())?,
+            items: read_vec(buf, crate::limits::CLAIM_BILLS_MAX)?,
+            total: Lines::read_cfg(buf, &())?,
+            auto_approved: bool::read_cfg(buf, &())?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::benefit_year;
+
+    #[test]
+    fn benefit_years_turn_at_midnight_in_beijing() {
+        // 2025-12-31T15:59:59.999Z is 23:59:59.999 in Beijing; one millisecond later is 2026.
+        assert_eq!(benefit_year(1_767_196_799_999), 2025);
+        assert_eq!(benefit_year(1_767_196_800_000), 2026);
+        assert_eq!(benefit_year(0), 1970);
+        // 2024-02-29T12:00:00Z, a leap day.
+        assert_eq!(benefit_year(1_709_208_000_000), 2024);
+        assert_eq!(benefit_year(u64::MAX), u16::MAX);
     }
 }
