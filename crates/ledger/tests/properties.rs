@@ -17,7 +17,8 @@ use medledger_testkit::{
     claim_id, consent_submit, consent_withdraw, patient, stub_body,
 };
 use medledger_types::{
-    BillCode, BillId, BillNumber, ChainId, ClaimStatus, Fen, MemberId, Payload, Text, Transaction,
+    BillCode, BillId, BillNumber, CategoryCoverage, ChainId, ChargeCategory, ClaimStatus, Fen,
+    MemberId, Payload, Policy, Text, Transaction,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -86,6 +87,19 @@ enum Op {
         hospital: usize,
         first: u64,
         last: u64,
+    },
+    /// A payer registers a policy: `shape` picks its terms, `skew` its version (0: the next).
+    Policy {
+        who: Who,
+        payer: usize,
+        shape: u8,
+        skew: u8,
+    },
+    /// The claim's payer records a payment (an empty reference when `empty`).
+    Pay {
+        who: Who,
+        claim: usize,
+        empty: bool,
     },
     Replay {
         back: usize,
@@ -172,6 +186,8 @@ fn base_op() -> impl Strategy<Value = Op> {
         1 => (who(), 0..7usize, prop::bool::weighted(0.3)).prop_map(|(who, member, freeze)| Op::Freeze { who, member, freeze }),
         1 => (who(), 0..4usize, 1..6u64, 1..6u64).prop_map(|(who, hospital, first, last)| Op::Allocate { who, hospital, first, last }),
         2 => (0..64usize).prop_map(|back| Op::Replay { back }),
+        1 => (who(), 0..4usize, 0..4u8, prop_oneof![8 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]).prop_map(|(who, payer, shape, skew)| Op::Policy { who, payer, shape, skew }),
+        2 => (who(), claim_selector(), prop::bool::weighted(0.1)).prop_map(|(who, claim, empty)| Op::Pay { who, claim, empty }),
     ]
 }
 
@@ -449,6 +465,52 @@ impl Harness {
                 let key = self.key_of(who, 0);
                 self.f.sign(&key, payload)
             }
+            Op::Policy { who, payer, shape, skew } => {
+                let payer = self.payer(*payer);
+                let next = model.policy(&payer).map_or(1, |p| p.version + 1);
+                let version = match skew {
+                    0 => next,
+                    1 => next - 1,
+                    _ => next + 1,
+                };
+                let shape = usize::from(*shape);
+                let hospitals = [
+                    vec![self.members[1].clone(), self.members[2].clone()],
+                    vec![self.members[1].clone()],
+                ][shape % 2]
+                    .clone();
+                let ratio = |category, ratio_bp| CategoryCoverage { category, ratio_bp };
+                let policy = Policy {
+                    payer: payer.clone(),
+                    version,
+                    coverage: vec![
+                        ratio(ChargeCategory::Other, [10_000, 5_000, 7_000, 0][shape]),
+                        ratio(ChargeCategory::Examination, 6_000),
+                    ],
+                    deductible_yearly: Fen([0, 100, 0, 1_000][shape]),
+                    claim_cap: Fen([1_000, 400, 5_000, 1][shape]),
+                    yearly_cap: Fen([2_000, 700, 100_000, 10][shape]),
+                    hospitals,
+                    auto_approve_max: Fen([100_000, 300, 0, 100_000][shape]),
+                };
+                let key = self.key_of(who, self.actor_index(&payer));
+                self.f.sign(&key, Payload::RegisterPolicy { policy })
+            }
+            Op::Pay { who, claim: c, empty } => {
+                let id = self.claim_pick(model, *c);
+                let natural = model
+                    .claims
+                    .iter()
+                    .find(|x| x.id == id)
+                    .map(|x| self.actor_index(&x.payer))
+                    .unwrap_or(3);
+                let key = self.key_of(who, natural);
+                let reference = Text::new(if *empty { "" } else { "PAID-1" }).unwrap();
+                self.f.sign(
+                    &key,
+                    Payload::RecordPayment { claim_id: id, payment_reference: reference },
+                )
+            }
             Op::Replay { back } => {
                 if self.history.is_empty() {
                     return None;
@@ -525,6 +587,16 @@ fn run_case(blocks: &[Vec<Op>]) -> Result<(), TestCaseError> {
                     | (ClaimStatus::Withdrawn { .. }, ModelStatus::Closed("withdrawn"))
             );
             prop_assert!(same, "claim {} status differs", c.id);
+            prop_assert_eq!(&real.adjudication, &c.adjudication, "claim {} adjudication", c.id);
+            if let ClaimStatus::Settled { payment_reference, .. } = &real.status {
+                prop_assert_eq!(Some(payment_reference), c.payment_reference.as_ref());
+            }
+            // Stored yearly usage equals the model's, summed from the settled claims.
+            let year = medledger_ledger::policy::benefit_year(1_000 * height);
+            prop_assert_eq!(
+                state.year_usage(&c.payer, &c.patient, year),
+                model.year_usage(&c.payer, &c.patient, year)
+            );
         }
     }
     Ok(())
@@ -596,6 +668,12 @@ fn workload_reaches_acceptances_and_every_common_rejection() {
         "missing_body_wrap",
         "bad_consent_signature",
         "consent_key_mismatch",
+        "ClaimAutoSettled",
+        "PolicyRegistered",
+        "PaymentRecorded",
+        "policy_version_not_next",
+        "payment_already_recorded",
+        "claim_not_settled",
     ] {
         assert!(seen.contains_key(needed), "the workload never produced {needed}: {seen:?}");
     }

@@ -113,7 +113,10 @@ fn tx_event(state: &MemoryState, tx: &Transaction, receipt: &Receipt) -> Option<
                 auto: true,
             })
         }
-        (Effect::PaymentRecorded { claim_id }, Payload::RecordPayment { payment_reference, .. }) => {
+        (
+            Effect::PaymentRecorded { claim_id },
+            Payload::RecordPayment { payment_reference, .. },
+        ) => {
             let (payer, patient) = claim_parties(claim_id)?;
             Some(Event::PaymentRecorded {
                 tx_id,

@@ -95,9 +95,9 @@ fn line(envelope: &EventEnvelope) -> String {
         Event::ClaimSettled { claim_id, payer, approved, auto: false, .. } => {
             format!("claim {claim_id} settled by {payer}: {approved} paid")
         }
-        Event::ClaimSettled { claim_id, payer, approved, auto: true, .. } => format!(
-            "claim {claim_id} settled by {payer}'s policy on submission: {approved} to pay"
-        ),
+        Event::ClaimSettled { claim_id, payer, approved, auto: true, .. } => {
+            format!("claim {claim_id} settled by {payer}'s policy on submission: {approved} to pay")
+        }
         Event::PaymentRecorded { claim_id, payer, payment_reference, .. } => {
             format!("{payer} paid claim {claim_id}: reference {payment_reference}")
         }
