@@ -114,8 +114,10 @@ enum Command {
     Status(cli::NodeArgs),
     /// Issue bills from a file, show a bill, void a bill.
     Bill(cli::bill::BillArgs),
-    /// File, show, settle, reject and withdraw claims.
+    /// File, show, settle, reject and withdraw claims; record payments of auto-settled ones.
     Claim(cli::claim::ClaimArgs),
+    /// Register and show payers' claim policies (adjudication and auto-settlement terms).
+    Policy(cli::policy::PolicyArgs),
     /// Follow the node's events (bills issued, claims filed and settled, blocks), one line each.
     #[command(after_long_help = cli::watch::HELP)]
     Watch(cli::watch::WatchArgs),
@@ -240,6 +242,7 @@ fn main() -> std::process::ExitCode {
         Command::Status(args) => cli::status::run(&args),
         Command::Bill(args) => cli::bill::run(args),
         Command::Claim(args) => cli::claim::run(args),
+        Command::Policy(args) => cli::policy::run(args),
         Command::Watch(args) => cli::watch::run(args),
         Command::Check { home, json } => check(&home, json),
         Command::Resync { home } => medledger_node::node::resync(&home).map(|report| {

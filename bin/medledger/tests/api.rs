@@ -385,6 +385,8 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         ("GET", format!("/v1/claims/{}", claim_hex(2)), "/v1/claims/{id}", 200),
         ("GET", format!("/v1/claims/{}", claim_hex(3)), "/v1/claims/{id}", 404),
         ("GET", "/v1/payers/social-security/claims".into(), "/v1/payers/{member}/claims", 200),
+        ("GET", "/v1/payers/social-security/policy".into(), "/v1/payers/{member}/policy", 404),
+        ("GET", "/v1/payers/bad%20id/policy".into(), "/v1/payers/{member}/policy", 400),
         ("GET", "/v1/members".into(), "/v1/members", 200),
         ("GET", format!("/v1/patients/{patient}"), "/v1/patients/{pseudonym}", 200),
         ("GET", format!("/v1/patients/{}", "ab".repeat(16)), "/v1/patients/{pseudonym}", 404),
@@ -829,6 +831,7 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
         ("GET", "/v1/patients/{pseudonym}/bills"),
         ("GET", "/v1/claims/{id}"),
         ("GET", "/v1/payers/{member}/claims"),
+        ("GET", "/v1/payers/{member}/policy"),
         ("GET", "/v1/events"),
         ("GET", "/v1/members"),
         ("GET", "/v1/patients/{pseudonym}"),
@@ -843,7 +846,7 @@ fn check_openapi(addr: std::net::SocketAddr) -> Document {
     .map(|(m, p)| (m.to_string(), p.to_string()))
     .collect();
     assert_eq!(documented, expected, "the document lists the API's routes");
-    assert_eq!(documented.len(), 23, "23 routes");
+    assert_eq!(documented.len(), 24, "24 routes");
     // Each documented route is served: with placeholder parameters it answers, but never with
     // `unknown_route` or 405.
     for (method, path) in &documented {

@@ -355,10 +355,29 @@ fn demo_plays_the_story_on_a_real_network_and_exits() {
             "not_entitled",
             "access_not_recorded",
             "accepted",
-            "ok"
+            "ok",
+            // Second-level settlement: two policies, the pilot's bill, a claim settled by the
+            // bureau's policy in its own block, the payment recorded, the rest paid by the
+            // insurer's policy, and not a fen more.
+            "accepted",
+            "accepted",
+            "accepted",
+            "accepted",
+            "ok",
+            "accepted",
+            "accepted",
+            "ok",
+            "over_claim"
         ]
     );
     assert_eq!(summary["bill"]["reimbursed"], "250.00");
+    let auto = summary["steps"][18]["detail"].as_str().unwrap();
+    assert!(
+        auto.contains("submitted 97.00, eligible 97.00, deductible 10.00, benefit 54.89"),
+        "{auto}"
+    );
+    let rest = summary["steps"][21]["detail"].as_str().unwrap();
+    assert!(rest.contains("benefit 42.11"), "{rest}");
     assert!(summary["claim_submit_to_settled_ms"][0].as_f64().unwrap() > 0.0);
     // The network was stopped: nothing answers any more.
     let api: SocketAddr =

@@ -28,7 +28,8 @@ use medledger_types::api::{
 use medledger_types::limits::{ISSUE_BATCH_BILLS_MAX, TX_BYTES_MAX};
 use medledger_types::{
     Bill, BillId, BillIssue, ChainId, Claim, ClaimId, ClaimSubmission, Disclosure, Encode as _,
-    EncryptionKey, Member, MemberId, Payload, Pseudonym, SigningKey, Transaction, TxBody, TxId,
+    EncryptionKey, Member, MemberId, Payload, Policy, Pseudonym, SigningKey, Transaction, TxBody,
+    TxId,
 };
 use serde::de::DeserializeOwned;
 use std::net::{SocketAddr, ToSocketAddrs as _};
@@ -336,6 +337,16 @@ impl Client {
     /// `GET /v1/claims/{id}`.
     pub fn claim(&self, id: ClaimId) -> Result<Claim, ClientError> {
         self.get(&format!("/v1/claims/{id}"))
+    }
+
+    /// `GET /v1/payers/{member}/policy`: the payer's policy in force, or `None` when it has
+    /// registered none (its claims then wait for its decision).
+    pub fn policy(&self, payer: &MemberId) -> Result<Option<Policy>, ClientError> {
+        match self.get(&format!("/v1/payers/{payer}/policy")) {
+            Ok(policy) => Ok(Some(policy)),
+            Err(ClientError::Api { status: 404, error }) if error.code == "no_policy" => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// `GET /v1/members`: every member, with its encryption key and whether every bill body is

@@ -78,10 +78,23 @@ enum ClaimCommand {
         #[arg(long, value_name = "PAYER_KEY")]
         key: PathBuf,
         /// Approved amount in yuan, once per item of the claim in its order (each at most the
-        /// requested amount). Without it, every requested amount is approved.
+        /// requested amount). Without it: the recommendation of the payer's policy when the
+        /// claim carries one, else every requested amount.
         #[arg(long = "amount", value_name = "AMOUNT", value_parser = parse_fen)]
         amounts: Vec<Fen>,
         /// The payment reference (at most 128 bytes; never patient data).
+        #[arg(long, value_name = "REF")]
+        reference: Text,
+    },
+    /// Record the payment of a claim the ledger settled by the payer's policy, as its payer.
+    #[command(after_long_help = PAY_HELP)]
+    Pay {
+        /// The claim id (32 hex characters).
+        claim_id: ClaimId,
+        /// The payer's signing key file.
+        #[arg(long, value_name = "PAYER_KEY")]
+        key: PathBuf,
+        /// The payment reference (1 to 128 bytes; never patient data).
         #[arg(long, value_name = "REF")]
         reference: Text,
     },
@@ -136,6 +149,15 @@ const SETTLE_HELP: &str = concat!(
       --key localnet/keys/members/social-security.key.json
   medledger claim settle 6c0d8e2f4a9b1c3d5e7f8091a2b3c4d5 --amount 120.00 --amount 0 \\
       --reference PING-77 --key localnet/keys/members/ping-health.key.json
+
+",
+    super::exit_codes_help!()
+);
+
+const PAY_HELP: &str = concat!(
+    "Example (the payer's system, after paying a claim the ledger settled by its policy):
+  medledger claim pay 6c0d8e2f4a9b1c3d5e7f8091a2b3c4d5 --reference SSB-2026-0043 \\
+      --key localnet/keys/members/social-security.key.json
 
 ",
     super::exit_codes_help!()
@@ -285,11 +307,19 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
         }
         ClaimCommand::Settle { claim_id, key, amounts, reference } => {
             let approved = if amounts.is_empty() {
-                node.client.claim(claim_id)?.submission.items.iter().map(|i| i.amount).collect()
+                let claim = node.client.claim(claim_id)?;
+                match &claim.adjudication {
+                    Some(adjudication) => adjudication.items.iter().map(|l| l.benefit).collect(),
+                    None => claim.submission.items.iter().map(|i| i.amount).collect(),
+                }
             } else {
                 amounts
             };
             let payload = Payload::SettleClaim { claim_id, approved, payment_reference: reference };
+            node.transact(&read_key(&key)?, payload, &[])
+        }
+        ClaimCommand::Pay { claim_id, key, reference } => {
+            let payload = Payload::RecordPayment { claim_id, payment_reference: reference };
             node.transact(&read_key(&key)?, payload, &[])
         }
         ClaimCommand::Reject { claim_id, key, reason } => {
@@ -308,10 +338,19 @@ pub fn run(args: ClaimArgs) -> anyhow::Result<ExitCode> {
 pub fn status_line(claim: &Claim) -> String {
     match &claim.status {
         ClaimStatus::Locked => "locked (amounts reserved, awaiting the payer)".to_string(),
-        ClaimStatus::Settled { approved, payment_reference, height } => format!(
-            "settled in block {height}: {} paid, reference {payment_reference}",
-            Fen::checked_sum(approved.iter().copied()).unwrap_or(Fen::ZERO)
-        ),
+        ClaimStatus::Settled { approved, payment_reference, height } => {
+            let paid = Fen::checked_sum(approved.iter().copied()).unwrap_or(Fen::ZERO);
+            let how = if claim.adjudication.as_ref().is_some_and(|a| a.auto_approved) {
+                "settled by the payer's policy"
+            } else {
+                "settled"
+            };
+            if payment_reference.as_str().is_empty() {
+                format!("{how} in block {height}: {paid} to pay, payment not yet recorded")
+            } else {
+                format!("{how} in block {height}: {paid} paid, reference {payment_reference}")
+            }
+        }
         ClaimStatus::Rejected { reason, height } => {
             format!("rejected in block {height}: {reason}")
         }
@@ -339,4 +378,37 @@ fn print_claim(claim: &Claim) {
         println!("  item {}      {}  requested {}{paid}", i + 1, item.bill, item.amount);
     }
     println!("  requested   {} in total", claim.requested_total());
+    if let Some(adjudication) = &claim.adjudication {
+        print_adjudication(adjudication);
+    }
+}
+
+/// The adjudication lines, as FHIR `ClaimResponse.adjudication`: per item and in total.
+fn print_adjudication(adjudication: &medledger_types::Adjudication) {
+    let what = if adjudication.auto_approved {
+        "settled by it"
+    } else {
+        "above its auto-settle ceiling: a recommendation for the payer"
+    };
+    println!(
+        "  adjudication under policy version {}, benefit year {} ({what})",
+        adjudication.policy_version, adjudication.year
+    );
+    println!(
+        "    {:<8} {:>12} {:>12} {:>12} {:>12}",
+        "", "submitted", "eligible", "deductible", "benefit"
+    );
+    let row = |name: String, l: &medledger_types::Lines| {
+        println!(
+            "    {name:<8} {:>12} {:>12} {:>12} {:>12}",
+            l.submitted.to_string(),
+            l.eligible.to_string(),
+            l.deductible.to_string(),
+            l.benefit.to_string()
+        );
+    };
+    for (i, lines) in adjudication.items.iter().enumerate() {
+        row(format!("item {}", i + 1), lines);
+    }
+    row("total".to_string(), &adjudication.total);
 }

@@ -16,6 +16,7 @@ pub mod claim;
 pub mod erase;
 mod issue;
 mod node;
+pub mod policy;
 pub mod receipt;
 pub mod status;
 pub mod watch;

@@ -16,7 +16,8 @@ use medledger_types::api::{
     ReceiptView, Status, TxStatus,
 };
 use medledger_types::{
-    Bill, BillCode, BillId, BillNumber, Claim, ClaimId, MemberId, Pseudonym, Transaction, TxId,
+    Bill, BillCode, BillId, BillNumber, Claim, ClaimId, MemberId, Policy, Pseudonym, Transaction,
+    TxId,
 };
 use serde::Deserialize;
 use std::sync::atomic::Ordering;
@@ -736,6 +737,25 @@ pub(crate) async fn payer_claims(
     let executed = api.chain.executed();
     let ids = executed.claims_by_payer.get(&payer);
     page(ids, &query, &CLAIM_STATUSES, |id| executed.state.claim(id), |c| c.status.name()).map(Json)
+}
+
+#[utoipa::path(get, path = "/v1/payers/{member}/policy", tag = "claims", operation_id = "get_payer_policy",
+    summary = "The payer's claim policy in force (its newest version), which adjudicates its claims on acceptance",
+    params(("member" = MemberId, Path, description = "The payer's member id")),
+    responses((status = 200, description = "The policy", body = Policy), (status = 404, description = "The payer registered no policy", body = ApiError), ReadErrors))]
+pub(crate) async fn payer_policy(
+    State(api): State<Api>,
+    Path(member): Path<String>,
+) -> Result<Response, Refused> {
+    let payer: MemberId = parse(&member, "bad_member_id")?;
+    Ok(match api.chain.executed().state.policy(&payer).cloned() {
+        Some(policy) => Json(policy).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "no_policy",
+            format!("{payer} has registered no policy: its claims wait for its decision"),
+        ),
+    })
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics",

@@ -10,7 +10,9 @@
 //! - `GET /v1/blocks/{height}`: an executed block's digest and state root (recent blocks)
 //! - `GET /v1/blocks/{height}/transactions`: a block's transactions and their receipts
 //! - `GET /v1/bills/{code}/{number}`, `GET /v1/patients/{pseudonym}/bills`: bills
-//! - `GET /v1/claims/{id}`, `GET /v1/payers/{member}/claims`: claims (paginated, by status)
+//! - `GET /v1/claims/{id}`, `GET /v1/payers/{member}/claims`: claims (paginated, by status),
+//!   with their adjudication under the payer's policy
+//! - `GET /v1/payers/{member}/policy`: the payer's policy in force
 //! - `GET /v1/events`: server-sent events, filterable, resumable from a height or event id
 //! - `GET /v1/validators`: which genesis validators signed the newest finalization
 //! - `POST /v1/txs/encode`, `POST /v1/receipts/verify`, `GET /v1/hospitals/{member}/ranges`:
@@ -133,6 +135,7 @@ fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(handlers::patient_bills))
         .routes(routes!(handlers::claim))
         .routes(routes!(handlers::payer_claims))
+        .routes(routes!(handlers::payer_policy))
         .routes(routes!(events::events))
         .routes(routes!(handlers::metrics))
         .routes(routes!(handlers::healthz))
@@ -199,7 +202,7 @@ mod tests {
     fn the_document_lists_every_route_and_every_reference_resolves() {
         let document = serde_json::to_value(super::openapi()).unwrap();
         let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-        assert_eq!(paths.len(), 23, "{paths:?}");
+        assert_eq!(paths.len(), 24, "{paths:?}");
         let schemas = Registry::from_document(&document);
         assert_eq!(schemas.dangling_refs(&[&document["paths"]]), Vec::<String>::new());
     }
