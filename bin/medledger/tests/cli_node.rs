@@ -325,6 +325,79 @@ fn operator_and_wallet_drive_bills_and_claims_through_the_cli() {
         "error: bill_has_claims: bill 44010126/0000000001 has 0.00 reserved and 150.00 reimbursed"
     );
 
+    // The bureau's claims team registers a policy from the template; claims then settle by it.
+    let template = cli.json(&["policy", "template"]);
+    assert!(template.get("payer").is_none() && template.get("version").is_none(), "{template}");
+    assert!(template["hospitals"].as_array().unwrap().contains(&json!("city-central-hospital")));
+    let policy_file = net.dir.join("policy.json");
+    std::fs::write(&policy_file, template.to_string()).unwrap();
+    let policy_path = policy_file.display().to_string();
+    let registered = cli.ok(&["policy", "register", "--file", &policy_path, "--key", &ssb]);
+    assert!(
+        registered.starts_with("accepted: policy version 1 of social-security registered"),
+        "{registered}"
+    );
+    let shown = cli.ok(&["policy", "show", "social-security"]);
+    assert!(shown.contains("policy of social-security, version 1"), "{shown}");
+    assert!(shown.contains("examination") && shown.contains("70.00%"), "{shown}");
+    assert!(shown.contains("deductible        10.00 a year per patient"), "{shown}");
+    // The next registration takes the next version; an explicit stale one is refused.
+    cli.ok(&["policy", "register", "--file", &policy_path, "--key", &ssb]);
+    assert_eq!(cli.json(&["policy", "show", "social-security"])["version"], 2);
+    let mut stale = template.clone();
+    stale["version"] = json!(1);
+    std::fs::write(&policy_file, stale.to_string()).unwrap();
+    let (error, _) =
+        cli.fails(&["policy", "register", "--file", &policy_path, "--key", &ssb], REJECTED);
+    assert!(
+        error
+            .starts_with("error: policy_version_not_next: policy version 1 is not the next one, 3"),
+        "{error}"
+    );
+    let mut empty = template.clone();
+    empty["coverage"] = json!([]);
+    std::fs::write(&policy_file, empty.to_string()).unwrap();
+    let (error, _) =
+        cli.fails(&["policy", "register", "--file", &policy_path, "--key", &ssb], REJECTED);
+    assert!(
+        error.starts_with("error: invalid_policy: invalid policy: coverage lists no category"),
+        "{error}"
+    );
+    let (error, _) = cli.fails(&["policy", "show", "tai-insurance"], 1);
+    assert!(error.contains("tai-insurance has registered no policy"), "{error}");
+    // 100.00 left on bill 1: 10.00 deductible, then 90.00 × (300 × 70% + 670 × 60%) / 970.
+    let filed = cli.json(&[
+        "claim",
+        "submit",
+        "--bill",
+        &bill_id(1),
+        "--amount",
+        "100",
+        "--payer",
+        "social-security",
+        "--patient-key",
+        &patient_key_file,
+    ]);
+    assert_eq!(filed["outcome"]["accepted"]["effect"], "claim_auto_settled", "{filed}");
+    assert_eq!(filed["outcome"]["accepted"]["approved"], 5_678, "{filed}");
+    let auto = filed["claim_id"].as_str().unwrap().to_string();
+    let shown = cli.ok(&["claim", "show", &auto]);
+    for expected in [
+        "settled by the payer's policy in block",
+        "56.78 to pay, payment not yet recorded",
+        "adjudication under policy version 2",
+        "submitted     eligible   deductible      benefit",
+        "100.00       100.00        10.00        56.78",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in\n{shown}");
+    }
+    let paid = cli.ok(&["claim", "pay", &auto, "--reference", "SSB-AUTO-1", "--key", &ssb]);
+    assert!(paid.starts_with(&format!("accepted: payment of claim {auto} recorded")), "{paid}");
+    assert!(cli.ok(&["claim", "show", &auto]).contains("56.78 paid, reference SSB-AUTO-1"));
+    let (error, _) =
+        cli.fails(&["claim", "pay", &auto, "--reference", "SSB-AUTO-2", "--key", &ssb], REJECTED);
+    assert!(error.starts_with("error: payment_already_recorded:"), "{error}");
+
     // Bad command lines are usage errors.
     cli.fails(&["bill", "show", "44010126"], 2);
     cli.fails(
