@@ -71,6 +71,19 @@ fn each_workload_commits_everything_it_sends_and_reports_it() {
     assert_eq!(settled["samples"], 150);
     assert!(settled["p50"].as_f64().unwrap() > 0.0);
     assert!(pipeline["bills_per_s"].as_f64().unwrap() > 0.0);
+
+    // Auto: a policy, then 200 claims (and 10 over-claims) that the policy settles in the
+    // block that accepts each; submit-to-settled is measured on exactly those 200.
+    let report = bench("auto", "200", 8);
+    let claims = phase(&report, "claims settled by policy");
+    assert_eq!(claims["committed"], 210, "{report}");
+    assert_eq!(claims["accepted"], 200);
+    assert_eq!(claims["auto_settled"], 200, "every claim settled in its own block: {report}");
+    assert_eq!(report["rejections"], report["expected_rejections"]);
+    let settled = &claims["submit_to_settled_ms"];
+    assert_eq!(settled["samples"], 200);
+    assert!(settled["p50"].as_f64().unwrap() > 0.0);
+    assert!(settled["p99"].as_f64() <= settled["max"].as_f64());
 }
 
 #[test]

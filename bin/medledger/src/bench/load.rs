@@ -6,13 +6,15 @@ use anyhow::Context as _;
 use medledger_client::{Client, ClientError};
 use medledger_node::init::{read_member_key, read_patients};
 use medledger_node::localnet::Localnet;
-use medledger_testkit::{TxFactory, bill, claim, claim_id, sample_body, stub_issue_for};
+use medledger_testkit::{
+    TxFactory, bill, claim, claim_id, sample_body, sample_policy, stub_issue_for,
+};
 use medledger_types::api::{Event, EventFilter};
 use medledger_types::{
-    BillId, ChainId, ClaimId, Fen, Genesis, MemberId, Payload, Pseudonym, SigningKey, Text,
-    Transaction, TxId,
+    BillId, CategoryCoverage, ChainId, ChargeCategory, ClaimId, Fen, Genesis, MemberId, Payload,
+    Policy, Pseudonym, Role, SigningKey, Text, Transaction, TxId,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -27,6 +29,9 @@ pub enum Workload {
     Issue,
     /// Issue, then claim each bill, then settle each claim, driven by the event stream.
     Mixed,
+    /// The social security bureau registers a policy, then individually signed claims that its
+    /// policy settles in the block that accepts them (submit-to-settled is submit-to-commit).
+    Auto,
 }
 
 /// The patient-pay part of every benchmark bill, in fen (100.00 yuan).
@@ -60,6 +65,8 @@ struct Book {
     bills: u64,
     /// Committed transactions per second since the run started.
     per_second: BTreeMap<u64, u64>,
+    /// Claim submissions the ledger settled by the payer's policy as it accepted them.
+    auto_settled: HashSet<TxId>,
 }
 
 struct Recorder {
@@ -78,6 +85,10 @@ impl Recorder {
             let filter = EventFilter { from_height: Some(height), ..EventFilter::default() };
             for envelope in node.events(filter).flatten() {
                 let at = Instant::now();
+                if let Event::ClaimSettled { tx_id, auto: true, .. } = &envelope.event {
+                    let mut book = shared.lock().expect("the book is never poisoned");
+                    book.auto_settled.insert(*tx_id);
+                }
                 let (tx_id, accepted, code, bills) = match &envelope.event {
                     Event::BillsIssued { tx_id, bills, .. } => (*tx_id, true, None, bills.len()),
                     Event::BillVoided { tx_id, .. }
@@ -262,6 +273,9 @@ impl Driver<'_> {
             {
                 settled.push(seen.at.duration_since(*filed).as_secs_f64() * 1_000.0);
             }
+            if book.auto_settled.contains(id) {
+                settled.push(seen.at.duration_since(*sent).as_secs_f64() * 1_000.0);
+            }
         }
         let seconds = last.duration_since(start).as_secs_f64().max(0.001);
         Phase {
@@ -273,6 +287,7 @@ impl Driver<'_> {
             bills_per_s: None,
             latency_ms: Percentiles::of(&mut latencies),
             submit_to_settled_ms: (!settled.is_empty()).then(|| Percentiles::of(&mut settled)),
+            auto_settled: None,
         }
     }
 }
@@ -478,6 +493,38 @@ fn settle(f: &mut TxFactory, parties: &Parties, id: ClaimId, amount: u64) -> Tra
     f.sign(&parties.payer.1, payload)
 }
 
+/// Registers the payer's next policy version: every category at 70% after a 10-yuan yearly
+/// deductible, every hospital covered, and every benchmark claim within the auto-settle
+/// ceiling.
+fn register_policy(parties: &Parties, node: &Client) -> anyhow::Result<()> {
+    let payer = &parties.payer;
+    let hospitals: Vec<MemberId> = parties
+        .genesis
+        .members
+        .iter()
+        .filter(|m| m.roles.has(Role::Hospital))
+        .map(|m| m.id.clone())
+        .collect();
+    let policy = Policy {
+        version: node.policy(&payer.0)?.map_or(1, |p| p.version + 1),
+        coverage: ChargeCategory::ALL
+            .iter()
+            .map(|c| CategoryCoverage { category: *c, ratio_bp: 7_000 })
+            .collect(),
+        auto_approve_max: Fen(CLAIMABLE),
+        ..sample_policy(&payer.0, &hospitals)
+    };
+    let tx = parties.factory(node)?.sign(&payer.1, Payload::RegisterPolicy { policy });
+    let committed = node.submit_and_wait(&tx).context("registering the policy")?;
+    anyhow::ensure!(
+        committed.receipt.outcome.is_accepted(),
+        "policy: {}",
+        committed.receipt.outcome
+    );
+    eprintln!("setup: {} registered its policy: {}", payer.0, committed.receipt.outcome);
+    Ok(())
+}
+
 /// Runs the workload on the running network and reports.
 pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result<Report> {
     let parties = Parties::load(net, &nodes[0])?;
@@ -486,12 +533,13 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
     let recorder = Recorder::start(nodes[0].clone(), nodes[0].status()?.height, queue);
     let driver = Driver { args, nodes, recorder: &recorder, queue: Arc::new(Mutex::new(receiver)) };
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
-    if args.workload == Workload::Claims && parties.preloaded >= count {
+    let claims_workload = matches!(args.workload, Workload::Claims | Workload::Auto);
+    if claims_workload && parties.preloaded >= count {
         eprintln!(
             "claims go to {count} of the {} bills generated at genesis, spread over all of them",
             parties.preloaded
         );
-    } else if args.workload == Workload::Claims {
+    } else if claims_workload {
         eprintln!("setup: issuing {count} bills for the claims (untimed)");
         setup_bills(&parties, &nodes[0], 1, count)?;
     }
@@ -526,6 +574,27 @@ pub fn run(args: &BenchArgs, net: &Localnet, nodes: &[Client]) -> anyhow::Result
                 claims.iter().map(|id| settle(&mut f, &parties, *id, CLAIMED)).collect();
             let total = total + settles.len();
             phases.push(driver.phase("claim settle", settles, total));
+        }
+        Workload::Auto => {
+            register_policy(&parties, &nodes[0])?;
+            let mut f = parties.factory(&nodes[0])?;
+            let mut txs = Vec::new();
+            let over_every = 100 / u64::from(args.over_claims_percent.max(1));
+            for n in 1..=count {
+                let bill = parties.claimed_bill(n, count);
+                txs.push(submit_claim(&mut f, &parties, bill, claim_id(n), CLAIMED));
+                if args.over_claims_percent > 0 && n % over_every == 0 {
+                    let over = claim_id(count + n);
+                    txs.push(submit_claim(&mut f, &parties, bill, over, CLAIMABLE + 1));
+                    *expected.entry("over_claim".into()).or_default() += 1;
+                }
+            }
+            let total = txs.len();
+            let mut phase = driver.phase("claims settled by policy", txs, total);
+            let auto = recorder.book.lock().expect("the book is never poisoned").auto_settled.len();
+            eprintln!("{auto} of {count} claims were settled by the policy in their own block");
+            phase.auto_settled = Some(auto as u64);
+            phases.push(phase);
         }
         Workload::Issue => {
             let batches = sealed_batches(args, &parties, &nodes[0], 1, count)?;

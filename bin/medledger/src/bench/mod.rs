@@ -30,7 +30,9 @@ pub struct BenchArgs {
     /// What to drive: `claims` (individually signed claims, then their settlements, with a
     /// share of duplicates and over-claims that must be rejected), `issue` (hospitals issue
     /// sealed bills in signed batches) or `mixed` (issue → claim → settle, each claim filed
-    /// when its bill is seen committed and each settlement when its claim is).
+    /// when its bill is seen committed and each settlement when its claim is) or `auto` (the
+    /// social security bureau registers a policy; claims then settle in the block that accepts
+    /// them, and submit-to-settled is measured for those).
     #[arg(long, value_enum, default_value = "claims")]
     pub workload: Workload,
     /// How much: claims (claims), bills (issue, mixed).
@@ -89,10 +91,12 @@ pub const HELP: &str = "Examples:
   medledger bench --workload claims --rate 1000    # open loop at 1,000 tx/s
   medledger bench --workload issue --count 50000 --batch 500
   medledger bench --workload mixed --count 5000 --json bench.json
+  medledger bench --workload auto --count 5000 --rate 500   # claims settled by the policy
   medledger bench --compare                        # with the signature bound and PostgreSQL
 
 Signing happens before the clock starts. The report gives committed tx/s (and bills/s),
-submit-to-commit latency p50/p90/p99/max, claim submit-to-settled latency (mixed), the ledger's
+submit-to-commit latency p50/p90/p99/max, claim submit-to-settled latency (mixed, and auto,
+where the payer's policy settles each claim in the block that accepts it), the ledger's
 rejections by reason checked against what the workload planted, validator CPU seconds per
 1,000 transactions, each validator's peak memory and the bytes on disk per bill.
 See docs/BENCHMARKS.md.";

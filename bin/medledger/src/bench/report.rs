@@ -48,8 +48,11 @@ pub struct Phase {
     pub bills_per_s: Option<f64>,
     /// Submit-to-commit latency, as the client sees it.
     pub latency_ms: Percentiles,
-    /// Claim submission to its settlement's commit (mixed).
+    /// Claim submission to its settlement's commit (mixed; auto: claims settled by policy).
     pub submit_to_settled_ms: Option<Percentiles>,
+    /// Claims the ledger settled by the payer's policy in the block that accepted them (auto).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_settled: Option<u64>,
 }
 
 /// One second of the run: transactions committed in it, and their submit-to-commit latency.
@@ -295,6 +298,9 @@ pub fn print(report: &Report) {
             "    submit→commit  p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
             l.p50, l.p90, l.p99, l.max
         );
+        if let Some(auto) = phase.auto_settled {
+            println!("    claims settled by the payer's policy in their own block: {auto}");
+        }
         if let Some(s) = &phase.submit_to_settled_ms {
             println!(
                 "    claim submit→settled  p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
