@@ -657,6 +657,41 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         document.check_schema("EventEnvelope", &serde_json::to_value(envelope).unwrap());
     }
 
+    // A payer registers a policy: it is served as documented, and adjudicates the next claim,
+    // which settles in the block that accepts it.
+    let tai = MemberId::new("tai-insurance").unwrap();
+    let hospitals = [MemberId::new("city-central-hospital").unwrap()];
+    let policy = medledger_testkit::sample_policy(&tai, &hospitals);
+    let register = Payload::RegisterPolicy { policy: policy.clone() };
+    assert_eq!(outcome(node, &f.sign(&net.member_key("tai-insurance"), register)), "accepted");
+    let get = |path: &str| {
+        raw(net.apis[0], &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    };
+    let (status, body) = get("/v1/payers/tai-insurance/policy");
+    assert_eq!(status, 200, "{body}");
+    document.check("GET", "/v1/payers/{member}/policy", 200, &body);
+    assert_eq!(node.policy(&tai).unwrap(), Some(policy));
+    assert_eq!(node.policy(&MemberId::new("ping-health").unwrap()).unwrap(), None);
+    let asked = claim(claim_id(40), &tai, patient, &[(bill_id(20), 9_700)]);
+    let asked = f.sign(&patient_key, Payload::SubmitClaim { claim: asked, consent: None });
+    let committed = node.submit_and_wait(&asked).unwrap();
+    // No categories on the bill: it counts as `other`, 50 %, after the 10.00 deductible.
+    assert_eq!(
+        committed.receipt.outcome,
+        medledger_types::Outcome::Accepted(medledger_types::Effect::ClaimAutoSettled {
+            claim_id: claim_id(40),
+            requested: Fen(9_700),
+            approved: Fen(4_350),
+        })
+    );
+    let (status, body) = get(&format!("/v1/claims/{}", claim_hex(40)));
+    assert_eq!(status, 200, "{body}");
+    document.check("GET", "/v1/claims/{id}", 200, &body);
+    assert_eq!(body["status"]["height"], committed.height, "settled in the block that accepted it");
+    assert_eq!(body["submitted_height"], committed.height);
+    assert_eq!(body["adjudication"]["total"]["deductible"], 1_000, "{body}");
+    assert_eq!(body["adjudication"]["auto_approved"], true);
+
     // A stream filtered down to rare events still moves its resume point with every block:
     // id-only messages (no data, so no event for the client) follow the filtered blocks.
     let settled_at = all.iter().find(|e| e.event.kind() == "claim_settled").unwrap().height;
