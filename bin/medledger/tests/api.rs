@@ -681,7 +681,8 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         medledger_types::Outcome::Accepted(medledger_types::Effect::ClaimAutoSettled {
             claim_id: claim_id(40),
             requested: Fen(9_700),
-            approved: Fen(4_350),
+            approved: vec![Fen(4_350)],
+            paid: Fen(4_350),
         })
     );
     let (status, body) = get(&format!("/v1/claims/{}", claim_hex(40)));

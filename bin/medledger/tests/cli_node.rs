@@ -379,7 +379,7 @@ fn operator_and_wallet_drive_bills_and_claims_through_the_cli() {
         &patient_key_file,
     ]);
     assert_eq!(filed["outcome"]["accepted"]["effect"], "claim_auto_settled", "{filed}");
-    assert_eq!(filed["outcome"]["accepted"]["approved"], 5_678, "{filed}");
+    assert_eq!(filed["outcome"]["accepted"]["paid"], 5_678, "{filed}");
     let auto = filed["claim_id"].as_str().unwrap().to_string();
     let shown = cli.ok(&["claim", "show", &auto]);
     for expected in [

@@ -158,6 +158,14 @@ impl<'g> Account<'g> {
                         state: ClaimState::Locked,
                     },
                 );
+                // Settled by the payer's policy in the same transaction: book the payment at
+                // once, as if the payer had settled the locked claim.
+                if let Effect::ClaimAutoSettled { requested: stated, approved, paid, .. } = effect {
+                    self.check_amount(&at, "claim_auto_settled", *stated, requested, conservation);
+                    let total = sum(approved.iter().copied());
+                    self.check_amount(&at, "claim_auto_settled_paid", *paid, total, conservation);
+                    self.settle(&at, claim.claim_id, approved, over, conservation);
+                }
             }
             Payload::SettleClaim { claim_id, approved, .. } => {
                 let total = sum(approved.iter().copied());

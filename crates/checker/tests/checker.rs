@@ -667,3 +667,65 @@ fn report_details_name_the_first_violations() {
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
     assert_eq!(json["lost"].as_array().map(Vec::len), Some(12));
 }
+
+/// Social security's policy settles its 100.00 claim in the block that accepts it (45.00 after
+/// the 10.00 deductible, 50 % of `other`), releasing 55.00 that Ping Health then claims exactly;
+/// one fen more is an over-claim. Heights: 1 bill, 2 policy, 3 claims.
+fn auto_settled_chain(c: &Consortium) -> (Vec<Vec<Transaction>>, Vec<BlockTransactions>) {
+    let mut f = TxFactory::new(c.chain_id().clone(), 1_000);
+    let p = &c.patients[0];
+    let b = c.bill_id(0, 1);
+    let submit = |f: &mut TxFactory, id: u64, payer: &medledger_types::MemberId, amount: u64| {
+        let sub = claim(claim_id(id), payer, p.pseudonym, &[(b, amount)]);
+        f.sign(&p.key, Payload::SubmitClaim { claim: sub, consent: None })
+    };
+    let hospitals: Vec<_> = c.hospitals.iter().map(|h| h.id.clone()).collect();
+    let policy = medledger_testkit::sample_policy(&c.social_security.id, &hospitals);
+    let blocks = vec![
+        vec![f.sign(&c.hospitals[0].key, c.issue(vec![bill(b, p.pseudonym, 10_000, 0)]))],
+        vec![f.sign(&c.social_security.key, Payload::RegisterPolicy { policy })],
+        vec![
+            submit(&mut f, SOCIAL, &c.social_security.id, 10_000),
+            submit(&mut f, EXACT, &c.insurers[0].id, 5_500),
+            submit(&mut f, OVER, &c.insurers[0].id, 1),
+        ],
+    ];
+    let chain = run(c, &blocks);
+    let outcomes: Vec<&Outcome> = chain[2].receipts.iter().map(|r| &r.outcome).collect();
+    let auto = Effect::ClaimAutoSettled {
+        claim_id: claim_id(SOCIAL),
+        requested: Fen(10_000),
+        approved: vec![Fen(4_500)],
+        paid: Fen(4_500),
+    };
+    assert_eq!(outcomes[0], &Outcome::Accepted(auto), "the policy settled the claim");
+    assert_eq!(outcomes[1].code(), "accepted");
+    assert_eq!(outcomes[2].code(), "over_claim");
+    (blocks, chain)
+}
+
+#[test]
+fn claims_settled_by_a_policy_are_booked_as_payments() {
+    let c = consortium();
+    let (blocks, chain) = auto_settled_chain(&c);
+    let mut chains = vec![chain; NODES];
+    let history = acknowledged(&steps_of(&blocks), &chains[0]);
+    let report = check(&c.genesis, &chains, &history);
+    assert_counts(&report, 0, 0, 0, 0, 0);
+    // A receipt that pays the whole 100.00 by policy over-reimburses the bill once Ping Health's
+    // 55.00 is reserved beside it (P2), and its total is not what its items add up to (P4).
+    let inflated = Effect::ClaimAutoSettled {
+        claim_id: claim_id(SOCIAL),
+        requested: Fen(10_000),
+        approved: vec![Fen(10_000)],
+        paid: Fen(4_500),
+    };
+    tamper_everywhere(&mut chains, 3, 0, Outcome::Accepted(inflated));
+    let report = check(&c.genesis, &chains, &history);
+    assert!(!report.over_reimbursed.is_empty(), "{report}");
+    assert!(
+        report.conservation.iter().any(|e| e.to_string().contains("claim_auto_settled_paid")),
+        "{report}"
+    );
+    assert!(!report.model_mismatches.is_empty(), "{report}");
+}

@@ -667,7 +667,9 @@ fn submit_claim<S: StateReader>(
     let approved: Vec<Fen> = adjudication.items.iter().map(|line| line.benefit).collect();
     let plan = settlement(state, ctx, &record, bills, &approved, Text::default())?;
     let total = adjudication.total.benefit;
-    Ok((plan, Effect::ClaimAutoSettled { claim_id, requested: reserved_total, approved: total }))
+    let effect =
+        Effect::ClaimAutoSettled { claim_id, requested: reserved_total, approved, paid: total };
+    Ok((plan, effect))
 }
 
 /// Each disclosure covers a different bill of the claim and is wrapped to the payer's key.

@@ -78,7 +78,8 @@ fn a_simple_claim_settles_in_the_block_that_accepts_it() {
         Effect::ClaimAutoSettled {
             claim_id: claim_id(1),
             requested: Fen(9_700),
-            approved: Fen(5_489)
+            approved: vec![Fen(5_489)],
+            paid: Fen(5_489),
         }
     );
     let settled_at = w.height;
@@ -155,7 +156,8 @@ fn social_security_pays_first_and_an_insurer_pays_up_to_the_remainder() {
         Effect::ClaimAutoSettled {
             claim_id: claim_id(2),
             requested: Fen(4_211),
-            approved: Fen(4_211)
+            approved: vec![Fen(4_211)],
+            paid: Fen(4_211),
         }
     );
     let bill = w.state.bill(&b1).unwrap();
@@ -195,14 +197,16 @@ fn the_insurer_first_leaves_social_security_the_remainder_whatever_the_order() {
     let insurer = Effect::ClaimAutoSettled {
         claim_id: claim_id(1),
         requested: Fen(6_000),
-        approved: Fen(3_154),
+        approved: vec![Fen(3_154)],
+        paid: Fen(3_154),
     };
     assert_eq!(receipts[0].outcome, medledger_types::Outcome::Accepted(insurer));
     assert_eq!(receipts[1].outcome.code(), "over_claim");
     let social = Effect::ClaimAutoSettled {
         claim_id: claim_id(3),
         requested: Fen(6_546),
-        approved: Fen(3_499),
+        approved: vec![Fen(3_499)],
+        paid: Fen(3_499),
     };
     assert_eq!(receipts[2].outcome, medledger_types::Outcome::Accepted(social));
     // Whatever is left (97.00 − 66.53) is claimable once more, and not a fen beyond.
@@ -278,7 +282,8 @@ fn uncovered_hospital_settles_at_zero_and_releases_the_bill() {
         Effect::ClaimAutoSettled {
             claim_id: claim_id(1),
             requested: Fen(9_700),
-            approved: Fen::ZERO
+            approved: vec![Fen::ZERO],
+            paid: Fen::ZERO,
         }
     );
     let record = w.state.claim(&claim_id(1)).unwrap();
@@ -309,7 +314,8 @@ fn yearly_cap_and_deductible_reset_with_the_benefit_year() {
         Effect::ClaimAutoSettled {
             claim_id: claim_id(2),
             requested: Fen(9_700),
-            approved: Fen(511)
+            approved: vec![Fen(511)],
+            paid: Fen(511),
         }
     );
     let p0 = w.c.patients[0].pseudonym;
@@ -323,7 +329,8 @@ fn yearly_cap_and_deductible_reset_with_the_benefit_year() {
         Effect::ClaimAutoSettled {
             claim_id: claim_id(3),
             requested: Fen(9_700),
-            approved: Fen(5_489)
+            approved: vec![Fen(5_489)],
+            paid: Fen(5_489),
         }
     );
     let third = w.state.claim(&claim_id(3)).unwrap().adjudication.clone().unwrap();

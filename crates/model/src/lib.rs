@@ -641,14 +641,15 @@ impl Model {
                         if self.paid_by(&claim.payer).0.checked_add(total.0).is_none() {
                             return Err(Rejection::AmountOverflow);
                         }
-                        record.status = ModelStatus::Settled(
-                            adjudication.items.iter().map(|l| l.benefit).collect(),
-                        );
+                        let approved: Vec<Fen> =
+                            adjudication.items.iter().map(|l| l.benefit).collect();
+                        record.status = ModelStatus::Settled(approved.clone());
                         record.payment_reference = Some(Text::default());
                         effect = Effect::ClaimAutoSettled {
                             claim_id: claim.claim_id,
                             requested: reserved,
-                            approved: total,
+                            approved,
+                            paid: total,
                         };
                     }
                     record.adjudication = Some(adjudication);

@@ -102,7 +102,7 @@ fn tx_event(state: &MemoryState, tx: &Transaction, receipt: &Receipt) -> Option<
                 auto: false,
             })
         }
-        (Effect::ClaimAutoSettled { claim_id, approved, .. }, _) => {
+        (Effect::ClaimAutoSettled { claim_id, paid: approved, .. }, _) => {
             let (payer, patient) = claim_parties(claim_id)?;
             Some(Event::ClaimSettled {
                 tx_id,

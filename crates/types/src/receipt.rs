@@ -88,8 +88,10 @@ pub enum Effect {
         claim_id: ClaimId,
         /// The total requested (locked, then released).
         requested: Fen,
-        /// The total paid (the adjudicated benefit).
-        approved: Fen,
+        /// The amount paid per item, in item order (the adjudicated benefits).
+        approved: Vec<Fen>,
+        /// The total paid.
+        paid: Fen,
     },
     /// A payer registered a version of its policy.
     PolicyRegistered {
@@ -583,9 +585,9 @@ impl std::fmt::Display for Effect {
             Effect::ClaimSettled { claim_id, approved } => {
                 write!(f, "claim {claim_id} settled, {approved} paid")
             }
-            Effect::ClaimAutoSettled { claim_id, requested, approved } => write!(
+            Effect::ClaimAutoSettled { claim_id, requested, paid, .. } => write!(
                 f,
-                "claim {claim_id} settled by the payer's policy: {approved} paid of {requested} asked"
+                "claim {claim_id} settled by the payer's policy: {paid} paid of {requested} asked"
             ),
             Effect::PolicyRegistered { payer, version } => {
                 write!(f, "policy version {version} of {payer} registered")

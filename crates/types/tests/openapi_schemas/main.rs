@@ -201,7 +201,8 @@ fn outcomes(c: &Consortium) -> Vec<Outcome> {
         Effect::ClaimAutoSettled {
             claim_id: claim_id(4),
             requested: Fen(5_500),
-            approved: Fen(2_850),
+            approved: vec![Fen(1_050), Fen(1_800)],
+            paid: Fen(2_850),
         },
         Effect::PolicyRegistered { payer: c.social_security.id.clone(), version: 2 },
         Effect::PaymentRecorded { claim_id: claim_id(4) },
