@@ -230,6 +230,63 @@ fn a_bill_is_issued_claimed_settled_and_verified_through_the_portal() {
     let (_, released) = get_json(api, &format!("/v1/bills/{batch_bill}")).unwrap();
     assert_eq!(released["reserved"], 0, "{released}");
     browser.screenshot("07c-wallet-claim-rejected");
+
+    // The bureau registers a claim policy. The patient claims the released bill again, and the
+    // ledger settles it by the policy in the block that accepts it: 80.00 of imaging (the
+    // portal sums the bill's items by category), 10.00 deductible, 80 % of the rest. The payer
+    // desk shows the adjudication and records the payment.
+    let member = |id: &str| medledger_types::MemberId::new(id).unwrap();
+    let mut policy = medledger_testkit::sample_policy(
+        &member("social-security"),
+        &[member("city-central-hospital")],
+    );
+    policy.coverage.push(medledger_types::CategoryCoverage {
+        category: medledger_types::ChargeCategory::Imaging,
+        ratio_bp: 8_000,
+    });
+    let chain = medledger_types::ChainId::new("medledger-demo").unwrap();
+    let mut f = medledger_testkit::TxFactory::new(chain, height(api).unwrap() + 1_000);
+    let register = f.sign(
+        &net.member_key("social-security"),
+        medledger_types::Payload::RegisterPolicy { policy },
+    );
+    let (status, answer) = submit(api, &register, true);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["committed"]["receipt"]["outcome"]["accepted"]["effect"],
+        "policy_registered"
+    );
+    browser.goto(&format!("{base}/#/wallet/{batch_bill}"));
+    browser.fill("#claim-payer", "social-security");
+    browser.click("#claim-submit");
+    let auto =
+        browser.wait_text("#claim-result", COMMIT, |t| t.contains("filed") || t.contains(':'));
+    assert!(
+        auto.contains("settled at once by social-security's policy: ¥56.00 paid of ¥80.00"),
+        "{auto}"
+    );
+    browser.wait_text("#claims", wait, |t| t.contains("settled"));
+    browser.goto(&format!("{base}/#/payer"));
+    browser.wait("#decided tr[data-claim]", wait);
+    browser.click("#decided tr[data-claim]");
+    let adjudication = browser.wait_text("#adjudication", wait, |t| t.contains("Benefit"));
+    assert!(
+        adjudication.contains("settled by it in the block that accepted the claim"),
+        "{adjudication}"
+    );
+    assert!(
+        adjudication.contains("¥80.00")
+            && adjudication.contains("¥10.00")
+            && adjudication.contains("¥56.00"),
+        "{adjudication}"
+    );
+    browser.fill("#record-ref", "SSB-AUTO-0001");
+    browser.screenshot("07d-payer-auto-settled");
+    browser.click("#record-payment");
+    let recorded =
+        browser.wait_text("#record-result", COMMIT, |t| t.contains("recorded") || t.contains(':'));
+    assert!(recorded.starts_with("Payment recorded: reference SSB-AUTO-0001"), "{recorded}");
+    no_error_toast(&browser, "the payer desk");
     browser.goto(&format!("{base}/#/wallet/{bill}"));
     browser.wait("#get-receipt", wait);
 

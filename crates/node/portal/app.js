@@ -497,7 +497,9 @@ async function walletBill(key, id) {
       }
       const claim = { claim_id: claimId, payer: payerId, patient: key.pseudonym, items: [{ bill: id, amount }], disclosures };
       const done = await transact(key, { type: 'submit_claim', claim, consent: null });
-      notice = { className: 'result ok', innerHTML: `Claim <span class="mono">${esc(claimId)}</span> filed and ${yuan(amount)} locked on the bill (block ${esc(done.height)}). Following it live below.` };
+      notice = done.effect?.effect === 'claim_auto_settled'
+        ? { className: 'result ok', innerHTML: `Claim <span class="mono">${esc(claimId)}</span> filed and settled at once by ${esc(payerId)}'s policy: ${yuan(done.effect.paid)} paid of ${yuan(amount)} asked (block ${esc(done.height)}).` }
+        : { className: 'result ok', innerHTML: `Claim <span class="mono">${esc(claimId)}</span> filed and ${yuan(amount)} locked on the bill (block ${esc(done.height)}). Following it live below.` };
       Object.assign($('#claim-result'), notice);
       setTimeout(() => render().catch((e) => toast(e.message)), 300);
     };
@@ -771,6 +773,16 @@ async function payerPage(params) {
   follow(`payer=${me.id}`, (kind) => { if (kind !== 'block') load(); });
 }
 
+// A claim's adjudication under its payer's policy, as FHIR ClaimResponse.adjudication.
+function adjudicationCard(adj) {
+  const row = (name, l) => `<tr><td>${name}</td><td class="num">${yuan(l.submitted)}</td><td class="num">${yuan(l.eligible)}</td><td class="num">${yuan(l.deductible)}</td><td class="num">${yuan(l.benefit)}</td></tr>`;
+  const what = adj.auto_approved ? 'settled by it in the block that accepted the claim' : 'above its auto-settle ceiling: the recommendation below waits for your decision';
+  return `<h2>Adjudication</h2><div class="card table-wrap" id="adjudication">
+    <p class="muted">Policy version ${esc(adj.policy_version)}, benefit year ${esc(adj.year)}: ${what}.</p>
+    <table><tr><th></th><th class="num">Submitted</th><th class="num">Eligible</th><th class="num">Deductible</th><th class="num">Benefit</th></tr>
+    ${adj.items.map((l, i) => row(`Item ${i + 1}`, l)).join('')}${row('<b>Total</b>', adj.total)}</table></div>`;
+}
+
 async function payerClaim(key, me, claimId) {
   view().innerHTML = `<p><a href="#/payer">← Claims</a></p><h1>Claim <span class="mono">${esc(claimId)}</span></h1><div id="claim">Loading…</div>`;
   let claim;
@@ -786,13 +798,22 @@ async function payerClaim(key, me, claimId) {
       <dt>Asked</dt><dd>${yuan(claimTotal(claim))}</dd>
       ${status === 'settled' ? `<dt>Paid</dt><dd>${yuan(approvedTotal(claim))}</dd>` : ''}
     </dl></div>
+    ${claim.adjudication ? adjudicationCard(claim.adjudication) : ''}
+    ${status === 'settled' && !claim.status.payment_reference ? `
+    <h2>Record the payment</h2>
+    <div class="card">
+      <p class="muted">The ledger settled this claim by your policy; record your payment's reference once it is paid.</p>
+      <div class="grid"><label>Payment reference<input id="record-ref" value="PAY-${esc(claimId.slice(0, 8).toUpperCase())}"></label></div>
+      <div class="row"><button id="record-payment">Record payment</button></div>
+      <div id="record-result" class="result" hidden></div>
+    </div>` : ''}
     ${bills.map((b, i) => `<h2>Bill ${esc(billId(b))}: asked ${yuan(claim.submission.items[i].amount)}</h2>
       <div class="card">${billHeader(b)}<div id="body-${i}" class="row"><button class="secondary open-body" data-i="${i}">Read the consented details</button></div></div>`).join('')}
     ${status === 'locked' ? `
     <h2>Decide</h2>
     <div class="card">
       <div class="grid">
-        ${claim.submission.items.map((it, i) => `<label>Approve for ${esc(it.bill)} (yuan, at most ${yuan(it.amount)})<input class="approve" data-i="${i}" inputmode="decimal" value="${(Number(it.amount) / 100).toFixed(2)}"></label>`).join('')}
+        ${claim.submission.items.map((it, i) => `<label>Approve for ${esc(it.bill)} (yuan, at most ${yuan(it.amount)})<input class="approve" data-i="${i}" inputmode="decimal" value="${(Number(claim.adjudication ? claim.adjudication.items[i].benefit : it.amount) / 100).toFixed(2)}"></label>`).join('')}
         <label>Payment reference<input id="pay-ref" value="PAY-${esc(claimId.slice(0, 8).toUpperCase())}"></label>
         <label>Reason to reject<input id="reject-reason" placeholder="e.g. not covered by the policy"></label>
       </div>
@@ -809,6 +830,15 @@ async function payerClaim(key, me, claimId) {
       const { chain_id: chainId } = await chain();
       const body = await C.openBody(chainId, id, sealed.sealed_body, sealed.body_commitment, key.encryption.secret, wrap);
       $(`#body-${i}`).outerHTML = `<div>${bodyTable(body)}<p class="muted">Decrypted in this browser with the patient's consent.</p></div>`;
+    });
+  }
+  if ($('#record-payment')) {
+    $('#record-payment').onclick = () => busy($('#record-payment'), $('#record-result'), async () => {
+      const reference = $('#record-ref').value.trim();
+      if (!reference) throw new Error('a payment reference is required');
+      const done = await transact(key, { type: 'record_payment', claim_id: claimId, payment_reference: reference });
+      $('#record-result').className = 'result ok';
+      $('#record-result').textContent = `Payment recorded: reference ${reference} (block ${done.height}).`;
     });
   }
   if (status !== 'locked') return;
