@@ -279,6 +279,11 @@ impl Harness {
         }
     }
 
+    /// The actor index of the payer of claim `id` (social security when there is no such claim).
+    fn payer_index(&self, model: &Model, id: medledger_types::ClaimId) -> usize {
+        model.claims.iter().find(|x| x.id == id).map(|x| self.actor_index(&x.payer)).unwrap_or(3)
+    }
+
     fn actor_index(&self, member: &MemberId) -> usize {
         self.members.iter().position(|m| m == member).unwrap_or(0)
     }
@@ -396,12 +401,7 @@ impl Harness {
             }
             Op::Reject { who, claim: c } => {
                 let id = self.claim_pick(model, *c);
-                let natural = model
-                    .claims
-                    .iter()
-                    .find(|x| x.id == id)
-                    .map(|x| self.actor_index(&x.payer))
-                    .unwrap_or(3);
+                let natural = self.payer_index(model, id);
                 let key = self.key_of(who, natural);
                 self.f.sign(
                     &key,
@@ -498,12 +498,7 @@ impl Harness {
             }
             Op::Pay { who, claim: c, empty } => {
                 let id = self.claim_pick(model, *c);
-                let natural = model
-                    .claims
-                    .iter()
-                    .find(|x| x.id == id)
-                    .map(|x| self.actor_index(&x.payer))
-                    .unwrap_or(3);
+                let natural = self.payer_index(model, id);
                 let key = self.key_of(who, natural);
                 let reference = Text::new(if *empty { "" } else { "PAID-1" }).unwrap();
                 self.f.sign(

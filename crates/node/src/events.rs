@@ -91,26 +91,19 @@ fn tx_event(state: &MemoryState, tx: &Transaction, receipt: &Receipt) -> Option<
                 reserved: *reserved,
             })
         }
-        (Effect::ClaimSettled { claim_id, approved }, _) => {
+        (
+            Effect::ClaimSettled { claim_id, approved: paid }
+            | Effect::ClaimAutoSettled { claim_id, paid, .. },
+            _,
+        ) => {
             let (payer, patient) = claim_parties(claim_id)?;
             Some(Event::ClaimSettled {
                 tx_id,
                 claim_id: *claim_id,
                 payer,
                 patient,
-                approved: *approved,
-                auto: false,
-            })
-        }
-        (Effect::ClaimAutoSettled { claim_id, paid: approved, .. }, _) => {
-            let (payer, patient) = claim_parties(claim_id)?;
-            Some(Event::ClaimSettled {
-                tx_id,
-                claim_id: *claim_id,
-                payer,
-                patient,
-                approved: *approved,
-                auto: true,
+                approved: *paid,
+                auto: matches!(effect, Effect::ClaimAutoSettled { .. }),
             })
         }
         (

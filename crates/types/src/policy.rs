@@ -272,17 +272,23 @@ pub fn adjudicate(
 /// (UTC+8, no daylight saving), the year a patient's deductible and yearly cap reset.
 pub fn benefit_year(timestamp_ms: u64) -> u16 {
     const CST_OFFSET_MS: u64 = 8 * 3_600_000;
-    let days = timestamp_ms.saturating_add(CST_OFFSET_MS) / 86_400_000;
-    // Howard Hinnant's days-to-civil, for days since 1970-01-01 (never negative here).
+    let (year, _, _) = civil_date(timestamp_ms.saturating_add(CST_OFFSET_MS) / 86_400_000);
+    u16::try_from(year).unwrap_or(u16::MAX)
+}
+
+/// The calendar date `(year, month, day)` of a count of days since 1970-01-01 (H. Hinnant,
+/// "chrono-compatible low-level date algorithms": years shifted to start on 1 March, so that
+/// leap days fall last).
+pub fn civil_date(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    u16::try_from(year).unwrap_or(u16::MAX)
+    (yoe + era * 400 + u64::from(month <= 2), month, day)
 }
 
 codec_struct!(CategoryCoverage { category: ChargeCategory, ratio_bp: u16 });

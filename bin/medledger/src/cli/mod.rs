@@ -105,17 +105,7 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 pub fn utc(ms: u64) -> String {
     let secs = ms / 1_000;
     let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from a day count (H. Hinnant, "chrono-compatible low-level date algorithms"),
-    // shifted so that years start on 1 March and leap days fall last.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
+    let (year, month, day) = medledger_types::policy::civil_date(days);
     let (h, m, s) = (rest / 3_600, rest % 3_600 / 60, rest % 60);
     format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC")
 }

@@ -154,27 +154,10 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The example policy of `policy template`: a city's basic medical insurance.
+/// The example policy of `policy template`: a city's basic medical insurance (the test kit's
+/// sample policy).
 fn example_policy(hospitals: &[MemberId]) -> anyhow::Result<serde_json::Value> {
-    use medledger_types::ChargeCategory as C;
-    let ratio = |category, ratio_bp| CategoryCoverage { category, ratio_bp };
-    let policy = Policy {
-        payer: MemberId::new("payer")?,
-        version: 1,
-        coverage: vec![
-            ratio(C::Consultation, 7_000),
-            ratio(C::Examination, 7_000),
-            ratio(C::Treatment, 7_000),
-            ratio(C::WesternMedicine, 6_000),
-            ratio(C::ChineseMedicine, 6_000),
-            ratio(C::Other, 5_000),
-        ],
-        deductible_yearly: Fen(1_000),
-        claim_cap: Fen(500_000),
-        yearly_cap: Fen(5_000_000),
-        hospitals: hospitals.to_vec(),
-        auto_approve_max: Fen(50_000),
-    };
+    let policy = medledger_testkit::sample_policy(&MemberId::new("payer")?, hospitals);
     Ok(serde_json::to_value(policy)?)
 }
 
