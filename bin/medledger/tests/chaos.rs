@@ -98,6 +98,7 @@ fn worker(
             rounds: 4,
             expires_at_height: height + 1_500,
             first_bill_number: 1 + w * 2_000_000 + batch * 1_000,
+            register_policy: w == 0 && batch == 0,
             ..WorkloadConfig::new(w * 1_000_000 + batch, NODES)
         };
         batch += 1;

@@ -28,4 +28,4 @@ pub mod workload;
 
 pub use check::{Report, check};
 pub use history::{Completion, Counts, History, Invocation, Op, OpId, OpKind, OpResult};
-pub use workload::{Step, WorkloadConfig, foreign_chain_id, generate};
+pub use workload::{Step, WorkloadConfig, foreign_chain_id, generate, policy};

@@ -14,6 +14,12 @@
 //!   amount;
 //! - **void race**: the hospital voids a bill while a claim on it is filed.
 //!
+//! With [`WorkloadConfig::register_policy`], the workload first registers a claim policy for the
+//! second insurer (the one a payers race asks for the exact remainder), so those claims are
+//! adjudicated as their blocks execute and, under its ceiling, settled at once: its settlement or
+//! rejection that follows is then refused (`claim_already_settled`), and its payment record
+//! accepted. Above the ceiling, the claim waits as before and the payment record is refused.
+//!
 //! About one step in four is one signed transaction sent to two nodes. Every transaction is
 //! signed with the key its role requires, so what the ledger refuses (`over_claim`,
 //! `duplicate_claim`, `claim_already_settled`, `claim_closed`, `bill_voided`, …) it refuses
@@ -68,12 +74,39 @@ pub struct WorkloadConfig {
     /// The first bill number used in each demo hospital's range (1-based), so that several
     /// workloads can run on one chain without reusing bills.
     pub first_bill_number: u64,
+    /// Begin with the second insurer registering policy version 1 ([`policy`]); set it for one
+    /// workload per chain (a second registration of version 1 is refused, harmlessly).
+    pub register_policy: bool,
 }
 
 impl WorkloadConfig {
     /// Eight rounds from `seed` for `nodes` nodes, on a fresh chain.
     pub fn new(seed: u64, nodes: usize) -> Self {
-        Self { seed, nodes, rounds: 8, expires_at_height: 1_000, first_bill_number: 1 }
+        Self {
+            seed,
+            nodes,
+            rounds: 8,
+            expires_at_height: 1_000,
+            first_bill_number: 1,
+            register_policy: false,
+        }
+    }
+}
+
+/// The second insurer's policy in the workload: half of everything after a 5.00 deductible, at
+/// most 80.00 a claim, settling by itself up to 60.00, at every demo hospital. Bills of 10.00 to
+/// 200.00 make some claims settle at once and leave others waiting.
+pub fn policy(c: &Consortium) -> medledger_types::Policy {
+    use medledger_types::{CategoryCoverage, ChargeCategory, Policy};
+    Policy {
+        payer: c.insurers[1].id.clone(),
+        version: 1,
+        coverage: vec![CategoryCoverage { category: ChargeCategory::Other, ratio_bp: 5_000 }],
+        deductible_yearly: Fen(500),
+        claim_cap: Fen(8_000),
+        yearly_cap: Fen(1_000_000),
+        hospitals: c.hospitals.iter().map(|h| h.id.clone()).collect(),
+        auto_approve_max: Fen(6_000),
     }
 }
 
@@ -110,6 +143,12 @@ pub fn generate(c: &Consortium, config: &WorkloadConfig) -> Vec<Step> {
         references: 0,
     };
     let mut steps = Vec::new();
+    if config.register_policy {
+        let mut drafts = Vec::new();
+        let payload = Payload::RegisterPolicy { policy: policy(c) };
+        generator.sign(&mut drafts, &c.insurers[1].key, payload);
+        generator.interleave(vec![drafts], &mut steps);
+    }
     for round in 0..config.rounds {
         generator.round(round % c.hospitals.len(), &mut steps);
     }
@@ -357,6 +396,15 @@ impl<'a> Generator<'a> {
             self.sign(drafts, &c.insurers[1].key, Payload::RejectClaim { claim_id: exact, reason });
         } else {
             let payload = self.settlement(exact, remainder / 2);
+            self.sign(drafts, &c.insurers[1].key, payload);
+        }
+        if self.rng.chance(1, 2) {
+            // Its payment system records the payment: accepted when the insurer's policy
+            // settled the claim as it was accepted, refused otherwise.
+            self.references += 1;
+            let payment_reference = Text::new(format!("AUTO-{:08}", self.references))
+                .expect("a short reference is valid text");
+            let payload = Payload::RecordPayment { claim_id: exact, payment_reference };
             self.sign(drafts, &c.insurers[1].key, payload);
         }
         // The payer's system retries its settlement under a new signature.

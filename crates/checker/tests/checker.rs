@@ -729,3 +729,38 @@ fn claims_settled_by_a_policy_are_booked_as_payments() {
     );
     assert!(!report.model_mismatches.is_empty(), "{report}");
 }
+
+#[test]
+fn workload_with_a_policy_settles_some_claims_at_once_and_stays_clean() {
+    let c = consortium();
+    let config =
+        WorkloadConfig { rounds: 24, register_policy: true, ..WorkloadConfig::new(7, NODES) };
+    let steps = generate(&c, &config);
+    assert!(matches!(&steps[0].tx.body().payload, Payload::RegisterPolicy { .. }));
+    let blocks = blocks_of(&steps, 5);
+    let chain = run(&c, &blocks);
+    let history = acknowledged(&steps, &chain);
+    let report = check(&c.genesis, &vec![chain.clone(); NODES], &history);
+    assert_eq!(report.violations(), 0, "{report}");
+    let mut effects: HashMap<String, usize> = HashMap::new();
+    for receipt in chain.iter().flat_map(|b| &b.receipts) {
+        let name = match &receipt.outcome {
+            Outcome::Accepted(effect) => {
+                format!("{effect:?}").split([' ', '{']).next().unwrap().to_string()
+            }
+            Outcome::Rejected(rejection) => rejection.code(),
+        };
+        *effects.entry(name).or_default() += 1;
+    }
+    // Claims to the insurer with the policy settle at once or wait, by their benefit; its
+    // later decisions meet claims already settled, and its payment records are accepted.
+    for needed in [
+        "PolicyRegistered",
+        "ClaimAutoSettled",
+        "PaymentRecorded",
+        "ClaimLocked",
+        "claim_already_settled",
+    ] {
+        assert!(effects.get(needed).is_some_and(|&n| n > 0), "no {needed}: {effects:?}");
+    }
+}

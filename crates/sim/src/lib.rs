@@ -594,6 +594,7 @@ async fn client(
             rounds: 2,
             expires_at_height: height + 1_500,
             first_bill_number: 1 + w * 2_000_000 + batch * 1_000,
+            register_policy: w == 0 && batch == 0,
             ..WorkloadConfig::new(
                 cluster.plan.seed.wrapping_mul(1_000_003) ^ (w << 32 | batch),
                 honest.len(),
