@@ -345,15 +345,12 @@ fn validate<S: StateReader>(
             };
             Ok((plan, Effect::PatientRegistered))
         }
-        Payload::RegisterPolicy { policy } => {
-            let Who::Member(payer) = who else {
-                return Err(not_authorized(payload, "a payer"));
-            };
-            if !payer.roles.is_payer() {
-                return Err(not_authorized(payload, "a payer"));
+        Payload::RegisterPolicy { policy } => match who {
+            Who::Member(payer) if payer.roles.is_payer() => {
+                register_policy(state, &payer.id, policy, payload)
             }
-            register_policy(state, &payer.id, policy, payload)
-        }
+            _ => Err(not_authorized(payload, "a payer")),
+        },
         Payload::RecordPayment { claim_id, payment_reference } => {
             let Who::Member(member) = who else {
                 return Err(not_authorized(payload, "the claim's payer"));
@@ -633,42 +630,41 @@ fn submit_claim<S: StateReader>(
         bills.push(locked);
     }
     check_disclosures(claim, payer)?;
-    let mut record = Claim {
+    let adjudication = state.policy(&claim.payer).map(|policy| {
+        let inputs: Vec<ItemInput> = claim
+            .items
+            .iter()
+            .zip(&bills)
+            .map(|(item, bill)| ItemInput {
+                requested: item.amount,
+                issuer: bill.issuer.clone(),
+                bill_total: bill.issue.amounts.total,
+                categories: bill.issue.categories.clone(),
+            })
+            .collect();
+        let year = benefit_year(ctx.timestamp_ms);
+        adjudicate(policy, &inputs, state.year_usage(&claim.payer, &claim.patient, year), year)
+    });
+    // Within the policy's ceiling, settled in the same transaction: the reservation just made
+    // becomes the benefit. Otherwise locked, with the recommendation (if any) attached.
+    let approved: Option<Vec<Fen>> = adjudication
+        .as_ref()
+        .filter(|a| a.auto_approved)
+        .map(|a| a.items.iter().map(|line| line.benefit).collect());
+    let record = Claim {
         submission: claim.clone(),
         filed_by,
         submitted_height: ctx.height,
         status: ClaimStatus::Locked,
-        adjudication: None,
+        adjudication,
     };
-    let Some(policy) = state.policy(&claim.payer) else {
+    let Some(approved) = approved else {
         let plan = Plan { bills, claim: Some(record), ..Plan::default() };
         return Ok((plan, Effect::ClaimLocked { claim_id, reserved: reserved_total }));
     };
-    let inputs: Vec<ItemInput> = claim
-        .items
-        .iter()
-        .zip(&bills)
-        .map(|(item, bill)| ItemInput {
-            requested: item.amount,
-            issuer: bill.issuer.clone(),
-            bill_total: bill.issue.amounts.total,
-            categories: bill.issue.categories.clone(),
-        })
-        .collect();
-    let year = benefit_year(ctx.timestamp_ms);
-    let adjudication =
-        adjudicate(policy, &inputs, state.year_usage(&claim.payer, &claim.patient, year), year);
-    record.adjudication = Some(adjudication.clone());
-    if !adjudication.auto_approved {
-        let plan = Plan { bills, claim: Some(record), ..Plan::default() };
-        return Ok((plan, Effect::ClaimLocked { claim_id, reserved: reserved_total }));
-    }
-    // Settled in the same transaction: the reservation just made becomes the benefit.
-    let approved: Vec<Fen> = adjudication.items.iter().map(|line| line.benefit).collect();
     let plan = settlement(state, ctx, &record, bills, &approved, Text::default())?;
-    let total = adjudication.total.benefit;
-    let effect =
-        Effect::ClaimAutoSettled { claim_id, requested: reserved_total, approved, paid: total };
+    let paid = Fen::checked_sum(approved.iter().copied()).expect("each is at most the request");
+    let effect = Effect::ClaimAutoSettled { claim_id, requested: reserved_total, approved, paid };
     Ok((plan, effect))
 }
 
