@@ -38,8 +38,16 @@ pub enum DecodeError {
     #[error("the receipt is not hexadecimal: {0}")]
     Hex(#[from] FromHexError),
     /// Nothing to decode.
-    #[error("the receipt is empty")]
+    #[error("no receipt: the input is empty (expected hex, QR text (ML1*…), proof JSON or bytes)")]
     Empty,
+    /// Text or bytes in none of the forms a receipt comes in.
+    #[error(
+        "not a receipt: expected hex, QR text (ML1*…), a node's proof JSON or the receipt's bytes"
+    )]
+    NotAReceipt,
+    /// Text that starts like a receipt's QR text but is not one.
+    #[error("not a receipt's QR text: {0}")]
+    Qr(String),
     /// A format version this verifier does not know (a newer one, or corrupted bytes).
     #[error(
         "receipt format version {version} is not known to this verifier (it reads version {RECEIPT_VERSION})"
@@ -50,10 +58,10 @@ pub enum DecodeError {
     },
     /// Not a well-formed receipt: truncated, a length over its limit, an unknown tag, an
     /// invalid identifier, or bytes left over.
-    #[error("the receipt is malformed: {0}")]
+    #[error("not a well-formed receipt (truncated, altered, or not a receipt at all): {0}")]
     Malformed(CodecError),
     /// JSON that is not a node's receipt answer.
-    #[error("not a receipt JSON: {0}")]
+    #[error("not a node's receipt answer (JSON with a `receipt` field in hex): {0}")]
     Json(String),
 }
 

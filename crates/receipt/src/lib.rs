@@ -26,7 +26,14 @@
 //! Use: [`Receipt::from_bytes`] or [`Receipt::from_hex`] checks the form of untrusted bytes
 //! (a known version, every length within the limits below, nothing left over); [`verify`]
 //! checks what the receipt claims against a [`Genesis`](medledger_types::Genesis) and returns
-//! [`Verified`], or the [`VerifyError`] that names the first broken link.
+//! [`Verified`], or the [`VerifyError`] that names the first broken link. [`Presented`] reads
+//! whatever form a receipt was handed over in, and also checks the unsigned fields of a node's
+//! JSON answer against the receipt.
+//!
+//! The formats are specified byte for byte in `docs/formats/` (receipt container, records,
+//! state tree, block header, certificate, hashing and signatures), enough to write another
+//! verifier from; `tests/independent/verify_receipt.py` is one, in Python's standard library
+//! alone, and `tests/independent.rs` checks that it agrees with this crate.
 //!
 //! This crate depends on commonware-storage's merkle module, commonware-cryptography and
 //! commonware-utils without their `std` features, and never on commonware-consensus or the
@@ -35,17 +42,19 @@
 
 mod codec;
 mod finality;
+mod presented;
 mod qr;
 mod verify;
 
 pub use codec::DecodeError;
 pub use finality::{FinalityError, Finalized, finalize_namespace, verify_finalization};
+pub use presented::{Presented, Stated};
 pub use qr::{QR_PREFIX, base45_decode, base45_encode};
 pub use verify::{Verified, VerifyError, verify};
 
 use commonware_codec::Encode as _;
 use medledger_crypto::{Digest, Domain, hash};
-use medledger_types::{Bill, ChainId, Claim};
+use medledger_types::{Bill, ChainId, Claim, Genesis};
 
 /// The receipt format's version; a verifier refuses versions it does not know.
 pub const RECEIPT_VERSION: u8 = 1;
@@ -158,28 +167,21 @@ impl Receipt {
     }
 
     /// Reads a receipt in any form people hand around: its bytes, its hex, the text of its QR
-    /// code (`ML1*…`), or the JSON a node answers at `…/proof` (its `receipt` field).
+    /// code (`ML1*…`), or the JSON a node answers at `…/proof` (its `receipt` field; the
+    /// answer's unsigned copies of the record and heights are dropped unread; use
+    /// [`Presented`] to check them).
     pub fn parse(input: &[u8]) -> Result<Self, DecodeError> {
-        let Some(text) = std::str::from_utf8(input).ok().map(str::trim) else {
-            return Self::from_bytes(input);
-        };
-        if text.starts_with(QR_PREFIX) {
-            return Self::from_qr_text(text);
-        }
-        if text.starts_with('{') {
-            #[derive(serde::Deserialize)]
-            struct View {
-                receipt: String,
-            }
-            let view: View =
-                serde_json::from_str(text).map_err(|e| DecodeError::Json(e.to_string()))?;
-            return Self::from_hex(&view.receipt);
-        }
-        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Self::from_hex(text);
-        }
-        Self::from_bytes(input)
+        Presented::parse(input).map(|presented| presented.receipt)
     }
+}
+
+/// The genesis digest that verifiers pin: `H("medledger/genesis/v1" ‖ canonical JSON)`, the
+/// canonical JSON being the genesis as serde writes it without whitespace (fields in
+/// declaration order, defaults filled in; `docs/formats/genesis.md`). It is also the
+/// `tx_root` of the chain's block 0, so every block of the chain descends from it.
+pub fn genesis_digest(genesis: &Genesis) -> Digest {
+    let canonical = serde_json::to_vec(genesis).expect("a genesis serializes to JSON");
+    hash(Domain::Genesis, &[&canonical])
 }
 
 /// The state root in a block header: the authenticated state's root and the receipts chain

@@ -60,24 +60,30 @@ impl Receipt {
     /// Reads QR text written by [`Receipt::to_qr_text`]. The readable KEY and CHECK must
     /// match the record inside, so what a person reads is what is verified.
     pub fn from_qr_text(text: &str) -> Result<Self, DecodeError> {
-        let malformed = || DecodeError::Malformed(commonware_codec::Error::Invalid("QR", "text"));
-        let rest = text.trim().strip_prefix(QR_PREFIX).ok_or_else(malformed)?;
+        let rest = text
+            .trim()
+            .strip_prefix(QR_PREFIX)
+            .ok_or_else(|| DecodeError::Qr(format!("it does not start with {QR_PREFIX}")))?;
         let mut parts = rest.splitn(3, '*');
         let (key, check, data) = match (parts.next(), parts.next(), parts.next()) {
             (Some(k), Some(c), Some(d)) => (k, c, d),
-            _ => return Err(malformed()),
+            _ => return Err(DecodeError::Qr("expected ML1*KEY*CHECK*DATA".to_string())),
         };
         if data.len() > crate::RECEIPT_BYTES_MAX.saturating_mul(3) / 2 + 2 {
             let len = data.len() * 2 / 3;
             return Err(DecodeError::TooLarge { len, max: crate::RECEIPT_BYTES_MAX });
         }
-        let receipt = Self::from_bytes(&base45_decode(data).ok_or_else(malformed)?)?;
+        let bytes = base45_decode(data).ok_or_else(|| {
+            DecodeError::Qr("its data is not Base45 (a character was changed or cut off)".into())
+        })?;
+        let receipt = Self::from_bytes(&bytes)?;
         let readable = receipt.to_qr_text();
         let expected = format!("{QR_PREFIX}{key}*{check}*");
         if !readable.starts_with(&expected) {
-            return Err(DecodeError::Malformed(commonware_codec::Error::Invalid(
-                "QR",
-                "the readable bill or check code does not match the receipt",
+            let inside = readable.splitn(4, '*').take(3).collect::<Vec<_>>().join("*");
+            return Err(DecodeError::Qr(format!(
+                "its readable part {} does not match the receipt inside ({inside}*…)",
+                expected.trim_end_matches('*')
             )));
         }
         Ok(receipt)

@@ -76,6 +76,32 @@ pub enum VerifyError {
     /// The certificate does not show the header was finalized by the genesis validators.
     #[error("the block is not shown final: {0}")]
     Finality(#[from] FinalityError),
+    /// An unsigned field of a node's JSON answer differs from what the receipt says.
+    #[error(
+        "the answer's {field} says {stated}, but the signed receipt says {signed}: the answer was altered (only the receipt itself is signed)"
+    )]
+    StatedField {
+        /// The JSON field.
+        field: &'static str,
+        /// Its value in the answer.
+        stated: String,
+        /// What the verified receipt says.
+        signed: String,
+    },
+    /// The record copied into a node's JSON answer differs from the signed record.
+    #[error(
+        "the answer's {kind} differs from the signed {kind}: {path} is {stated} in the answer but {signed} in the receipt; the answer was altered (only the receipt itself is signed)"
+    )]
+    StatedRecord {
+        /// `"bill"` or `"claim"`.
+        kind: &'static str,
+        /// The first field that differs, e.g. `bill.reimbursed`.
+        path: String,
+        /// Its value in the answer (JSON).
+        stated: String,
+        /// Its value in the signed record (JSON).
+        signed: String,
+    },
 }
 
 /// Verifies a receipt against a genesis: the record's leaf is under the MMR root, the roots
