@@ -82,7 +82,10 @@ fn main() {
         let path = net.home(i).join("config.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("idle_block_interval_ms = 500"), "init writes the default pacing");
-        let text = text.replace("idle_block_interval_ms = 500", "idle_block_interval_ms = 0");
+        assert!(text.contains("heartbeat_ms = 10000"), "init writes the default heartbeat");
+        let text = text
+            .replace("idle_block_interval_ms = 500", "idle_block_interval_ms = 0")
+            .replace("heartbeat_ms = 10000", "heartbeat_ms = 0");
         std::fs::write(path, text).unwrap();
     }
     for i in 0..4 {

@@ -16,10 +16,10 @@ use medledger_node::localnet::Localnet;
 use medledger_testkit::{
     TxFactory, bill, claim, claim_id, consent_submit, sample_body, sample_policy,
 };
-use medledger_types::api::{ApiError, Committed};
+use medledger_types::api::{ApiError, Committed, ListQuery};
 use medledger_types::{
     BillId, CategoryAmount, CategoryCoverage, ChainId, ChargeCategory, ClaimId, ClaimStatus, Fen,
-    MemberId, Payload, Policy, SigningKey, Text, Transaction,
+    MemberId, Payload, Policy, Pseudonym, SigningKey, Text, Transaction,
 };
 use serde::Serialize;
 use std::process::ExitCode;
@@ -52,9 +52,24 @@ struct Story {
     nodes: Vec<Client>,
     steps: Vec<Step>,
     json: bool,
+    /// The highest height at which one of the story's transactions committed: every read
+    /// first waits until its node has executed it (read-your-writes across nodes).
+    seen_height: u64,
 }
 
+/// How long a read waits for its node to catch up with the story's last commit.
+const READ_CATCH_UP_MAX: Duration = Duration::from_secs(30);
+
 impl Story {
+    /// Node `node % n`, once it has executed every block the story committed a transaction in.
+    fn at(&self, node: usize) -> anyhow::Result<&Client> {
+        let client = &self.nodes[node % self.nodes.len()];
+        client.wait_for_height(self.seen_height, READ_CATCH_UP_MAX).with_context(|| {
+            format!("node{} did not reach height {}", node % self.nodes.len(), self.seen_height)
+        })?;
+        Ok(client)
+    }
+
     /// Submits `tx` to node `node % n`, waits for its receipt, records the step.
     fn step(
         &mut self,
@@ -68,6 +83,7 @@ impl Story {
         let committed: Committed =
             client.submit_and_wait(tx).with_context(|| description.to_string())?;
         let latency_ms = start.elapsed().as_secs_f64() * 1_000.0;
+        self.seen_height = self.seen_height.max(committed.height);
         let outcome = &committed.receipt.outcome;
         let (code, detail) = (outcome.code(), outcome.to_string());
         let place = format!("block {}, ", committed.height);
@@ -92,7 +108,7 @@ impl Story {
         expected: &str,
         read: impl FnOnce(&Client) -> Result<String, ClientError>,
     ) -> anyhow::Result<()> {
-        let client = &self.nodes[node % self.nodes.len()];
+        let client = self.at(node)?;
         let start = Instant::now();
         let answer = match read(client) {
             Ok(detail) => ("ok".to_string(), detail),
@@ -216,6 +232,75 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         net.describe();
         println!("\nThe story, each step a signed transaction committed by 4 validators:\n");
     }
+    let apis: Vec<String> = net.apis.iter().map(|a| format!("http://{a}")).collect();
+    // A story that cannot go on (a node unreachable, a read that never caught up) still ends
+    // with an answer: the steps so far were printed, and the JSON says why it stopped.
+    let (code, bill) = match play(&net, nodes, height, json) {
+        Ok((all_ok, bill)) => {
+            (if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }, Some(bill))
+        }
+        Err(error) => {
+            if json {
+                let answer = serde_json::json!({
+                    "directory": net.dir.display().to_string(),
+                    "apis": apis,
+                    "all_ok": false,
+                    "error": format!("{error:#}"),
+                });
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                println!("\nThe story stopped: {error:#}");
+            }
+            (ExitCode::FAILURE, None)
+        }
+    };
+    if exit {
+        net.stop();
+        return Ok(code);
+    }
+    let dir = net.dir.display().to_string();
+    println!("\nThe network keeps running. Its APIs: {}", apis.join("  "));
+    println!(
+        "  the web portal:         {}/  (sign in with {dir}/keys/members/<member>.key.json, or a patient of {dir}/keys/patients.json)",
+        apis[0]
+    );
+    println!("  the API's description:  {}/openapi.json", apis[0]);
+    println!("  follow the ledger:      medledger watch --node {}", apis[0]);
+    if let Some(bill) = bill {
+        println!("  this bill:              medledger bill show {bill} --node {}", apis[0]);
+    }
+    println!("  status:                 medledger status --node {}", apis[0]);
+    println!("Ctrl-C stops it.");
+    net.wait_for_signal()?;
+    net.stop();
+    Ok(code)
+}
+
+/// The first demo patient with no bills yet, so that a rerun on the same network starts from
+/// an untouched wallet (no deductible used, no yearly cap spent); the last one once every
+/// patient has bills.
+fn fresh_patient(
+    client: &Client,
+    patients: &[(Pseudonym, SigningKey)],
+) -> anyhow::Result<(Pseudonym, SigningKey)> {
+    for (pseudonym, key) in patients {
+        let page = client
+            .patient_bills_page(*pseudonym, &ListQuery { limit: Some(1), ..Default::default() })?;
+        if page.items.is_empty() {
+            return Ok((*pseudonym, key.clone()));
+        }
+    }
+    patients.last().cloned().context("the network has no demo patients")
+}
+
+/// The story itself, on a ready network; answers whether every step turned out as the rules
+/// require, and the first bill.
+fn play(
+    net: &Localnet,
+    nodes: Vec<Client>,
+    height: u64,
+    json: bool,
+) -> anyhow::Result<(bool, BillId)> {
     let dir = net.dir.clone();
     let chain = ChainId::new(nodes[0].status()?.chain_id)?;
     let hospital = read_member_key(&dir, "city-central-hospital")?;
@@ -227,15 +312,34 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     let ss = (MemberId::new("social-security")?, read_member_key(&dir, "social-security")?);
     let insurer = (MemberId::new("ping-health")?, read_member_key(&dir, "ping-health")?);
     let patients = read_patients(&dir)?;
-    let (patient, patient_key) =
-        patients.first().context("the network has no demo patients")?.clone();
+    let (patient, patient_key) = fresh_patient(&nodes[0], &patients)?;
     let mut f = TxFactory::new(chain.clone(), height + 1_000);
     // Fresh numbers on every run of the same network: ten per height.
     let base = (height + 1) * 10;
     let code = medledger_testkit::DEMO_BILL_CODE;
     let (a, b, red) =
         (BillId::new(code, base + 1)?, BillId::new(code, base + 2)?, BillId::new(code, base + 9)?);
-    let mut story = Story { nodes, steps: Vec::new(), json };
+    let mut story = Story { nodes, steps: Vec::new(), json, seen_height: height };
+
+    // A payer's policy left by an earlier run on this network would settle the next claims by
+    // itself; for the part of the story settled by hand, it moves to review every claim.
+    for ((payer, key), name) in [(&ss, "The social security bureau"), (&insurer, "Ping Health")] {
+        if let Some(policy) = story.at(0)?.policy(payer)? {
+            let review =
+                Policy { version: policy.version + 1, auto_approve_max: Fen::ZERO, ..policy };
+            let version = review.version;
+            let register = f.sign(key, Payload::RegisterPolicy { policy: review });
+            story.step(
+                0,
+                &format!(
+                    "{name}'s policy from an earlier run would settle the next claims by itself: \
+                     version {version} sends every claim with a benefit to review by hand"
+                ),
+                "accepted",
+                &register,
+            )?;
+        }
+    }
 
     // 970.00 outpatient bill: the pooled fund paid 600.00 and the personal account 120.00 at
     // the counter; the patient paid 250.00, all that can ever be claimed.
@@ -244,7 +348,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     first.amounts.total = Fen(97_000);
     // The private bodies (name, ID, diagnosis, itemised charges) are encrypted here, in the
     // hospital, before the batch is signed: the ledger gets ciphertext and commitments.
-    let sealed = story.nodes[0].seal_bills(
+    let sealed = story.at(0)?.seal_bills(
         vec![
             (first, sample_body("李明华 Li Minghua", "440106198512250037", 97_000)),
             (
@@ -264,7 +368,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         &issue,
     )?;
 
-    let found = story.nodes[1].patient_bills(patient)?;
+    let found = story.at(1)?.patient_bills(patient)?;
     let listed: Vec<String> = found
         .iter()
         .filter(|bill| bill.id() == a || bill.id() == b)
@@ -280,7 +384,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
 
     let mut first_claim = claim(claim_id(base + 1), &ss.0, patient, &[(a, 15_000)]);
     // The patient's consent lets this payer, and only it, read the bill's body.
-    first_claim.disclosures = story.nodes[0].disclosures(&patient_key, &first_claim)?;
+    first_claim.disclosures = story.at(0)?.disclosures(&patient_key, &first_claim)?;
     let submit_first =
         f.sign(&patient_key, Payload::SubmitClaim { claim: first_claim, consent: None });
     let t1 = story.step(
@@ -300,7 +404,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     let t2 = story.step(2, "The social security bureau settles 150.00", "accepted", &settle)?;
 
     let mut second = claim(claim_id(base + 2), &insurer.0, patient, &[(a, 10_000)]);
-    second.disclosures = story.nodes[0].disclosures(&patient_key, &second)?;
+    second.disclosures = story.at(0)?.disclosures(&patient_key, &second)?;
     let consent = consent_submit(&chain, &patient_key, &second);
     let submit_second = f.sign(
         &platform,
@@ -370,7 +474,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         Ok(client.policy(payer)?.map_or(1, |p| p.version + 1))
     };
     let ss_policy =
-        Policy { version: next_version(&story.nodes[0], &ss.0)?, ..sample_policy(&ss.0, &covered) };
+        Policy { version: next_version(story.at(0)?, &ss.0)?, ..sample_policy(&ss.0, &covered) };
     let register = f.sign(&ss.1, Payload::RegisterPolicy { policy: ss_policy.clone() });
     story.step(
         1,
@@ -384,7 +488,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         &register,
     )?;
     let top_up = Policy {
-        version: next_version(&story.nodes[0], &insurer.0)?,
+        version: next_version(story.at(0)?, &insurer.0)?,
         coverage: ChargeCategory::ALL
             .iter()
             .map(|c| CategoryCoverage { category: *c, ratio_bp: 10_000 })
@@ -410,7 +514,8 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         CategoryAmount { category: ChargeCategory::Examination, amount: Fen(3_000) },
         CategoryAmount { category: ChargeCategory::WesternMedicine, amount: Fen(6_700) },
     ];
-    let sealed = story.nodes[0]
+    let sealed = story
+        .at(0)?
         .seal_bills(
             vec![(pilot, sample_body("李明华 Li Minghua", "440106198512250037", 9_700))],
             Some(&keystore),
@@ -427,7 +532,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         &issue,
     )?;
     let mut pilot_claim = claim(claim_id(base + 4), &ss.0, patient, &[(pilot_id, 9_700)]);
-    pilot_claim.disclosures = story.nodes[0].disclosures(&patient_key, &pilot_claim)?;
+    pilot_claim.disclosures = story.at(0)?.disclosures(&patient_key, &pilot_claim)?;
     let submit = f.sign(&patient_key, Payload::SubmitClaim { claim: pilot_claim, consent: None });
     let t5 = story.step(
         0,
@@ -446,7 +551,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         },
     );
     story.step(1, "The bureau's payment system records its payment reference", "accepted", &pay)?;
-    let left = story.nodes[1].bill(pilot_id)?;
+    let left = story.at(1)?.bill(pilot_id)?;
     let left = Fen(left.claimable().0 - left.reimbursed.0 - left.reserved.0);
     let rest = claim(claim_id(base + 5), &insurer.0, patient, &[(pilot_id, left.0)]);
     let consent = consent_submit(&chain, &patient_key, &rest);
@@ -465,7 +570,7 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
     let one_more = f.sign(&patient_key, Payload::SubmitClaim { claim: one_more, consent: None });
     story.step(3, "0.01 more is claimed on the fully reimbursed bill", "over_claim", &one_more)?;
 
-    let final_bill = story.nodes[2].bill(a)?;
+    let final_bill = story.at(2)?.bill(a)?;
     let summary = Summary {
         chain_id: chain.to_string(),
         directory: dir.display().to_string(),
@@ -500,24 +605,5 @@ pub fn run(options: InitOptions, json: bool, exit: bool) -> anyhow::Result<ExitC
         );
         println!("{passed} of {} steps turned out as the rules require", summary.steps.len());
     }
-    let code = if summary.all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE };
-    if exit {
-        net.stop();
-    } else {
-        println!("\nThe network keeps running. Its APIs: {}", summary.apis.join("  "));
-        println!(
-            "  the web portal:         {}/  (sign in with {}/keys/members/<member>.key.json, or a patient of {}/keys/patients.json)",
-            summary.apis[0],
-            dir.display(),
-            dir.display()
-        );
-        println!("  the API's description:  {}/openapi.json", summary.apis[0]);
-        println!("  follow the ledger:      medledger watch --node {}", summary.apis[0]);
-        println!("  this bill:              medledger bill show {a} --node {}", summary.apis[0]);
-        println!("  status:                 medledger status --node {}", summary.apis[0]);
-        println!("Ctrl-C stops it.");
-        net.wait_for_signal()?;
-        net.stop();
-    }
-    Ok(code)
+    Ok((summary.all_ok, a))
 }

@@ -184,6 +184,25 @@ impl Client {
         self.get("/v1/status")
     }
 
+    /// Waits up to `timeout` until the node has executed block `height`, and answers its
+    /// height. This is read-your-writes across nodes: after a transaction committed at height
+    /// `h` through one node, `wait_for_height(h, ..)` on another makes its reads include it.
+    pub fn wait_for_height(&self, height: u64, timeout: Duration) -> Result<u64, ClientError> {
+        let start = std::time::Instant::now();
+        loop {
+            let now = self.status()?.height;
+            if now >= height {
+                return Ok(now);
+            }
+            if start.elapsed() >= timeout {
+                return Err(ClientError::Decode(format!(
+                    "the node is at height {now}, not {height}, after {timeout:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// `GET /v1/blocks/{height}/transactions`: a block's transactions and their receipts.
     pub fn block_transactions(&self, height: u64) -> Result<BlockTransactions, ClientError> {
         self.get(&format!("/v1/blocks/{height}/transactions"))

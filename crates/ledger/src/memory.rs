@@ -26,7 +26,36 @@ pub struct MemoryState {
     usage: HashMap<(MemberId, Pseudonym, u16), YearUsage>,
 }
 
+/// How many items of each kind a state holds (for metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateSizes {
+    /// Members.
+    pub members: usize,
+    /// Registered patients.
+    pub patients: usize,
+    /// Bills, red bills included.
+    pub bills: usize,
+    /// Claims.
+    pub claims: usize,
+    /// Payers' policies in force.
+    pub policies: usize,
+    /// Accepted transactions remembered until their expiry.
+    pub accepted_txs: usize,
+}
+
 impl MemoryState {
+    /// How many items of each kind the state holds.
+    pub fn sizes(&self) -> StateSizes {
+        StateSizes {
+            members: self.members.len(),
+            patients: self.patients.len(),
+            bills: self.bills.len(),
+            claims: self.claims.len(),
+            policies: self.policies.len(),
+            accepted_txs: self.accepted_txs.len(),
+        }
+    }
+
     /// Every range allocated to `hospital`, by code then first number.
     pub fn ranges_of(&self, hospital: &MemberId) -> Vec<RangeAllocation> {
         let mut out: Vec<RangeAllocation> =

@@ -29,8 +29,9 @@ pub type Marshal = commonware_consensus::marshal::core::Mailbox<
     commonware_consensus::marshal::standard::Standard<Block>,
 >;
 
-/// The longest idle interval allowed: it must stay well below the consensus leader timeout
-/// (1 s), or idle leaders would be skipped. See `ConsensusConfig::idle_block_interval_ms`.
+/// The longest an idle leader waits for transactions: it must stay well below the consensus
+/// leader timeout (1 s), or followers would time the leader out first. Also the cap of
+/// `ConsensusConfig::idle_block_interval_ms`.
 pub const IDLE_BLOCK_INTERVAL_MAX_MS: u64 = 800;
 
 /// How many unexecuted ancestors a proposer inspects for transactions already proposed.
@@ -53,18 +54,27 @@ fn millis(time: SystemTime) -> u64 {
 pub struct App {
     chain: Arc<Chain>,
     idle_block_interval_ms: u64,
+    heartbeat_ms: u64,
 }
 
 impl App {
-    /// An application over `chain`. With an empty mempool, a leader waits up to
-    /// `idle_block_interval_ms` (capped at [`IDLE_BLOCK_INTERVAL_MAX_MS`]) after its parent's
-    /// timestamp before proposing an empty block: an idle chain then makes a block or two a
-    /// second instead of one per network round trip, while a transaction that arrives is
-    /// proposed at once.
-    pub fn new(chain: Arc<Chain>, idle_block_interval_ms: u64) -> Self {
+    /// An application over `chain`, paced by `idle_block_interval_ms` (capped at
+    /// [`IDLE_BLOCK_INTERVAL_MAX_MS`]) and `heartbeat_ms`.
+    ///
+    /// A leader with transactions proposes them at once. A leader whose parent leaves
+    /// transactions whose state no header commits to yet (the parent's `executed_height` is
+    /// below them) proposes an empty block `idle_block_interval_ms` after the parent: that
+    /// follow-up block carries the state root receipts are proven against. Otherwise the
+    /// chain is idle: the leader waits for transactions up to [`IDLE_BLOCK_INTERVAL_MAX_MS`]
+    /// and then proposes nothing (consensus skips the view and the next leader asks again),
+    /// unless `heartbeat_ms` have passed since the parent, when it proposes an empty block so
+    /// that an idle chain still shows it is alive. `heartbeat_ms = 0` makes an empty block
+    /// every idle interval, as before heartbeats existed.
+    pub fn new(chain: Arc<Chain>, idle_block_interval_ms: u64, heartbeat_ms: u64) -> Self {
         Self {
             chain,
             idle_block_interval_ms: idle_block_interval_ms.min(IDLE_BLOCK_INTERVAL_MAX_MS),
+            heartbeat_ms,
         }
     }
 }
@@ -85,31 +95,57 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         // Transactions already in proposed-but-unexecuted ancestors are not proposed again. The
         // walk is capped: a leader far behind (catching up) must still propose in time, and a
         // transaction included twice is answered `replayed` the second time, with no effect.
+        // The same walk finds whether an ancestor above the parent's committed state holds
+        // transactions (then a follow-up block is needed to commit to their state).
         let executed = self.chain.executed_height();
+        let committed = parent.inner().executed_height;
+        // The first block after genesis comes at once: clients wait for height 1.
+        let mut unanchored = parent.inner().height == 0;
         let mut exclude = HashSet::new();
         let mut ancestor = Some(parent.clone());
         let mut walked = 0usize;
         while let Some(block) = ancestor {
             walked = walked.saturating_add(1);
-            if block.inner().height <= executed || walked > ANCESTORS_EXCLUDED_MAX {
+            let height = block.inner().height;
+            if height <= executed && height <= committed {
                 break;
             }
-            exclude.extend(block.inner().txs.iter().map(|tx| tx.id()));
+            if walked > ANCESTORS_EXCLUDED_MAX {
+                // Far behind: not idle, whatever the ancestors hold.
+                unanchored = true;
+                break;
+            }
+            if height > committed && !block.inner().txs.is_empty() {
+                unanchored = true;
+            }
+            if height > executed {
+                exclude.extend(block.inner().txs.iter().map(|tx| tx.id()));
+            }
             ancestor = ancestry.next().await;
         }
-        // Wait for transactions until the interval after the parent has passed, but never for
-        // longer than the interval itself: a parent stamped ahead of this node's clock (allowed
-        // up to the drift) must not make this leader miss its timeout.
+        // When an empty block is due: `idle_block_interval_ms` after the parent for a follow-up
+        // (never later than that from now: a parent stamped ahead of this node's clock, allowed
+        // up to the drift, must not make this leader miss its timeout), `heartbeat_ms` after
+        // the parent on an idle chain.
         let started = millis(runtime.current());
-        let idle_until = parent
-            .inner()
-            .timestamp_ms
-            .saturating_add(self.idle_block_interval_ms)
-            .min(started.saturating_add(self.idle_block_interval_ms));
+        let parent_ms = parent.inner().timestamp_ms;
+        let empty_due = if unanchored || self.heartbeat_ms == 0 {
+            parent_ms
+                .saturating_add(self.idle_block_interval_ms)
+                .min(started.saturating_add(self.idle_block_interval_ms))
+        } else {
+            parent_ms.saturating_add(self.heartbeat_ms)
+        };
+        let give_up = started.saturating_add(IDLE_BLOCK_INTERVAL_MAX_MS);
         let txs = loop {
             let txs = self.chain.mempool().select(BLOCK_TXS_MAX, BLOCK_BYTES_MAX, &exclude);
-            if !txs.is_empty() || millis(runtime.current()) >= idle_until {
+            let now = millis(runtime.current());
+            if !txs.is_empty() || now >= empty_due {
                 break txs;
+            }
+            if now >= give_up {
+                // Nothing to propose: the view is skipped, and the next leader asks again.
+                return None;
             }
             runtime.sleep(IDLE_POLL).await;
         };
@@ -235,12 +271,7 @@ impl Reporter for Executor {
 /// already recorded as processed (`1..=processed`), read back from its archive; marshal then
 /// resumes delivery at `processed + 1`. `Err` (with what an operator must do) if the stored
 /// data fails its integrity checks: nothing has been served from it.
-pub async fn replay<E: Clock>(
-    runtime: &E,
-    chain: &Chain,
-    marshal: &Marshal,
-    processed: u64,
-) -> anyhow::Result<()> {
+pub async fn replay(chain: &Chain, marshal: &Marshal, processed: u64) -> anyhow::Result<()> {
     if processed > 0 {
         tracing::info!(processed, "replaying finalized blocks to rebuild the ledger state");
     }
@@ -258,7 +289,7 @@ pub async fn replay<E: Clock>(
             return Err(damaged(height, "the stored block does not continue its parent's digest"));
         }
         parent = block.digest();
-        chain.execute(block.inner(), block.digest(), millis(runtime.current()));
+        chain.execute(block.inner(), block.digest(), None);
         if !chain.anchor(block.inner(), None) {
             return Err(damaged(
                 height,
@@ -299,7 +330,7 @@ pub async fn run_execution<E: Clock>(
         while let Some(update) = next {
             if let Update::Block(block, ack) = update {
                 let now = millis(runtime.current());
-                chain.execute(block.inner(), block.digest(), now);
+                chain.execute(block.inner(), block.digest(), Some(now));
                 ack.acknowledge();
                 newest = Some(block);
             }
@@ -428,7 +459,7 @@ mod tests {
         child.txs = txs;
         let genesis_digest = genesis.digest();
         deterministic::Runner::seeded(7).start(|runtime| async move {
-            let mut app = App::new(chain, 0);
+            let mut app = App::new(chain, 0, 0);
             let ancestry = Blocks(vec![digested(child), digested(genesis)]);
             app.verify((runtime, context(genesis_digest)), ancestry).await
         })

@@ -20,7 +20,7 @@ use medledger_types::{
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use medledger_types::api::Committed;
 
@@ -182,8 +182,6 @@ pub struct Counters {
     pub txs_accepted: AtomicU64,
     /// Transactions rejected by the ledger.
     pub txs_rejected: AtomicU64,
-    /// Sum of (execution time − block timestamp) in ms: proposal-to-commit latency.
-    pub commit_latency_ms_sum: AtomicU64,
     /// Transactions refused at mempool admission.
     pub admissions_refused: AtomicU64,
 }
@@ -203,6 +201,8 @@ pub struct Chain {
     executed_watch: tokio::sync::watch::Sender<u64>,
     /// Counters for metrics.
     pub counters: Counters,
+    /// Histograms and labelled counters for `/metrics`.
+    pub metrics: crate::metrics::NodeMetrics,
 }
 
 /// The receipts chain after a block: a hash chain over every block's receipts. Deterministic
@@ -320,6 +320,7 @@ impl Chain {
             verified: Mutex::new(HashMap::new()),
             executed_watch: tokio::sync::watch::Sender::new(0),
             counters: Counters::default(),
+            metrics: crate::metrics::NodeMetrics::new(),
         })
     }
 
@@ -402,7 +403,16 @@ impl Chain {
         }
         let checked = crate::mempool::verify_signatures(&txs, checked);
         let mut pool = self.mempool();
-        txs.into_iter().zip(checked).map(|(tx, ok)| ok.and_then(|()| pool.insert(tx))).collect()
+        let admitted: Vec<Result<TxId, AdmitError>> = txs
+            .into_iter()
+            .zip(checked)
+            .map(|(tx, ok)| ok.and_then(|()| pool.insert(tx)))
+            .collect();
+        drop(pool);
+        for refused in admitted.iter().filter_map(|r| r.as_ref().err()) {
+            crate::metrics::NodeMetrics::count(&self.metrics.admissions_refused, refused.code());
+        }
+        admitted
     }
 
     /// The signature checks of a block's transactions, verifying only what was not verified
@@ -521,12 +531,14 @@ impl Chain {
     }
 
     /// Executes a finalized block exactly once: a block at or below the executed height (a
-    /// redelivery after a restart) is skipped. Returns whether it was executed.
+    /// redelivery after a restart) is skipped. Returns whether it was executed. `now_ms` is the
+    /// wall-clock time of a live execution, for the latency metrics; `None` when replaying
+    /// stored blocks, whose latency would say nothing.
     ///
     /// # Panics
     /// If the block skips a height: marshal delivers finalized blocks in order, so a gap is a
     /// bug of ours.
-    pub fn execute(&self, block: &Block, digest: BlockDigest, now_ms: u64) -> bool {
+    pub fn execute(&self, block: &Block, digest: BlockDigest, now_ms: Option<u64>) -> bool {
         let started = Instant::now();
         if block.height <= self.executed_height() {
             return false;
@@ -571,6 +583,11 @@ impl Chain {
             if receipt.outcome.is_accepted() {
                 accepted += 1;
                 executed.index(tx);
+            } else {
+                crate::metrics::NodeMetrics::count(
+                    &self.metrics.txs_rejected,
+                    receipt.outcome.code(),
+                );
             }
             let index = u32::try_from(index).expect("block size is bounded");
             let committed = Committed { height: block.height, index, receipt };
@@ -604,6 +621,9 @@ impl Chain {
         self.executed_watch.send_replace(height);
 
         let mut mempool = self.mempool();
+        for waited in mempool.waited(block.txs.iter().map(|tx| tx.id())) {
+            self.metrics.submit_to_commit.observe(waited.as_secs_f64());
+        }
         mempool.remove(block.txs.iter().map(|tx| tx.id()));
         mempool.prune_expired(height);
         drop(mempool);
@@ -613,9 +633,11 @@ impl Chain {
         self.counters.txs.fetch_add(n, Ordering::Relaxed);
         self.counters.txs_accepted.fetch_add(accepted, Ordering::Relaxed);
         self.counters.txs_rejected.fetch_add(n - accepted, Ordering::Relaxed);
-        self.counters
-            .commit_latency_ms_sum
-            .fetch_add(now_ms.saturating_sub(block.timestamp_ms), Ordering::Relaxed);
+        if let Some(now_ms) = now_ms {
+            let delay = Duration::from_millis(now_ms.saturating_sub(block.timestamp_ms));
+            self.metrics.propose_to_commit.observe(delay.as_secs_f64());
+            self.metrics.block_execution.observe(started.elapsed().as_secs_f64());
+        }
         tracing::debug!(
             height = block.height,
             txs = n,
@@ -701,7 +723,7 @@ mod tests {
                 (0, genesis.state_root),
                 txs,
             );
-            assert!(chain.execute(&block, block.digest(), 0));
+            assert!(chain.execute(&block, block.digest(), None));
             parent = block;
         }
         let executed = chain.executed();
@@ -727,9 +749,9 @@ mod tests {
             (0, genesis.state_root),
             vec![issue.clone()],
         );
-        assert!(chain.execute(&block, block.digest(), 0));
+        assert!(chain.execute(&block, block.digest(), None));
         let root = chain.executed_root();
-        assert!(!chain.execute(&block, block.digest(), 0), "a redelivered block is skipped");
+        assert!(!chain.execute(&block, block.digest(), None), "a redelivered block is skipped");
         assert_eq!(chain.executed_root(), root);
         let executed = chain.executed();
         assert_eq!(executed.receipts[&issue.id()].height, 1);
@@ -743,6 +765,6 @@ mod tests {
         let mut skipped =
             Block::child(&genesis, genesis.digest(), 1, (0, genesis.state_root), vec![]);
         skipped.height = 2;
-        chain.execute(&skipped, skipped.digest(), 0);
+        chain.execute(&skipped, skipped.digest(), None);
     }
 }

@@ -71,19 +71,29 @@ impl Default for ApiConfig {
     }
 }
 
-/// Consensus pacing.
+/// Consensus pacing (see `App::new`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusConfig {
-    /// With an empty mempool, the leader waits this long after the parent's timestamp before
-    /// proposing an empty block (0 = propose at once). Must stay well below the 1 s leader
-    /// timeout; values above 800 are capped.
+    /// After a block with transactions, the leader waits this long after the parent's
+    /// timestamp before proposing the empty follow-up block that commits to their state
+    /// (0 = propose at once). Must stay well below the 1 s leader timeout; values above 800
+    /// are capped.
     pub idle_block_interval_ms: u64,
+    /// An idle chain (no transactions waiting, none left to commit to) makes one empty block
+    /// this often, as a sign of life; between them no block is made. 0 makes an empty block
+    /// every idle interval (about 63 million a year).
+    #[serde(default = "heartbeat_ms_default")]
+    pub heartbeat_ms: u64,
+}
+
+fn heartbeat_ms_default() -> u64 {
+    10_000
 }
 
 impl Default for ConsensusConfig {
     fn default() -> Self {
-        Self { idle_block_interval_ms: 500 }
+        Self { idle_block_interval_ms: 500, heartbeat_ms: heartbeat_ms_default() }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod gossip;
 pub mod init;
 pub mod localnet;
 pub mod mempool;
+pub mod metrics;
 pub mod node;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;

@@ -16,6 +16,7 @@ use medledger_types::limits::TX_LIFETIME_BLOCKS_MAX;
 use medledger_types::{ChainId, PublicKey, Rejection, Transaction, TxId};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 /// Why a transaction was not admitted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
@@ -68,6 +69,8 @@ impl AdmitError {
 struct Entry {
     tx: Transaction,
     bytes: usize,
+    /// When it was admitted, for the submit-to-commit histogram.
+    admitted: Instant,
 }
 
 /// The mempool.
@@ -189,7 +192,7 @@ impl Mempool {
         }
         queue.push_back(id);
         self.bytes = self.bytes.saturating_add(bytes);
-        self.entries.insert(id, Entry { tx, bytes });
+        self.entries.insert(id, Entry { tx, bytes, admitted: Instant::now() });
         Ok(id)
     }
 
@@ -228,6 +231,14 @@ impl Mempool {
             cursors = next_round;
         }
         picked
+    }
+
+    /// How long each of `ids` that is held here has waited since its admission.
+    pub fn waited(&self, ids: impl IntoIterator<Item = TxId>) -> Vec<Duration> {
+        ids.into_iter()
+            .filter_map(|id| self.entries.get(&id))
+            .map(|e| e.admitted.elapsed())
+            .collect()
     }
 
     /// Removes transactions (included in a finalized block). Linear in the removed ids plus the

@@ -302,7 +302,7 @@ async fn run(context: commonware_runtime::tokio::Context, loaded: Loaded) -> any
             genesis,
             key,
             mempool: config.mempool.clone(),
-            idle_block_interval_ms: config.consensus.idle_block_interval_ms,
+            pacing: config.consensus.clone(),
             partition_prefix: PARTITION_PREFIX.to_string(),
         },
         channels,
@@ -390,8 +390,8 @@ pub struct CoreConfig {
     pub key: ed25519::PrivateKey,
     /// Mempool limits.
     pub mempool: crate::config::MempoolConfig,
-    /// See `ConsensusConfig::idle_block_interval_ms`.
-    pub idle_block_interval_ms: u64,
+    /// How the leader paces blocks.
+    pub pacing: crate::config::ConsensusConfig,
     /// The prefix of every storage partition this validator uses ([`PARTITION_PREFIX`] in a
     /// real validator, which owns its storage directory; one per validator in a simulation,
     /// where they share one storage).
@@ -471,7 +471,7 @@ where
     P: commonware_p2p::Provider<PublicKey = ed25519::PublicKey> + Clone,
     B: commonware_p2p::Blocker<PublicKey = ed25519::PublicKey> + Clone,
 {
-    let CoreConfig { genesis, key, mempool, idle_block_interval_ms, partition_prefix } = config;
+    let CoreConfig { genesis, key, mempool, pacing, partition_prefix } = config;
     let me = commonware_cryptography::Signer::public_key(&key);
     let mut validators = Vec::with_capacity(genesis.validators.len());
     for validator in &genesis.validators {
@@ -557,7 +557,7 @@ where
     let (executor, updates) = Executor::new();
     let wrapper = Inline::new(
         context.child("application"),
-        App::new(chain.clone(), idle_block_interval_ms),
+        App::new(chain.clone(), pacing.idle_block_interval_ms, pacing.heartbeat_ms),
         marshal_mailbox.clone(),
         epocher,
     );
@@ -598,7 +598,7 @@ where
         marshal_actor.start(executor, buffer_mailbox, (resolver_receiver, resolver_mailbox));
     // The ledger state is rebuilt (and the stored blocks checked) before this validator votes
     // or serves anything; damaged data stops it here.
-    crate::app::replay(context, &chain, &marshal_mailbox, processed).await?;
+    crate::app::replay(&chain, &marshal_mailbox, processed).await?;
     let consensus_handle = engine.start(channels.votes, channels.certificates, channels.resolver);
     context.child("execution").spawn({
         let chain = chain.clone();
@@ -707,7 +707,7 @@ async fn check_archives(
             }
             report.certified += 1;
         }
-        chain.execute(&block, digest, 0);
+        chain.execute(&block, digest, None);
         if !chain.anchor(&block, certificate) {
             report.problems.push(problem(
                 "re-executing the blocks does not reproduce the state root the validators agreed on",

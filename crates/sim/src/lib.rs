@@ -393,7 +393,10 @@ impl Cluster {
             genesis: self.genesis.clone(),
             key: node.key.clone(),
             mempool: MempoolConfig::default(),
-            idle_block_interval_ms: 200,
+            pacing: medledger_node::config::ConsensusConfig {
+                idle_block_interval_ms: 200,
+                ..Default::default()
+            },
             partition_prefix: Self::prefix(node.index),
         };
         node.incarnation += 1;

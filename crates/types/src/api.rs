@@ -436,7 +436,17 @@ impl EventFilter {
         let patient_ok = |patient: &Pseudonym| self.patient.as_ref().is_none_or(|p| p == patient);
         let issuer_ok = |issuer: &MemberId| self.issuer.as_ref().is_none_or(|i| i == issuer);
         match event {
-            Event::Block { .. } => Some(event.clone()),
+            // Block events mark progress. Empty blocks (an idle chain's heartbeat) only come
+            // when `block` is asked for by name; other blocks also come on an unfiltered
+            // stream, never on one filtered by payer, patient or issuer unless asked for.
+            Event::Block { block } => {
+                let asked = kinds.is_some_and(|k| k.contains(&"block"));
+                let unfiltered = kinds.is_none()
+                    && self.payer.is_none()
+                    && self.patient.is_none()
+                    && self.issuer.is_none();
+                (asked || (unfiltered && block.txs > 0)).then(|| event.clone())
+            }
             Event::BillsIssued { tx_id, issuer, bills } => {
                 if self.payer.is_some() || !issuer_ok(issuer) {
                     return None;

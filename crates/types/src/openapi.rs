@@ -18,9 +18,7 @@ use crate::tx::{Transaction, TxBody};
 use medledger_crypto::{DIGEST_LEN, Signature};
 use std::borrow::Cow;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{
-    ArrayBuilder, KnownFormat, ObjectBuilder, RefBuilder, Schema, SchemaFormat, Type,
-};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, RefBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 /// A string schema: `pattern`, length bounds, a description and one example.
@@ -234,11 +232,12 @@ manual_schema!(
     "Fen",
     ObjectBuilder::new()
         .schema_type(Type::Integer)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        // An unsigned 64-bit integer: OpenAPI has no `uint64` format, so the bounds say it.
         .minimum(Some(0))
+        .maximum(Some(u64::MAX))
         .description(Some(
-            "An amount of money in fen (1/100 yuan), as a non-negative integer: 9750 is 97.50 \
-             yuan. Never a decimal number or a string.",
+            "An amount of money in fen (1/100 yuan), as a non-negative integer below 2^64: 9750 \
+             is 97.50 yuan. Never a decimal number or a string.",
         ))
         .examples([9750])
         .into()

@@ -154,12 +154,12 @@ fn start(api: &Api, filter: &EventFilter, headers: &HeaderMap) -> Result<EventPo
 
 #[utoipa::path(get, path = "/v1/events", tag = "events", operation_id = "events",
     summary = "Server-sent events: blocks, bills issued and voided, claims submitted, settled, rejected and withdrawn",
-    description = "Each message has `id: HEIGHT:INDEX`, `event: TYPE` and an `EventEnvelope` as JSON data. A block's events come in block order and end with its `block` event. Resume with the `Last-Event-ID` header (after that event) or `from_height` (from that block); without either the stream starts after the current block. A keep-alive comment is sent every 15 s.",
+    description = "Each message has `id: HEIGHT:INDEX`, `event: TYPE` and an `EventEnvelope` as JSON data. A block's events come in block order and end with its `block` event. `block` events of empty blocks (an idle chain's heartbeat) come only when `types` names `block`; other `block` events also come on a stream with no filter at all, never on one filtered by type, payer, patient or issuer unless `types` names `block`. Resume with the `Last-Event-ID` header (after that event) or `from_height` (from that block); without either the stream starts after the current block. A keep-alive comment is sent every 15 s.",
     params(
-        ("types" = Option<String>, Query, description = "Comma-separated event types: bills_issued, bill_voided, claim_submitted, claim_settled, claim_rejected, claim_withdrawn, tx_rejected, block"),
-        ("payer" = Option<String>, Query, description = "Only claim events of this payer"),
-        ("patient" = Option<String>, Query, description = "Only this patient's bills and claims"),
-        ("issuer" = Option<String>, Query, description = "Only bills issued or voided by this hospital"),
+        ("types" = Option<String>, Query, description = "Comma-separated event types: bills_issued, bill_voided, claim_submitted, claim_settled, claim_rejected, claim_withdrawn, payment_recorded, policy_registered, body_accessed, tx_rejected, block"),
+        ("payer" = Option<medledger_types::MemberId>, Query, description = "Only claim events of this payer"),
+        ("patient" = Option<medledger_types::Pseudonym>, Query, description = "Only this patient's bills and claims"),
+        ("issuer" = Option<medledger_types::MemberId>, Query, description = "Only bills issued or voided by this hospital"),
         ("from_height" = Option<u64>, Query, description = "Start with this block's events"),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id (HEIGHT:INDEX)")),
     responses(

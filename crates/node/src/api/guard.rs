@@ -141,6 +141,26 @@ impl RateLimiter {
     }
 }
 
+/// Middleware: counts every answered request by route (the route's pattern, so the labels
+/// stay bounded), method and status, and times it. Outermost, so refusals are counted too.
+pub(crate) async fn observe(State(api): State<Api>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    // Any token is a valid method: name only the standard ones, or a client could grow the
+    // label set without bound.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    api.chain.metrics.request(&route, &method, response.status().as_u16(), started.elapsed());
+    response
+}
+
 /// Middleware: refuses a client over its rate with 429 and `Retry-After`.
 pub(crate) async fn rate_limit(
     State(api): State<Api>,

@@ -245,10 +245,29 @@ fn admit_all(api: &Api, txs: Vec<Transaction>) -> Vec<Admitted> {
     answers
 }
 
+/// The JSON body of `POST /v1/txs/batch` as the document describes it: 1 to
+/// [`SUBMIT_BATCH_TXS_MAX`](medledger_types::limits::SUBMIT_BATCH_TXS_MAX) transactions (the
+/// handler parses the body itself, so the bounds are written here).
+pub(crate) struct TxBatch;
+
+impl utoipa::PartialSchema for TxBatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::ArrayBuilder;
+        ArrayBuilder::new()
+            .items(<Transaction as utoipa::PartialSchema>::schema())
+            .min_items(Some(1))
+            .max_items(Some(medledger_types::limits::SUBMIT_BATCH_TXS_MAX))
+            .description(Some("Signed transactions, at least one"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TxBatch {}
+
 #[utoipa::path(post, path = "/v1/txs/batch", tag = "transactions", operation_id = "submit_transactions",
     summary = "Submit up to 1,000 signed transactions in one request",
     description = "For systems that file many transactions (a hospital's billing system, the payment platform filing claims for patients, a payer's settlement run): each transaction is still individually signed and checked exactly as by `POST /v1/txs`, but the request overhead is paid once and the signatures are verified as one batch. Binary with `Content-Type: application/octet-stream` (the canonical encoding of a list of transactions: a varint count, then each transaction), JSON (an array of transactions) otherwise. The answer lists, in order, what became of each: `pending`, `committed` (with its receipt) or `refused` (with the error `POST /v1/txs` would give). One refused transaction does not refuse the others.",
-    request_body(content((Vec<Transaction> = "application/json"), (Vec<u8> = "application/octet-stream")), description = "The signed transactions"),
+    request_body(content((TxBatch = "application/json"), (Vec<u8> = "application/octet-stream")), description = "The signed transactions"),
     responses(
         (status = 200, description = "Every transaction's outcome, in order", body = BatchStatus),
         (status = 400, description = "The batch cannot be read (`malformed_batch`, `malformed_json`), one of its transactions is malformed or over 1 MiB (`malformed_transaction`), or it is empty (`empty_batch`)", body = ApiError),
@@ -762,59 +781,54 @@ pub(crate) async fn payer_policy(
     summary = "Prometheus metrics: consensus, P2P, storage, execution, mempool",
     responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"), (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn metrics(State(api): State<Api>) -> Response {
+    use crate::metrics::StateKind;
     let c = &api.chain.counters;
-    let (mempool_txs, mempool_bytes) = {
+    let m = &api.chain.metrics;
+    {
         let pool = api.chain.mempool();
-        (pool.len(), pool.bytes())
+        m.mempool_txs.set(i64::try_from(pool.len()).unwrap_or(i64::MAX));
+        m.mempool_bytes.set(i64::try_from(pool.bytes()).unwrap_or(i64::MAX));
+    }
+    {
+        let executed = api.chain.executed();
+        m.height.set(i64::try_from(executed.state.height()).unwrap_or(i64::MAX));
+        let sizes = executed.state.sizes();
+        m.state_size(StateKind::members, sizes.members);
+        m.state_size(StateKind::patients, sizes.patients);
+        m.state_size(StateKind::bills, sizes.bills);
+        m.state_size(StateKind::claims, sizes.claims);
+        m.state_size(StateKind::policies, sizes.policies);
+        m.state_size(StateKind::replay_set, sizes.accepted_txs);
+        m.state_size(StateKind::receipts, executed.receipts.len());
+    }
+    let mut text = crate::metrics::exposition(&[&(api.metrics)(), &m.encode()]);
+    let mut line = |name: &str, help: &str, value: u64| {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     };
-    let height = api.chain.executed().state.height();
-    let mut text = (api.metrics)();
-    let mut line = |name: &str, kind: &str, help: &str, value: u64| {
-        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
-    };
-    line("medledger_height", "gauge", "Height of the last executed block.", height);
     line(
         "medledger_blocks_executed_total",
-        "counter",
         "Blocks executed since start.",
         c.blocks.load(Ordering::Relaxed),
     );
     line(
         "medledger_txs_executed_total",
-        "counter",
         "Transactions executed since start.",
         c.txs.load(Ordering::Relaxed),
     );
     line(
         "medledger_txs_accepted_total",
-        "counter",
         "Transactions accepted by the ledger.",
         c.txs_accepted.load(Ordering::Relaxed),
     );
     line(
         "medledger_txs_rejected_total",
-        "counter",
         "Transactions rejected by the ledger.",
         c.txs_rejected.load(Ordering::Relaxed),
     );
     line(
-        "medledger_mempool_txs",
-        "gauge",
-        "Transactions waiting in the mempool.",
-        mempool_txs as u64,
-    );
-    line("medledger_mempool_bytes", "gauge", "Bytes waiting in the mempool.", mempool_bytes as u64);
-    line(
         "medledger_admissions_refused_total",
-        "counter",
         "Transactions refused at admission.",
         c.admissions_refused.load(Ordering::Relaxed),
     );
-    line(
-        "medledger_commit_latency_ms_sum",
-        "counter",
-        "Sum over blocks of execution time minus block time, ms.",
-        c.commit_latency_ms_sum.load(Ordering::Relaxed),
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

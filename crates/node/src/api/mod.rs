@@ -188,6 +188,7 @@ where
         .layer(axum::middleware::from_fn_with_state(api.clone(), guard::rate_limit))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn(guard::json_errors))
+        .layer(axum::middleware::from_fn_with_state(api.clone(), guard::observe))
         .with_state(api);
     let connections_max = config_connections_max;
     server.spawn(move |_| guard::serve(listener, router, connections_max));
