@@ -814,7 +814,7 @@ fn promtool_problems(text: &str) -> String {
 fn requests_the_document_allows_are_served(
     addr: std::net::SocketAddr,
     document: &Document,
-    payer: &medledger_types::SigningKey,
+    payer_key: &medledger_types::SigningKey,
 ) {
     let allows = |schema: &serde_json::Value, value: &serde_json::Value| {
         document.schemas.validate(schema, value).is_ok()
@@ -865,7 +865,7 @@ fn requests_the_document_allows_are_served(
     );
     policy.yearly_cap = Fen(u64::MAX);
     let mut f = TxFactory::new(ChainId::new(CHAIN).unwrap(), 1_000);
-    let tx = f.sign(payer, Payload::RegisterPolicy { policy });
+    let tx = f.sign(payer_key, Payload::RegisterPolicy { policy });
     let body = serde_json::to_value(tx.body()).unwrap();
     assert!(allows(&encode, &body), "a yearly cap of 2^64 - 1 fen is allowed");
     let text = serde_json::to_string(&body).unwrap();
