@@ -18,6 +18,34 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
+/// Fails (never skips) when the browser or its driver is not installed, saying what to
+/// install: a browser test that passes without a browser would prove nothing. Tests call it
+/// first, before starting a network.
+pub fn require_browser() {
+    let missing: Vec<&str> = [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")]
+        .into_iter()
+        .filter(|(program, _)| !Path::new(program).exists())
+        .map(|(_, package)| package)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} missing: install Debian's chromium and chromium-driver \
+         (`apt-get install -y chromium chromium-driver fonts-dejavu-core`; `.ci/run` does)",
+        missing.join(" and ")
+    );
+}
+
+/// One entry of the browser's log: the console, the network and security (such as
+/// Content-Security-Policy) errors, as chromedriver reports them.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// `SEVERE` for errors, `WARNING`, `INFO`, …
+    pub level: String,
+    /// Where it came from: `console-api`, `javascript`, `network`, `security`, …
+    pub source: String,
+    pub message: String,
+}
+
 /// A running chromedriver with one headless Chromium session. Both end when it is dropped.
 pub struct Browser {
     driver: Child,
@@ -105,12 +133,7 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium of `width`×`height`, saving screenshots in
     /// `shots`. Panics with what to install when either is missing.
     pub fn start(shots: &Path, width: u32, height: u32) -> Self {
-        for program in [CHROMIUM, CHROMEDRIVER] {
-            assert!(
-                Path::new(program).exists(),
-                "{program} is missing: install Debian's chromium and chromium-driver (`.ci/run` does)"
-            );
-        }
+        require_browser();
         std::fs::create_dir_all(shots).unwrap();
         let port = free_port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -146,6 +169,8 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
             "timeouts": {"implicit": 0, "pageLoad": 30000, "script": 30000},
+            // Keep the browser's log (console, network, security) for `Browser::log`.
+            "goog:loggingPrefs": {"browser": "ALL"},
         }}});
         let mut driver = driver;
         let session = match request(addr, "POST", "/session", Some(&capabilities)) {
@@ -256,6 +281,31 @@ impl Browser {
     /// The visible text of the whole page.
     pub fn page_text(&self) -> String {
         self.eval("return document.body.innerText;", vec![]).as_str().unwrap_or("").to_string()
+    }
+
+    /// The browser's log since the previous call (chromedriver hands each entry out once).
+    pub fn log(&self) -> Vec<LogEntry> {
+        let entries = self
+            .call("POST", "/se/log", Some(json!({"type": "browser"})))
+            .unwrap_or_else(|e| panic!("reading the browser log: {e}"));
+        entries
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|e| LogEntry {
+                        level: e["level"].as_str().unwrap_or("").to_string(),
+                        source: e["source"].as_str().unwrap_or("").to_string(),
+                        message: e["message"].as_str().unwrap_or("").to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The errors (`SEVERE` entries) in the browser's log since the previous read: script
+    /// errors, `console.error`, failed requests, Content-Security-Policy refusals.
+    pub fn errors(&self) -> Vec<LogEntry> {
+        self.log().into_iter().filter(|e| e.level == "SEVERE").collect()
     }
 
     /// Saves the page as `NAME.png` under [`Browser::shots`] and returns the path.
