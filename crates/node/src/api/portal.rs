@@ -35,7 +35,8 @@ pub(crate) async fn index() -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
-            // Scripts only from this node; no inline script, no third-party origin.
+            // Scripts and styles only from this node's files: no inline script or style
+            // attribute (the portal's look is all in style.css), no third-party origin.
             (
                 header::CONTENT_SECURITY_POLICY,
                 "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
@@ -184,7 +185,7 @@ pub(crate) async fn hospital_ranges(
 
 #[utoipa::path(get, path = "/v1/validators", tag = "chain", operation_id = "list_validators",
     summary = "The genesis validators, and which of them signed the newest finalization this node holds",
-    description = "A validator missing from the newest finalization is crashed, partitioned, lagging or withholding its vote; the chain stays final while a quorum (2f + 1) signs.",
+    description = "A finalization needs a quorum (2f + 1) of signatures, not all of them: a validator whose vote arrived after the quorum formed is left out of that one certificate, which is normal. One absent from the finalizations of many consecutive blocks is crashed, partitioned, lagging or withholding its vote; the chain stays final while a quorum signs. The portal's explorer polls this route and marks a validator missing only after many blocks without its signature.",
     responses((status = 200, description = "Every validator", body = ValidatorsView),
         (status = 429, description = "Over this client's request rate", body = ApiError)))]
 pub(crate) async fn validators(State(api): State<Api>) -> Json<ValidatorsView> {
