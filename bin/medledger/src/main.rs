@@ -34,9 +34,10 @@ struct NetworkArgs {
     /// Number of demo patients.
     #[arg(long, default_value_t = 300)]
     patients: usize,
-    /// The chain id.
-    #[arg(long, default_value = "medledger-demo")]
-    chain_id: String,
+    /// The chain id of a new network. Without it each new network gets its own,
+    /// `medledger-` and 8 random hex digits, so nothing signed for one is accepted on another.
+    #[arg(long)]
+    chain_id: Option<String>,
     /// Capacity tests: the ledger starts with this many generated bills (code 99000001, issued
     /// by City Central Hospital to the demo patients in turn, 100.00 yuan each, no private
     /// body). Each validator holds about 600 bytes of memory per bill.
@@ -151,16 +152,7 @@ enum Command {
     },
     /// Verify a bill or claim receipt offline, with nothing but the genesis file.
     #[command(after_long_help = cli::receipt::VERIFY_HELP)]
-    Verify {
-        /// The receipt: a file (binary, hex or a node's JSON answer), or - for standard input.
-        receipt: PathBuf,
-        /// The network's genesis file (its chain id and validators' public keys).
-        #[arg(long)]
-        genesis: PathBuf,
-        /// Print the verified record as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(cli::receipt::VerifyArgs),
     /// Print the API's OpenAPI 3.1 document (the one every node serves at /openapi.json), to
     /// generate clients or browse the API without a running node.
     Openapi,
@@ -181,8 +173,12 @@ enum Command {
 
 fn init(options: medledger_node::init::InitOptions) -> anyhow::Result<std::process::ExitCode> {
     let report = medledger_node::init::init(&options)?;
-    println!("created chain {} in {}", options.chain_id, options.dir.display());
+    println!("created chain {} in {}", report.chain_id, options.dir.display());
     println!("  genesis: {}", report.genesis.display());
+    println!(
+        "  genesis digest: {} (publish it: receipt verifiers pin it with --genesis-digest)",
+        report.genesis_digest
+    );
     for node in &report.nodes {
         println!(
             "  {}  api http://{}  p2p {}",
@@ -256,9 +252,7 @@ fn main() -> std::process::ExitCode {
             );
             std::process::ExitCode::SUCCESS
         }),
-        Command::Verify { receipt, genesis, json } => {
-            cli::receipt::run_verify(&receipt, &genesis, json)
-        }
+        Command::Verify(args) => cli::receipt::run_verify(&args),
         Command::Erase(args) => cli::erase::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Openapi => medledger_node::api::openapi()

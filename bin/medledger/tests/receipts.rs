@@ -1,7 +1,9 @@
 //! Verifiable receipts and integrity at rest, on a real 4-validator network: a bill's receipt
-//! from one node verifies offline with nothing but genesis; altered receipts and foreign
-//! genesis files fail with their reason; a byte corrupted in a stopped node's data directory is
-//! found by `medledger check`, and the node refuses to serve from it.
+//! from one node verifies offline with nothing but genesis; altered receipts, altered fields of
+//! a node's JSON answer and foreign genesis files fail with their reason; `verify` checks the
+//! pinned genesis digest, the record expected and its age, and prints everything signed;
+//! `POST /v1/receipts/verify` refuses what is no receipt with 400; a byte corrupted in a stopped
+//! node's data directory is found by `medledger check`, and the node refuses to serve from it.
 
 mod support;
 
@@ -45,6 +47,23 @@ fn receipt_as_of(height: u64, fetch: impl Fn() -> Result<ReceiptView, ClientErro
         assert!(start.elapsed() < Duration::from_secs(30), "no receipt as of {height}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A raw `POST` of `body` to the node at `addr`: (HTTP status, JSON body or null).
+fn post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(&[head.as_bytes(), body].concat()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    let json = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(json).unwrap_or(serde_json::Value::Null))
 }
 
 /// The largest file under `dir` whose path contains `part`.
@@ -147,7 +166,111 @@ fn receipts_verify_offline_and_damaged_data_is_never_served() {
     let claim_file = claim_file.to_str().unwrap();
     let cid = claim_id(1).to_string();
     assert!(run(&["claim", "receipt", &cid, "--out", claim_file, "--node", &url]).status.success());
-    assert!(run(&["verify", claim_file, "--genesis", genesis]).status.success());
+    let claim_said = run(&["verify", claim_file, "--genesis", genesis, "--expect-claim", &cid]);
+    assert!(claim_said.status.success(), "{}", text(&claim_said));
+    // Everything the claim's record says is printed, its settlement included.
+    let claim_said = text(&claim_said);
+    for part in [
+        "item 1: bill 44010126/0000000001, requested 60.00",
+        "filed by the patient",
+        "settled in block",
+        "approved 60.00 = 60.00, payment reference SSB-1",
+    ] {
+        assert!(claim_said.contains(part), "{part}: {claim_said}");
+    }
+    for part in ["check code", "issued by city-central-hospital", "patient paid 100.00"] {
+        assert!(said.contains(part), "{part}: {said}");
+    }
+
+    // What the signatures alone cannot tell: that the genesis is the network's own (its pinned
+    // digest), that the receipt is the one asked for, and that it is recent.
+    let genesis_file: medledger_types::Genesis =
+        serde_json::from_str(&std::fs::read_to_string(genesis).unwrap()).unwrap();
+    let digest = medledger_receipt::genesis_digest(&genesis_file).to_hex();
+    let as_of = json["as_of_height"].as_u64().unwrap();
+    let checked = run(&[
+        "verify",
+        file,
+        "--genesis",
+        genesis,
+        "--genesis-digest",
+        &digest,
+        "--expect-bill",
+        "44010126/0000000001",
+        "--max-age",
+        "1h",
+        "--max-age-blocks",
+        "3",
+        "--current-height",
+        &(as_of + 3).to_string(),
+    ]);
+    assert!(checked.status.success(), "{}", text(&checked));
+    assert!(text(&checked).contains(&format!("genesis digest {digest} (pinned)")));
+    assert!(text(&checked).contains(" ago"), "{}", text(&checked));
+    let refused = |args: &[&str], why: &str| {
+        let out = run(&[&["verify", file, "--genesis", genesis][..], args].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        let said = text(&out);
+        assert!(said.starts_with("error: ") && said.contains(why), "{args:?}: {said}");
+    };
+    refused(
+        &["--expect-bill", "44010126/0000000002"],
+        "not the expected receipt: it is for bill 44010126/0000000001, not bill 44010126/0000000002",
+    );
+    refused(&["--expect-claim", &cid], "not the expected receipt: it is for bill");
+    refused(&["--max-age", "0s"], "too old: finalized in block");
+    refused(
+        &["--max-age-blocks", "2", "--current-height", &(as_of + 3).to_string()],
+        &format!("too old: the record is as of height {as_of}, 3 blocks below"),
+    );
+    refused(&["--genesis-digest", &"ab".repeat(32)], "not the pinned");
+    for wrong in
+        [&["--max-age-blocks", "3"][..], &["--max-age", "1w"], &["--genesis-digest", "xyz"]]
+    {
+        let out = run(&[&["verify", file, "--genesis", genesis][..], wrong].concat());
+        assert_eq!(out.status.code(), Some(2), "{wrong:?}: {}", text(&out));
+    }
+
+    // The JSON answer's unsigned copies are checked against the receipt: altering one makes
+    // the answer invalid, offline and at the node alike.
+    let altered_answer = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = serde_json::to_value(&view).unwrap();
+        change(&mut value);
+        value.to_string()
+    };
+    let later = altered_answer(&|v| v["as_of_height"] = (view.as_of_height + 1).into());
+    let richer = altered_answer(&|v| v["bill"]["reimbursed"] = 10_000.into());
+    for (altered, why) in [
+        (&later, "the answer's as_of_height says"),
+        (&richer, "bill.reimbursed is 10000 in the answer but 6000 in the receipt"),
+    ] {
+        std::fs::write(&answer, altered).unwrap();
+        let out = run(&["verify", answer.to_str().unwrap(), "--genesis", genesis]);
+        assert!(!out.status.success(), "an altered answer verified");
+        assert!(text(&out).contains(why) && text(&out).contains("altered"), "{}", text(&out));
+        let (status, check) = post(net.apis[1], "/v1/receipts/verify", altered.as_bytes());
+        assert_eq!((status, &check["valid"]), (200, &serde_json::json!(false)), "{check}");
+        assert!(check["reason"].as_str().unwrap().contains(why), "{check}");
+    }
+    let (status, check) =
+        post(net.apis[1], "/v1/receipts/verify", serde_json::to_string(&view).unwrap().as_bytes());
+    assert_eq!((status, &check["valid"]), (200, &serde_json::json!(true)), "{check}");
+    assert_eq!(check["bill"]["reimbursed"], 6_000);
+    // What is no receipt at all is refused with 400 and a sentence, not 200 or codec jargon.
+    for garbage in [&b""[..], b"hello, is this a receipt?", b"ML1*not a receipt", b"\x7fELF"] {
+        let (status, error) = post(net.apis[1], "/v1/receipts/verify", garbage);
+        assert_eq!((status, error["code"].as_str()), (400, Some("not_a_receipt")), "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("receipt") && !message.contains("version"), "{message}");
+    }
+    let (_, error) = post(net.apis[1], "/v1/receipts/verify", b"hello");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a receipt: expected hex, QR text (ML1*"),
+        "{error}"
+    );
 
     // An altered receipt fails, whichever byte was changed, and says which check failed.
     let bytes = std::fs::read(file).unwrap();
@@ -165,10 +288,21 @@ fn receipts_verify_offline_and_damaged_data_is_never_served() {
     let created =
         run(&["init", "--validators", "4", "--patients", "2", "--dir", foreign.to_str().unwrap()]);
     assert!(created.status.success(), "{}", text(&created));
+    // A new network gets its own chain id, and init prints the digest verifiers pin.
+    let created = text(&created);
+    let foreign_digest = created
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("genesis digest: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("init prints the genesis digest: {created}"));
+    assert!(!created.contains("medledger-demo"), "{created}");
     let foreign_genesis = foreign.join("genesis.json");
     let out = run(&["verify", file, "--genesis", foreign_genesis.to_str().unwrap()]);
     assert!(!out.status.success(), "verified against another network's validators");
+    assert!(text(&out).contains("the receipt is for chain medledger-demo"), "{}", text(&out));
     println!("foreign genesis: {}", text(&out).trim());
+    // Our genesis pinned to the other network's digest is refused before the receipt is read.
+    refused(&["--genesis-digest", foreign_digest], "not the pinned");
     std::fs::remove_dir_all(&foreign).unwrap();
 
     // Integrity at rest: a stopped validator's data checks clean, then a byte of its stored

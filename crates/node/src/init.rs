@@ -9,12 +9,17 @@
 //! DIR/nodeI/validator.key.json         validator I's consensus key (owner-only)
 //! DIR/nodeI/genesis.json               a copy, so each home is self-contained
 //! ```
+//!
+//! Each new network gets its own chain id (`medledger-` and 8 random hex digits) unless one is
+//! given: transactions, receipts and the validators' certificates name it, so nothing made on
+//! one network is accepted on another. [`InitReport::genesis_digest`] is the digest verifiers
+//! pin to know a genesis file is this network's (docs/formats/genesis.md).
 
 use crate::config::{
     API_BASE_PORT, ApiConfig, ConsensusConfig, MempoolConfig, NodeConfig, P2P_PORT_OFFSET,
 };
 use anyhow::{Context as _, bail};
-use medledger_crypto::{SigningKey, encode_hex, keyfile};
+use medledger_crypto::{Digest, SigningKey, encode_hex, keyfile};
 use medledger_ledger::MemoryState;
 use medledger_testkit::Consortium;
 use medledger_types::GenesisValidator;
@@ -35,8 +40,9 @@ pub struct InitOptions {
     pub base_port: u16,
     /// Number of demo patients.
     pub patients: usize,
-    /// The chain id.
-    pub chain_id: String,
+    /// The chain id; `None` gives the network a fresh one, `medledger-` and 8 random hex
+    /// digits.
+    pub chain_id: Option<String>,
     /// Bills the ledger starts with, generated at genesis (capacity tests and benchmarks; see
     /// [`medledger_types::SyntheticBills`]); 0 for none.
     pub synthetic_bills: u64,
@@ -54,7 +60,7 @@ impl Default for InitOptions {
             dir: PathBuf::from("localnet"),
             base_port: API_BASE_PORT,
             patients: 300,
-            chain_id: "medledger-demo".to_string(),
+            chain_id: None,
             synthetic_bills: 0,
         }
     }
@@ -74,6 +80,11 @@ pub struct CreatedNode {
 /// What was created.
 #[derive(Clone, Debug, Serialize)]
 pub struct InitReport {
+    /// The network's chain id.
+    pub chain_id: String,
+    /// The genesis digest verifiers pin: `H("medledger/genesis/v1" ‖ canonical genesis JSON)`,
+    /// also the `tx_root` of block 0 (`medledger_receipt::genesis_digest`).
+    pub genesis_digest: Digest,
     /// The genesis file.
     pub genesis: PathBuf,
     /// The validator homes.
@@ -134,8 +145,19 @@ fn create_private_dir(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A fresh chain id: `medledger-` and 8 hex digits from the operating system's randomness.
+pub fn random_chain_id() -> String {
+    // A signing key's seed is 32 bytes straight from the operating system; four of them name
+    // the network (medledger-crypto is this crate's source of randomness).
+    let seed = SigningKey::generate().seed();
+    format!("medledger-{}", encode_hex(&seed[..4]))
+}
+
 /// Creates the consortium described by `options`.
 pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
+    let chain_id = options.chain_id.clone().unwrap_or_else(random_chain_id);
+    medledger_types::ChainId::new(chain_id.as_str())
+        .map_err(|e| anyhow::anyhow!("--chain-id {chain_id:?}: {e}"))?;
     let n = options.validators;
     if n == 0 || n > VALIDATORS_MAX {
         bail!("--validators must be between 1 and {VALIDATORS_MAX}, got {n}");
@@ -150,7 +172,7 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
         bail!("{} is not empty; choose an empty or new directory", options.dir.display());
     }
 
-    let mut consortium = Consortium::generate(&options.chain_id, options.patients);
+    let mut consortium = Consortium::generate(&chain_id, options.patients);
     let actors: Vec<_> = consortium.actors().into_iter().cloned().collect();
     // Validators are run by the institutions in this order: the regulator and the social
     // security bureau first, then hospitals and insurers alternately, then the platform.
@@ -225,7 +247,7 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
         keyfile::write(&node.home.join("validator.key.json"), key)?;
         fs::write(node.home.join("genesis.json"), &genesis_text)?;
         let config = NodeConfig {
-            chain_id: options.chain_id.clone(),
+            chain_id: chain_id.clone(),
             validator_index: i,
             api_address: node.api_address,
             p2p_address: node.p2p_address,
@@ -238,13 +260,13 @@ pub fn init(options: &InitOptions) -> anyhow::Result<InitReport> {
             peer_addresses: Default::default(),
         };
         let text = format!(
-            "# medledger validator {i} of {n} on chain {}\n{}",
-            options.chain_id,
+            "# medledger validator {i} of {n} on chain {chain_id}\n{}",
             toml::to_string(&config)?
         );
         fs::write(node.home.join("config.toml"), text)?;
     }
-    Ok(InitReport { genesis: genesis_path, nodes })
+    let genesis_digest = medledger_receipt::genesis_digest(&consortium.genesis);
+    Ok(InitReport { chain_id, genesis_digest, genesis: genesis_path, nodes })
 }
 
 #[cfg(test)]
@@ -288,6 +310,51 @@ mod tests {
         // A second init into the same directory is refused.
         assert!(init(&options).unwrap_err().to_string().contains("not empty"));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn each_network_gets_its_own_chain_id_and_the_digest_of_its_first_block() {
+        let created: Vec<(InitReport, medledger_types::Genesis)> = ["id-a", "id-b"]
+            .iter()
+            .map(|name| {
+                let dir = temp_dir(name);
+                let options =
+                    InitOptions { dir: dir.clone(), patients: 1, ..InitOptions::default() };
+                let report = init(&options).unwrap();
+                let genesis: medledger_types::Genesis =
+                    serde_json::from_str(&fs::read_to_string(&report.genesis).unwrap()).unwrap();
+                fs::remove_dir_all(&dir).unwrap();
+                (report, genesis)
+            })
+            .collect();
+        for (report, genesis) in &created {
+            assert_eq!(report.chain_id, genesis.chain_id.as_str());
+            assert!(report.chain_id.starts_with("medledger-"), "{}", report.chain_id);
+            assert_eq!(report.chain_id.len(), "medledger-".len() + 8);
+            // The digest verifiers pin is the one block 0 commits to, read back from the file.
+            assert_eq!(report.genesis_digest, medledger_receipt::genesis_digest(genesis));
+            assert_eq!(report.genesis_digest, crate::block::Block::genesis(genesis).tx_root);
+        }
+        assert_ne!(created[0].0.chain_id, created[1].0.chain_id, "two networks, two chain ids");
+        assert_ne!(created[0].0.genesis_digest, created[1].0.genesis_digest);
+
+        // A chain id given is kept; a malformed one is refused before anything is written.
+        let dir = temp_dir("given-id");
+        let given = InitOptions {
+            dir: dir.clone(),
+            patients: 1,
+            chain_id: Some("medledger-demo".to_string()),
+            ..InitOptions::default()
+        };
+        assert_eq!(init(&given).unwrap().chain_id, "medledger-demo");
+        fs::remove_dir_all(&dir).unwrap();
+        let bad = InitOptions {
+            dir: temp_dir("bad-id"),
+            chain_id: Some("not a chain id".to_string()),
+            ..InitOptions::default()
+        };
+        assert!(init(&bad).unwrap_err().to_string().contains("--chain-id"));
+        assert!(!bad.dir.exists());
     }
 
     #[test]

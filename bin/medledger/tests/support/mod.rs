@@ -104,6 +104,9 @@ impl Net {
                 &validators.to_string(),
                 "--patients",
                 "20",
+                // The tests sign for this chain id; without it each network gets its own.
+                "--chain-id",
+                "medledger-demo",
                 "--base-port",
                 &port.to_string(),
                 "--dir",

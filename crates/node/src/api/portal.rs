@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use commonware_codec::Encode as _;
 use medledger_crypto::Namespace;
-use medledger_receipt::{Receipt, Record};
+use medledger_receipt::{Presented, Record};
 use medledger_types::api::{
     ApiError, EncodedTx, RangeView, ReceiptCheck, ValidatorView, ValidatorsView,
 };
@@ -85,16 +85,28 @@ pub(crate) async fn encode_tx(body: Bytes) -> Result<Json<EncodedTx>, Refused> {
 
 #[utoipa::path(post, path = "/v1/receipts/verify", tag = "chain", operation_id = "verify_receipt",
     summary = "Check a bill or claim receipt against this network's genesis, and say why not",
-    description = "The receipt as its bytes, hex, QR text (`ML1*…`) or the JSON of `…/proof`. The node runs the same checks as `medledger verify`: record → state root → finalized header → a quorum of the genesis validators. An unreadable or invalid receipt is answered 200 with `valid: false` and the reason; verification never needs this node's state, so anyone can also run it offline.",
+    description = "The receipt as its bytes, hex, QR text (`ML1*…`) or the JSON of `…/proof`. The node runs the same checks as `medledger verify`: record → state root → finalized header → a quorum of the genesis validators. A `…/proof` answer's unsigned fields (`bill`, `claim`, `as_of_height`, `block_height`, `block_time_ms`, `size_bytes`, `qr`) are compared with the signed receipt, and an altered one makes the answer invalid. A receipt that does not verify is answered 200 with `valid: false` and the link that broke; a body that is no receipt at all (empty, or in none of these forms) is refused with 400 `not_a_receipt`. Verification never needs this node's state, so anyone can also run it offline (docs/formats/receipt.md).",
     request_body(content = String, content_type = "text/plain", description = "The receipt"),
     responses((status = 200, description = "Whether it verifies, and what it shows", body = ReceiptCheck),
+        (status = 400, description = "Not a receipt: an empty body, or one in none of the forms above", body = ApiError),
         (status = 429, description = "Over this client's request rate", body = ApiError)))]
-pub(crate) async fn verify_receipt(State(api): State<Api>, body: Bytes) -> Json<ReceiptCheck> {
-    let invalid = |reason: String| ReceiptCheck {
+pub(crate) async fn verify_receipt(
+    State(api): State<Api>,
+    body: Bytes,
+) -> Result<Json<ReceiptCheck>, Refused> {
+    let presented = Presented::parse(&body)
+        .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, "not_a_receipt", e.to_string()))?;
+    let receipt = &presented.receipt;
+    let subject = Some(match &receipt.record {
+        Record::Bill(bill) => format!("bill {}", bill.id()),
+        Record::Claim(claim) => format!("claim {}", claim.submission.claim_id),
+    });
+    let chain_id = Some(receipt.chain_id.to_string());
+    let check = ReceiptCheck {
         valid: false,
-        reason: Some(reason),
-        subject: None,
-        chain_id: None,
+        reason: None,
+        subject,
+        chain_id,
         as_of_height: None,
         block_height: None,
         block_time_ms: None,
@@ -102,16 +114,9 @@ pub(crate) async fn verify_receipt(State(api): State<Api>, body: Bytes) -> Json<
         bill: None,
         claim: None,
     };
-    let receipt = match Receipt::parse(&body) {
-        Ok(receipt) => receipt,
-        Err(e) => return Json(invalid(format!("not a readable receipt: {e}"))),
-    };
-    let subject = Some(match &receipt.record {
-        Record::Bill(bill) => format!("bill {}", bill.id()),
-        Record::Claim(claim) => format!("claim {}", claim.submission.claim_id),
-    });
-    let chain_id = Some(receipt.chain_id.to_string());
-    Json(match medledger_receipt::verify(&receipt, &api.genesis) {
+    // Only what verified is shown: the record from the signed receipt, never the copies a
+    // JSON answer carried beside it.
+    Ok(Json(match presented.verify(&api.genesis) {
         Ok(verified) => {
             let (bill, claim) = match verified.record {
                 Record::Bill(bill) => (Some(bill), None),
@@ -119,19 +124,17 @@ pub(crate) async fn verify_receipt(State(api): State<Api>, body: Bytes) -> Json<
             };
             ReceiptCheck {
                 valid: true,
-                reason: None,
-                subject,
-                chain_id,
                 as_of_height: Some(verified.as_of_height),
                 block_height: Some(verified.block_height),
                 block_time_ms: Some(verified.block_time_ms),
                 signers: Some(format!("{} of {}", verified.signers, verified.validators)),
                 bill,
                 claim,
+                ..check
             }
         }
-        Err(e) => ReceiptCheck { subject, chain_id, ..invalid(e.to_string()) },
-    })
+        Err(e) => ReceiptCheck { reason: Some(e.to_string()), ..check },
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/hospitals/{member}/ranges", tag = "bills", operation_id = "list_hospital_ranges",
