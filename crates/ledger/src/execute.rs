@@ -116,11 +116,22 @@ fn execute_tx<S: StateWriter>(
     let outcome = match validate(state, ctx, tx, check) {
         Ok((plan, effect)) => {
             plan.apply(state);
-            state.record_tx(tx.id(), tx.body().expires_at_height);
             Outcome::Accepted(effect)
         }
         Err(rejection) => Outcome::Rejected(rejection),
     };
+    // Inclusion is final whatever the outcome: a transaction its signer really sent, for this
+    // chain and not expired, is remembered until its expiry, so a second inclusion (a
+    // Byzantine proposer re-including a rejected over-claim once it would fit) is `replayed`
+    // with no effect. One with a bad signature is not remembered: anyone can forge that copy
+    // of a genuine transaction's body, and remembering it would censor the genuine one.
+    let body = tx.body();
+    let genuine = check.signature
+        && body.chain_id == *state.chain_id()
+        && body.expires_at_height >= ctx.height;
+    if genuine && !matches!(outcome, Outcome::Rejected(Rejection::Replayed)) {
+        state.record_tx(tx.id(), body.expires_at_height);
+    }
     Receipt { tx_id: tx.id(), outcome }
 }
 
@@ -186,6 +197,60 @@ fn require_role<'a>(who: Who<'a>, role: Role, payload: &Payload) -> Result<&'a M
     }
 }
 
+/// What the ledger would certainly refuse `tx` for, knowing only who signed it and what kind
+/// of transaction it is: an unknown or frozen signer, or a signer whose role may not send this
+/// kind (the payload's first check, where that check needs nothing but the signer). Validators
+/// run it on admission, before verifying the signature, so that junk no block would accept is
+/// never gossiped or stored; the code is the one the ledger gives (for a transaction that also
+/// has a bad signature the ledger would say `bad_signature` instead).
+pub fn admission_refusal<S: StateReader>(state: &S, tx: &Transaction) -> Option<Rejection> {
+    let who = match state.signer(&tx.body().signer) {
+        None => return Some(Rejection::UnknownSigner),
+        Some(SignerRef::Member(id)) => {
+            let member = state.member(id).expect("every indexed key belongs to a member");
+            if member.frozen {
+                return Some(Rejection::SignerFrozen { member: member.id.clone() });
+            }
+            Who::Member(member)
+        }
+        Some(SignerRef::Patient(patient)) => Who::Patient(*patient),
+    };
+    let payload = &tx.body().payload;
+    let member = |required: &str| match who {
+        Who::Member(_) => None,
+        Who::Patient(_) => Some(not_authorized(payload, required)),
+    };
+    match payload {
+        Payload::AllocateRange { .. }
+        | Payload::FreezeMember { .. }
+        | Payload::UnfreezeMember { .. } => require_role(who, Role::Regulator, payload).err(),
+        Payload::IssueBills { .. } => require_role(who, Role::Hospital, payload).err(),
+        Payload::RegisterPatient { .. } => require_role(who, Role::PaymentPlatform, payload).err(),
+        Payload::VoidBill { .. } => member("the issuing hospital"),
+        Payload::SettleClaim { .. }
+        | Payload::RecordPayment { .. }
+        | Payload::RejectClaim { .. } => member("the claim's payer"),
+        Payload::SubmitClaim { claim, .. } => match who {
+            Who::Patient(patient) if patient == claim.patient => None,
+            Who::Member(member) if member.roles.has(Role::PaymentPlatform) => None,
+            _ => Some(not_authorized(
+                payload,
+                "the claim's patient, or the payment platform with the patient's consent",
+            )),
+        },
+        Payload::RegisterPolicy { .. } => match who {
+            Who::Member(payer) if payer.roles.is_payer() => None,
+            _ => Some(not_authorized(payload, "a payer")),
+        },
+        Payload::AccessBody { .. } => match who {
+            Who::Member(member) if member.body_reader => None,
+            _ => Some(not_authorized(payload, "a genesis-defined body reader")),
+        },
+        // Its first check is whether the claim exists.
+        Payload::WithdrawClaim { .. } => None,
+    }
+}
+
 /// The envelope checks, then the payload's own checks. The order of checks is part of the
 /// specification (the reference model follows it): see the crate documentation.
 fn validate<S: StateReader>(
@@ -220,7 +285,7 @@ fn validate<S: StateReader>(
     if !check.signature {
         return Err(Rejection::BadSignature);
     }
-    if state.tx_accepted(&tx.id()) {
+    if state.tx_included(&tx.id()) {
         return Err(Rejection::Replayed);
     }
     let who = match state.signer(&body.signer).ok_or(Rejection::UnknownSigner)? {
@@ -333,6 +398,10 @@ fn validate<S: StateReader>(
         }
         Payload::RegisterPatient { patient, public_key, encryption_key } => {
             require_role(who, Role::PaymentPlatform, payload)?;
+            let expected = Pseudonym::of_key(public_key);
+            if *patient != expected {
+                return Err(Rejection::PseudonymNotOfKey { patient: *patient, expected });
+            }
             if state.patient_key(patient).is_some() {
                 return Err(Rejection::PatientAlreadyRegistered { patient: *patient });
             }

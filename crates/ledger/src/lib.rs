@@ -28,7 +28,11 @@
 //! (the reference model in `medledger-model` follows it).
 //!
 //! Every transaction: `wrong_chain_id` → `expired` → `expiry_too_far` → `bad_signature` →
-//! `replayed` → `unknown_signer` → `signer_frozen`; then by payload:
+//! `replayed` → `unknown_signer` → `signer_frozen`; then by payload. Every transaction with a
+//! valid signature, for this chain and unexpired, is remembered until its expiry whatever its
+//! outcome: inclusion is final, so a second inclusion is `replayed` (a rejected over-claim
+//! re-included once it would fit has no effect). Admission runs the signer and role checks
+//! first ([`admission_refusal`]), with the same codes.
 //!
 //! | payload | checks, in order |
 //! |---|---|
@@ -41,7 +45,7 @@
 //! | record_payment | signer is a member → reference not empty → claim exists → signer is its payer → claim settled → no reference recorded yet |
 //! | reject_claim | signer is a member → claim exists → signer is its payer → claim locked |
 //! | withdraw_claim | claim exists → signer is its patient, or the payment platform with consent (as for submit) → claim locked |
-//! | register_patient | signer is payment platform → pseudonym unused → key unused |
+//! | register_patient | signer is payment platform → pseudonym is the key's (`Pseudonym::of_key`) → pseudonym unused → key unused |
 //! | access_body | signer is a genesis body reader → bill exists → bill has a body (not red) |
 //! | freeze_member / unfreeze_member | signer is regulator → member exists → (freeze) not self → not already frozen / (unfreeze) frozen |
 
@@ -53,7 +57,8 @@ pub mod planted;
 pub mod state;
 
 pub use execute::{
-    BlockContext, SignatureCheck, execute_block, execute_block_checked, verify_signatures,
+    BlockContext, SignatureCheck, admission_refusal, execute_block, execute_block_checked,
+    verify_signatures,
 };
 pub use genesis::GenesisError;
 /// Payer policies and adjudication (defined with the types, as transactions carry policies).

@@ -19,7 +19,7 @@ pub struct MemoryState {
     bills: HashMap<BillId, Bill>,
     claims: HashMap<ClaimId, Claim>,
     ranges: HashMap<BillCode, Vec<RangeAllocation>>,
-    accepted_txs: HashMap<TxId, u64>,
+    included_txs: HashMap<TxId, u64>,
     expiries: BTreeMap<u64, Vec<TxId>>,
     payer_paid: HashMap<MemberId, Fen>,
     policies: HashMap<MemberId, Policy>,
@@ -39,8 +39,8 @@ pub struct StateSizes {
     pub claims: usize,
     /// Payers' policies in force.
     pub policies: usize,
-    /// Accepted transactions remembered until their expiry.
-    pub accepted_txs: usize,
+    /// Included transactions remembered until their expiry.
+    pub included_txs: usize,
 }
 
 impl MemoryState {
@@ -52,7 +52,7 @@ impl MemoryState {
             bills: self.bills.len(),
             claims: self.claims.len(),
             policies: self.policies.len(),
-            accepted_txs: self.accepted_txs.len(),
+            included_txs: self.included_txs.len(),
         }
     }
 
@@ -75,7 +75,7 @@ impl MemoryState {
             bills: HashMap::new(),
             claims: HashMap::new(),
             ranges: HashMap::new(),
-            accepted_txs: HashMap::new(),
+            included_txs: HashMap::new(),
             expiries: BTreeMap::new(),
             payer_paid: HashMap::new(),
             policies: HashMap::new(),
@@ -100,7 +100,7 @@ impl MemoryState {
 
     /// Number of accepted transaction ids still remembered for replay protection.
     pub fn remembered_txs(&self) -> usize {
-        self.accepted_txs.len()
+        self.included_txs.len()
     }
 
     /// Checks every invariant of the ledger (../shared/DOMAIN.md, ../shared/RELIABILITY.md P2
@@ -231,8 +231,8 @@ impl StateReader for MemoryState {
     fn ranges(&self, code: BillCode) -> &[RangeAllocation] {
         self.ranges.get(&code).map(Vec::as_slice).unwrap_or(&[])
     }
-    fn tx_accepted(&self, id: &TxId) -> bool {
-        self.accepted_txs.contains_key(id)
+    fn tx_included(&self, id: &TxId) -> bool {
+        self.included_txs.contains_key(id)
     }
     fn payer_paid(&self, payer: &MemberId) -> Fen {
         self.payer_paid.get(payer).copied().unwrap_or(Fen::ZERO)
@@ -269,14 +269,14 @@ impl StateWriter for MemoryState {
         self.ranges.entry(range.code).or_default().push(range);
     }
     fn record_tx(&mut self, id: TxId, expires_at_height: u64) {
-        self.accepted_txs.insert(id, expires_at_height);
+        self.included_txs.insert(id, expires_at_height);
         self.expiries.entry(expires_at_height).or_default().push(id);
     }
     fn forget_txs_expiring_before(&mut self, height: u64) {
         let keep = self.expiries.split_off(&height);
         for ids in std::mem::replace(&mut self.expiries, keep).into_values() {
             for id in ids {
-                self.accepted_txs.remove(&id);
+                self.included_txs.remove(&id);
             }
         }
     }

@@ -41,8 +41,9 @@ pub trait StateReader {
     fn claim(&self, id: &ClaimId) -> Option<&Claim>;
     /// The ranges allocated for a bill code, in allocation order.
     fn ranges(&self, code: BillCode) -> &[RangeAllocation];
-    /// Whether a transaction with this id was accepted and has not yet expired.
-    fn tx_accepted(&self, id: &TxId) -> bool;
+    /// Whether a transaction with this id was included (accepted or rejected, its signature
+    /// valid) and has not yet expired.
+    fn tx_included(&self, id: &TxId) -> bool;
     /// Total paid so far by a payer.
     fn payer_paid(&self, payer: &MemberId) -> Fen;
     /// The payer's policy in force (its newest version), if it registered one.
@@ -65,9 +66,9 @@ pub trait StateWriter: StateReader {
     fn put_claim(&mut self, claim: Claim);
     /// Adds a range allocation.
     fn put_range(&mut self, range: RangeAllocation);
-    /// Remembers an accepted transaction until its expiry height.
+    /// Remembers an included transaction until its expiry height.
     fn record_tx(&mut self, id: TxId, expires_at_height: u64);
-    /// Forgets accepted transactions that expired before `height`; they can never be included
+    /// Forgets included transactions that expired before `height`; they can never be included
     /// again, because expiry is checked before replay.
     fn forget_txs_expiring_before(&mut self, height: u64);
     /// Sets a payer's total paid.

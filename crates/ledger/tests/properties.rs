@@ -437,8 +437,15 @@ impl Harness {
                 }
             }
             Op::Register { who, patient: p, key } => {
+                // Mostly the pseudonym of the key being registered (as the ledger requires);
+                // sometimes another patient's, which must be refused.
+                let pseudonym = if *p == 2 {
+                    patient(*p).pseudonym
+                } else {
+                    medledger_types::Pseudonym::of_key(&self.keys[*key].public_key())
+                };
                 let payload = Payload::RegisterPatient {
-                    patient: patient(*p).pseudonym,
+                    patient: pseudonym,
                     public_key: self.keys[*key].public_key(),
                     encryption_key: EncryptionSecret::from_signing_key(&self.keys[*key]).public(),
                 };

@@ -12,7 +12,7 @@ use medledger_testkit::{
 use medledger_types::limits::{BILL_TOTAL_MAX_FEN, TX_LIFETIME_BLOCKS_MAX};
 use medledger_types::{
     BillCode, BillId, BillKind, BillNumber, CategoryAmount, ChainId, ChargeCategory, ClaimStatus,
-    Effect, Fen, MemberId, Outcome, Payload, Rejection, Text, Transaction, TxBody,
+    Effect, Fen, MemberId, Outcome, Payload, Pseudonym, Rejection, Text, Transaction, TxBody,
 };
 
 const PAY: u64 = 10_000; // patient-pay part of the standard test bill: 100.00 yuan
@@ -154,6 +154,42 @@ fn replayed_transaction_has_no_second_effect() {
     assert_eq!(w.refuse(&tx), Rejection::Replayed);
     let receipts = w.block(&[tx.clone(), tx.clone()]);
     assert!(receipts.iter().all(|r| r.outcome == Outcome::Rejected(Rejection::Replayed)));
+    assert_eq!(w.state.bill(&b1).unwrap().reserved, Fen(4_000));
+}
+
+#[test]
+fn a_rejected_transaction_included_again_when_it_would_fit_has_no_effect() {
+    // An over-claim is rejected; after the claim in its way is withdrawn it would fit. A
+    // Byzantine proposer includes it again: inclusion is final, so it is `replayed`.
+    let (mut w, b1, _) = world_with_bills();
+    let patient_key = w.c.patients[0].key.clone();
+    let ss = w.c.social_security.id.clone();
+    let first = submit(&w, 1, &ss, &[(b1, 6_000)]);
+    w.accept(&patient_key, first);
+    let over = submit(&w, 2, &ss, &[(b1, 5_000)]);
+    let over = w.tx(&patient_key, over);
+    assert!(matches!(w.refuse(&over), Rejection::OverClaim { .. }));
+    w.accept(&patient_key, Payload::WithdrawClaim { claim_id: claim_id(1), consent: None });
+    assert_eq!(w.refuse(&over), Rejection::Replayed, "the first outcome stands");
+    assert_eq!(w.state.bill(&b1).unwrap().reserved, Fen::ZERO);
+    assert!(w.state.claim(&claim_id(2)).is_none());
+}
+
+#[test]
+fn a_forged_copy_with_a_bad_signature_does_not_censor_the_genuine_transaction() {
+    // Anyone can attach a bad signature to a genuine body (same id): that inclusion is
+    // rejected and not remembered, so the genuine transaction still takes effect.
+    let (mut w, b1, _) = world_with_bills();
+    let patient_key = w.c.patients[0].key.clone();
+    let ss = w.c.social_security.id.clone();
+    let payload = submit(&w, 1, &ss, &[(b1, 4_000)]);
+    let genuine = w.tx(&patient_key, payload);
+    let stranger = medledger_crypto::SigningKey::from_label("stranger");
+    let forged = Transaction::sign(genuine.body().clone(), &stranger);
+    let forged = Transaction::from_parts(genuine.body().clone(), forged.signature().clone());
+    assert_eq!(forged.id(), genuine.id());
+    assert_eq!(w.refuse(&forged), Rejection::BadSignature);
+    assert!(w.submit(&genuine).is_accepted());
     assert_eq!(w.state.bill(&b1).unwrap().reserved, Fen(4_000));
 }
 
@@ -827,7 +863,7 @@ fn platform_withdraws_with_consent() {
 fn platform_registers_a_patient_who_can_then_claim() {
     let mut w = World::new();
     let platform = w.c.platform.key.clone();
-    let newcomer = patient(50);
+    let newcomer = medledger_testkit::newcomer(50);
     let register = |p: &medledger_testkit::Patient| Payload::RegisterPatient {
         patient: p.pseudonym,
         public_key: p.key.public_key(),
@@ -840,9 +876,22 @@ fn platform_registers_a_patient_who_can_then_claim() {
         w.reject(&platform, register(&newcomer)),
         Rejection::PatientAlreadyRegistered { patient: newcomer.pseudonym }
     );
-    let mut reuse = patient(51);
+    let mut reuse = medledger_testkit::newcomer(51);
     reuse.key = w.c.hospitals[0].key.clone();
+    reuse.pseudonym = Pseudonym::of_key(&reuse.key.public_key());
     assert_eq!(w.reject(&platform, register(&reuse)), Rejection::KeyAlreadyRegistered);
+    // A pseudonym is registered only with the key it is derived from: the platform cannot
+    // take over a pseudonym a hospital issued bills to (an insider's fraud).
+    let mut taken = medledger_testkit::newcomer(52);
+    let victim = patient(53).pseudonym;
+    taken.pseudonym = victim;
+    assert_eq!(
+        w.reject(&platform, register(&taken)),
+        Rejection::PseudonymNotOfKey {
+            patient: victim,
+            expected: Pseudonym::of_key(&taken.key.public_key())
+        }
+    );
 
     let b = w.c.bill_id(0, 1);
     // Once registered, the patient's bodies must be wrapped to their key.

@@ -99,7 +99,7 @@ pub struct Model {
     pub bills: Vec<ModelBill>,
     /// Every claim, in submission order.
     pub claims: Vec<ModelClaim>,
-    accepted: Vec<(TxId, u64)>,
+    included: Vec<(TxId, u64)>,
     /// Every policy version registered, in order.
     policies: Vec<Policy>,
     timestamp_ms: u64,
@@ -167,7 +167,7 @@ impl Model {
                 })
                 .collect(),
             claims: Vec::new(),
-            accepted: Vec::new(),
+            included: Vec::new(),
             policies: Vec::new(),
             timestamp_ms: genesis.genesis_time_ms,
         }
@@ -330,16 +330,27 @@ impl Model {
         assert_eq!(height, self.height + 1);
         self.height = height;
         self.timestamp_ms = timestamp_ms;
-        self.accepted.retain(|(_, expiry)| *expiry >= height);
+        self.included.retain(|(_, expiry)| *expiry >= height);
         txs.iter()
             .map(|tx| {
                 let outcome = match self.step(tx) {
-                    Ok(effect) => {
-                        self.accepted.push((tx.id(), tx.body().expires_at_height));
-                        Outcome::Accepted(effect)
-                    }
+                    Ok(effect) => Outcome::Accepted(effect),
                     Err(rejection) => Outcome::Rejected(rejection),
                 };
+                // Every transaction its signer really sent, for this chain and unexpired, is
+                // remembered until its expiry, accepted or not: inclusion is final.
+                let body = tx.body();
+                let genuine = body.chain_id == self.chain_id
+                    && body.expires_at_height >= height
+                    && body.signer.verify(
+                        Namespace::Transaction,
+                        tx.signed_bytes(),
+                        tx.signature(),
+                    );
+                let again = self.included.iter().any(|(id, _)| *id == tx.id());
+                if genuine && !again {
+                    self.included.push((tx.id(), body.expires_at_height));
+                }
                 Receipt { tx_id: tx.id(), outcome }
             })
             .collect()
@@ -385,7 +396,7 @@ impl Model {
         if !body.signer.verify(Namespace::Transaction, tx.signed_bytes(), tx.signature()) {
             return Err(Rejection::BadSignature);
         }
-        if self.accepted.iter().any(|(id, _)| *id == tx.id()) {
+        if self.included.iter().any(|(id, _)| *id == tx.id()) {
             return Err(Rejection::Replayed);
         }
         let signer = if let Some(i) =
@@ -721,6 +732,15 @@ impl Model {
             Payload::RegisterPatient { patient, public_key, encryption_key } => {
                 member_with(Role::PaymentPlatform)
                     .ok_or_else(|| auth(payload, "payment_platform"))?;
+                // The pseudonym must be the first 16 bytes of the key's hash.
+                let digest = medledger_crypto::hash(
+                    medledger_crypto::Domain::Pseudonym,
+                    &[public_key.as_bytes()],
+                );
+                let expected = Pseudonym(digest.0[..16].try_into().expect("16 bytes"));
+                if *patient != expected {
+                    return Err(Rejection::PseudonymNotOfKey { patient: *patient, expected });
+                }
                 if self.patient_key(patient).is_some() {
                     return Err(Rejection::PatientAlreadyRegistered { patient: *patient });
                 }

@@ -9,13 +9,13 @@ use crate::mempool::Mempool;
 use crate::state_tree::{StateKey, StateTree};
 use medledger_crypto::{Digest, Domain, hash};
 use medledger_ledger::{
-    BlockContext, MemoryState, SignatureCheck, SignerRef, StateReader, execute_block_checked,
+    BlockContext, MemoryState, SignatureCheck, StateReader, execute_block_checked,
     verify_signatures,
 };
 use medledger_receipt::{BlockHeader, Record};
 use medledger_types::{
     BillCode, BillId, BillNumber, ClaimId, Genesis, MemberId, Payload, Pseudonym, Receipt,
-    Rejection, Transaction, TxId,
+    Transaction, TxId,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,12 +117,11 @@ impl Executed {
         if let Some(included) = self.receipts.get(&tx.id()) {
             return Err(AdmitError::AlreadyIncluded { height: included.height });
         }
-        match self.state.signer(&tx.body().signer) {
-            None => Err(AdmitError::Rejected(Rejection::UnknownSigner)),
-            Some(SignerRef::Member(id)) if self.state.member(id).is_some_and(|m| m.frozen) => {
-                Err(AdmitError::Rejected(Rejection::SignerFrozen { member: id.clone() }))
-            }
-            Some(_) => Ok(()),
+        // Who signed it and what kind it is: a transaction no block would accept (a patient's
+        // key posting an issuance batch) is refused here, never gossiped or stored.
+        match medledger_ledger::admission_refusal(&self.state, tx) {
+            Some(rejection) => Err(AdmitError::Rejected(rejection)),
+            None => Ok(()),
         }
     }
 

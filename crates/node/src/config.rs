@@ -108,10 +108,18 @@ pub struct MempoolConfig {
     /// Transactions held at most for one signer, so that no one key can fill the pool.
     #[serde(default = "default_txs_per_signer_max")]
     pub txs_per_signer_max: usize,
+    /// Encoded bytes held at most for one signer: a hospital posting 1 MiB issuance batches
+    /// as fast as it can holds at most this much, however few transactions that is.
+    #[serde(default = "default_bytes_per_signer_max")]
+    pub bytes_per_signer_max: usize,
 }
 
 fn default_txs_per_signer_max() -> usize {
     10_000
+}
+
+fn default_bytes_per_signer_max() -> usize {
+    16 * 1024 * 1024
 }
 
 impl Default for MempoolConfig {
@@ -123,6 +131,7 @@ impl Default for MempoolConfig {
             txs_max: 100_000,
             bytes_max: 256 * 1024 * 1024,
             txs_per_signer_max: default_txs_per_signer_max(),
+            bytes_per_signer_max: default_bytes_per_signer_max(),
         }
     }
 }

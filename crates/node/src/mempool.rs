@@ -39,6 +39,14 @@ pub enum AdmitError {
         /// Transactions waiting for the signer.
         waiting: usize,
     },
+    /// This signer already has as many bytes waiting as allowed.
+    #[error("this signer already has {bytes} bytes waiting (at most {max}); retry later")]
+    SignerBytesFull {
+        /// Bytes waiting for the signer.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Already included in a block (accepted or rejected there); inclusion is final.
     #[error("transaction was already included in block {height}")]
     AlreadyIncluded {
@@ -59,6 +67,7 @@ impl AdmitError {
             AdmitError::MempoolFull { .. } => "mempool_full".to_string(),
             AdmitError::DuplicateInMempool => "duplicate_in_mempool".to_string(),
             AdmitError::SignerQueueFull { .. } => "signer_queue_full".to_string(),
+            AdmitError::SignerBytesFull { .. } => "signer_bytes_full".to_string(),
             AdmitError::AlreadyIncluded { .. } => "already_included".to_string(),
             AdmitError::Rejected(rejection) => rejection.code(),
         }
@@ -81,6 +90,8 @@ pub struct Mempool {
     entries: HashMap<TxId, Entry>,
     /// Waiting ids per signer, oldest first.
     queues: HashMap<PublicKey, VecDeque<TxId>>,
+    /// Bytes waiting per signer (present exactly when its queue is).
+    signer_bytes: HashMap<PublicKey, usize>,
     /// Signers with waiting transactions, in round-robin order.
     signers: VecDeque<PublicKey>,
     bytes: usize,
@@ -94,6 +105,7 @@ impl Mempool {
             limits,
             entries: HashMap::new(),
             queues: HashMap::new(),
+            signer_bytes: HashMap::new(),
             signers: VecDeque::new(),
             bytes: 0,
         }
@@ -183,49 +195,70 @@ impl Mempool {
             return Err(AdmitError::MempoolFull { txs: self.entries.len(), bytes: self.bytes });
         }
         let signer = tx.body().signer.clone();
+        let waiting_bytes = self.signer_bytes.get(&signer).copied().unwrap_or(0);
+        if waiting_bytes.saturating_add(bytes) > self.limits.bytes_per_signer_max {
+            return Err(AdmitError::SignerBytesFull {
+                bytes: waiting_bytes,
+                max: self.limits.bytes_per_signer_max,
+            });
+        }
         let queue = self.queues.entry(signer.clone()).or_default();
         if queue.len() >= self.limits.txs_per_signer_max {
             return Err(AdmitError::SignerQueueFull { waiting: queue.len() });
         }
         if queue.is_empty() {
-            self.signers.push_back(signer);
+            self.signers.push_back(signer.clone());
         }
         queue.push_back(id);
+        *self.signer_bytes.entry(signer).or_default() += bytes;
         self.bytes = self.bytes.saturating_add(bytes);
         self.entries.insert(id, Entry { tx, bytes, admitted: Instant::now() });
         Ok(id)
     }
 
     /// Picks transactions for a block: one per signer in turn, skipping `exclude` (those already
-    /// in blocks that are proposed but not yet executed), within the count and byte limits.
+    /// in blocks that are proposed but not yet executed), within the count and byte limits. No
+    /// signer takes more than [`block_share_bytes`] of the block while others wait, and a
+    /// transaction too large for what is left does not stop smaller ones of other signers.
     pub fn select(
         &self,
         txs_max: usize,
         bytes_max: usize,
         exclude: &HashSet<TxId>,
     ) -> Vec<Transaction> {
+        let share = block_share_bytes(bytes_max);
         let mut picked = Vec::new();
         let mut bytes = 0usize;
-        let mut cursors: Vec<(usize, &VecDeque<TxId>)> =
-            self.signers.iter().filter_map(|s| self.queues.get(s)).map(|q| (0, q)).collect();
-        'rounds: while !cursors.is_empty() {
+        // (next position in the signer's queue, the queue, bytes taken for the signer)
+        let mut cursors: Vec<(usize, &VecDeque<TxId>, usize)> =
+            self.signers.iter().filter_map(|s| self.queues.get(s)).map(|q| (0, q, 0)).collect();
+        let alone = cursors.len() == 1;
+        while !cursors.is_empty() {
             let mut next_round = Vec::with_capacity(cursors.len());
-            for (mut at, queue) in cursors {
+            for (mut at, queue, mut taken) in cursors {
                 while let Some(id) = queue.get(at) {
-                    at = at.saturating_add(1);
                     if exclude.contains(id) {
+                        at = at.saturating_add(1);
                         continue;
                     }
                     let entry = &self.entries[id];
-                    if picked.len() >= txs_max || bytes.saturating_add(entry.bytes) > bytes_max {
-                        break 'rounds;
+                    if picked.len() >= txs_max {
+                        return picked;
                     }
-                    bytes = bytes.saturating_add(entry.bytes);
-                    picked.push(entry.tx.clone());
+                    let fits = bytes.saturating_add(entry.bytes) <= bytes_max;
+                    let fair = alone || taken == 0 || taken.saturating_add(entry.bytes) <= share;
+                    if fits && fair {
+                        at = at.saturating_add(1);
+                        bytes = bytes.saturating_add(entry.bytes);
+                        taken = taken.saturating_add(entry.bytes);
+                        picked.push(entry.tx.clone());
+                        if at < queue.len() {
+                            next_round.push((at, queue, taken));
+                        }
+                    }
+                    // A signer whose next transaction does not fit (in the block, or in its
+                    // share) is done for this block: its order is kept.
                     break;
-                }
-                if at < queue.len() {
-                    next_round.push((at, queue));
                 }
             }
             cursors = next_round;
@@ -248,7 +281,11 @@ impl Mempool {
         for id in ids {
             let Some(entry) = self.entries.remove(&id) else { continue };
             self.bytes = self.bytes.saturating_sub(entry.bytes);
-            touched.insert(entry.tx.body().signer.clone());
+            let signer = &entry.tx.body().signer;
+            if let Some(bytes) = self.signer_bytes.get_mut(signer) {
+                *bytes = bytes.saturating_sub(entry.bytes);
+            }
+            touched.insert(signer.clone());
         }
         if touched.is_empty() {
             return;
@@ -258,6 +295,7 @@ impl Mempool {
                 queue.retain(|queued| self.entries.contains_key(queued));
                 if queue.is_empty() {
                     self.queues.remove(signer);
+                    self.signer_bytes.remove(signer);
                 }
             }
         }
@@ -276,6 +314,13 @@ impl Mempool {
             .collect();
         self.remove(expired);
     }
+}
+
+/// The bytes one signer may take of a block of `bytes_max` while other signers have
+/// transactions waiting: a quarter, and always at least its first transaction. One hospital
+/// posting full issuance batches then leaves room for everyone else's claims.
+pub fn block_share_bytes(bytes_max: usize) -> usize {
+    bytes_max / 4
 }
 
 /// Batch-verifies the signatures of the transactions whose checks passed so far. Needs no lock.
@@ -353,8 +398,12 @@ mod tests {
 
     #[test]
     fn one_signer_cannot_fill_the_pool() {
-        let (c, mut f, mut pool) =
-            setup(MempoolConfig { txs_max: 100, bytes_max: 1 << 20, txs_per_signer_max: 2 });
+        let (c, mut f, mut pool) = setup(MempoolConfig {
+            txs_max: 100,
+            bytes_max: 1 << 20,
+            txs_per_signer_max: 2,
+            ..MempoolConfig::default()
+        });
         let txs: Vec<_> = (0..3).map(|_| freeze(&c, &mut f)).collect();
         let results = pool.admit(txs, 0);
         assert_eq!(results[2], Err(AdmitError::SignerQueueFull { waiting: 2 }));
@@ -362,13 +411,40 @@ mod tests {
 
     #[test]
     fn refuses_when_full_instead_of_growing() {
-        let (c, mut f, mut pool) =
-            setup(MempoolConfig { txs_max: 2, bytes_max: 1 << 20, txs_per_signer_max: 100 });
+        let (c, mut f, mut pool) = setup(MempoolConfig {
+            txs_max: 2,
+            bytes_max: 1 << 20,
+            txs_per_signer_max: 100,
+            ..MempoolConfig::default()
+        });
         let txs: Vec<_> = (0..3).map(|_| freeze(&c, &mut f)).collect();
         let results = pool.admit(txs, 0);
         assert!(results[0].is_ok() && results[1].is_ok());
         assert!(matches!(results[2], Err(AdmitError::MempoolFull { txs: 2, .. })));
         assert_eq!(pool.len(), 2);
+    }
+
+    #[test]
+    fn one_signer_holds_at_most_its_bytes_and_a_quarter_of_a_block() {
+        let (c, mut f, _) = setup(MempoolConfig::default());
+        let busy: Vec<_> = (0..6).map(|_| freeze(&c, &mut f)).collect();
+        let size = busy[0].encode_size();
+        let (_, _, mut pool) =
+            setup(MempoolConfig { bytes_per_signer_max: 5 * size, ..MempoolConfig::default() });
+        let results = pool.admit(busy.clone(), 0);
+        assert!(results[..5].iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(results[5], Err(AdmitError::SignerBytesFull { bytes: 5 * size, max: 5 * size }));
+        // Alone, a signer may fill the block; with another signer waiting, it takes a quarter.
+        assert_eq!(pool.select(100, 4 * size, &HashSet::new()).len(), 4);
+        let quiet = f.sign(
+            &c.patients[0].key,
+            Payload::WithdrawClaim { claim_id: medledger_testkit::claim_id(1), consent: None },
+        );
+        assert!(pool.admit(vec![quiet.clone()], 0)[0].is_ok());
+        let picked = pool.select(100, 4 * size, &HashSet::new());
+        assert_eq!(picked, vec![busy[0].clone(), quiet]);
+        pool.remove(busy.iter().map(Transaction::id));
+        assert_eq!(pool.len(), 1);
     }
 
     #[test]

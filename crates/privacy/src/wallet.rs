@@ -12,7 +12,7 @@
 
 use crate::keys::EncryptionSecret;
 use chacha20poly1305::aead::Generate;
-use medledger_crypto::{Domain, PublicKey, SigningKey, hash};
+use medledger_crypto::{PublicKey, SigningKey};
 use medledger_types::{MemberId, Pseudonym};
 use std::fmt;
 use zeroize::Zeroizing;
@@ -89,12 +89,9 @@ impl Wallet {
 }
 
 /// The pseudonym of a patient's signing key: the first 16 bytes of its hash under
-/// [`Domain::Pseudonym`]. Used wherever a patient key is registered.
+/// `Domain::Pseudonym` ([`Pseudonym::of_key`]). Used wherever a patient key is registered.
 pub fn pseudonym_of(key: &PublicKey) -> Pseudonym {
-    let digest = hash(Domain::Pseudonym, &[key.as_bytes()]);
-    let mut out = [0u8; Pseudonym::LEN];
-    out.copy_from_slice(&digest.0[..Pseudonym::LEN]);
-    Pseudonym(out)
+    Pseudonym::of_key(key)
 }
 
 #[cfg(test)]

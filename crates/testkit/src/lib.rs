@@ -107,6 +107,13 @@ pub fn patient(i: usize) -> Patient {
     Patient::new(Pseudonym(pseudonym), SigningKey::from_label(&label))
 }
 
+/// A patient not in any genesis, whose pseudonym is derived from its key as registration
+/// requires (`Pseudonym::of_key`); the same on every run.
+pub fn newcomer(i: usize) -> Patient {
+    let key = SigningKey::from_label(&format!("newcomer-{i}"));
+    Patient::new(Pseudonym::of_key(&key.public_key()), key)
+}
+
 impl Consortium {
     /// The demo consortium on `chain_id` with `patients` registered patients, every key derived
     /// from a label (the same on every run).
@@ -475,7 +482,7 @@ pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transact
         claim(claim_id(1), &c.social_security.id, p0.pseudonym, &[(b1, 2_500), (b2, 3_000)]);
     sub.disclosures = vec![stub_disclosure(b1, &c.social_security.encryption.public())];
     let consent = consent_submit(c.chain_id(), &p0.key, &sub);
-    let newcomer = patient(9);
+    let newcomer = newcomer(9);
     let transactions = vec![
         (
             "allocate_range",

@@ -570,12 +570,14 @@ pub const REQUEST_KEY_HEADER: &str = "x-medledger-key";
 pub const REQUEST_TIME_HEADER: &str = "x-medledger-time";
 /// Header carrying the caller's signature over [`request_message`], hex.
 pub const REQUEST_SIGNATURE_HEADER: &str = "x-medledger-signature";
-/// How far a signed request's time may be from the node's clock.
-pub const REQUEST_SKEW_MS_MAX: u64 = 5 * 60 * 1_000;
+/// How far a signed request's time may be from the node's clock. Narrow: the node remembers
+/// every signed request for this long and refuses it a second time, so a captured request
+/// cannot be replayed by a third party.
+pub const REQUEST_SKEW_MS_MAX: u64 = 30 * 1_000;
 
 /// The bytes a caller signs (namespace `ApiRequest`) to read private data: the method, the path
 /// with its query, the time and the chain, so that a signature is good for one request on one
-/// network for a few minutes.
+/// network, once (the node refuses a signature it has seen within [`REQUEST_SKEW_MS_MAX`]).
 pub fn request_message(method: &str, path: &str, time_ms: u64, chain_id: &ChainId) -> Vec<u8> {
     format!("{method}\n{path}\n{time_ms}\n{chain_id}").into_bytes()
 }

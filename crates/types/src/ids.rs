@@ -24,7 +24,10 @@ pub enum IdError {
     #[error("identifier must be 1-{IDENT_BYTES_MAX} characters of a-z A-Z 0-9 - _ . , got {0:?}")]
     Ident(String),
     /// Free text is short and printable.
-    #[error("text must be at most {TEXT_BYTES_MAX} bytes of printable characters")]
+    #[error(
+        "text must be at most {TEXT_BYTES_MAX} bytes of printable characters, without control, \
+         bidirectional or invisible formatting characters"
+    )]
     Text,
     /// Fixed-size identifiers in hex.
     #[error("expected {0} hexadecimal characters, got {1:?}")]
@@ -263,6 +266,18 @@ byte_id!(
     16
 );
 
+impl Pseudonym {
+    /// The pseudonym of a patient's signing key: the first 16 bytes of its hash under
+    /// `Domain::Pseudonym`. The ledger registers a pseudonym only with the key it is derived
+    /// from, so whoever claims a pseudonym's bills must hold that key.
+    pub fn of_key(key: &medledger_crypto::PublicKey) -> Self {
+        let digest = medledger_crypto::hash(medledger_crypto::Domain::Pseudonym, &[key.as_bytes()]);
+        let mut out = [0u8; Self::LEN];
+        out.copy_from_slice(&digest.0[..Self::LEN]);
+        Self(out)
+    }
+}
+
 byte_id!(
     /// An X25519 public key that bill bodies are encrypted to (a patient's, a member's, or a
     /// hospital's per-patient key). Also the ephemeral key inside a [`crate::body::KeyWrap`].
@@ -430,7 +445,7 @@ impl Text {
     /// Validates text.
     pub fn new(text: impl Into<String>) -> Result<Self, IdError> {
         let text = text.into();
-        if text.len() <= TEXT_BYTES_MAX && !text.chars().any(char::is_control) {
+        if text.len() <= TEXT_BYTES_MAX && !text.chars().any(text_refuses) {
             Ok(Self(text))
         } else {
             Err(IdError::Text)
@@ -441,6 +456,28 @@ impl Text {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters free text refuses: controls (Unicode Cc), and the invisible formatting
+/// characters that make a stored text read differently from what it holds: bidirectional
+/// marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F, U+202A–U+202E,
+/// U+2066–U+2069), zero-width and joining characters (U+200B–U+200D, U+2060–U+2064, U+FEFF),
+/// the soft hyphen (U+00AD), the Mongolian vowel separator (U+180E) and interlinear
+/// annotation marks (U+FFF9–U+FFFB).
+pub fn text_refuses(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
 }
 
 impl Default for Text {
@@ -474,7 +511,9 @@ impl Read for Text {
     fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
         let bytes = read_bytes(buf, TEXT_BYTES_MAX)?;
         let text = String::from_utf8(bytes).map_err(|_| Error::Invalid("Text", "not UTF-8"))?;
-        Self::new(text).map_err(|_| Error::Invalid("Text", "control characters"))
+        Self::new(text).map_err(|_| {
+            Error::Invalid("Text", "control, bidirectional or invisible formatting characters")
+        })
     }
 }
 
@@ -482,6 +521,18 @@ impl Read for Text {
 mod tests {
     use super::*;
     use commonware_codec::{DecodeExt, Encode};
+
+    #[test]
+    fn text_refuses_control_bidirectional_and_invisible_characters() {
+        assert!(Text::new("SSB-2026-0043 报销").is_ok());
+        for bad in ["a\u{202E}b", "a\u{2066}b", "a\u{200B}b", "a\u{200F}b", "a\u{FEFF}", "a\nb"] {
+            assert_eq!(Text::new(bad), Err(IdError::Text), "{bad:?}");
+            // Decoding refuses it too: no transaction can carry it.
+            let mut encoded = Vec::new();
+            bad.as_bytes().write(&mut encoded);
+            assert!(Text::decode(bytes::Bytes::from(encoded)).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn bill_ids_parse_and_print() {

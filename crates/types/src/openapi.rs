@@ -203,13 +203,14 @@ manual_schema!(
     "Text",
     // `maxLength` counts characters, the ledger counts UTF-8 bytes: the schema states the
     // necessary bound and the description the exact one. The class excludes exactly the
-    // characters Rust's `char::is_control` refuses (Unicode category Cc).
+    // characters `text_refuses` refuses (Unicode Cc and invisible formatting characters).
     string_schema(
-        "^[^\\x00-\\x1F\\x7F-\\x9F]*$".to_string(),
+        "^[^\\x00-\\x1F\\x7F-\\x9F\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2064\\u2066-\\u2069\\uFEFF\\uFFF9-\\uFFFB]*$".to_string(),
         (0, TEXT_BYTES_MAX),
         &format!(
             "Short printable free text (payment references, reasons): at most {TEXT_BYTES_MAX} \
-             bytes of UTF-8, no control characters. Never patient data."
+             bytes of UTF-8, no control, bidirectional or invisible formatting characters. \
+             Never patient data."
         ),
         "PAY-2026-001",
     )

@@ -362,6 +362,17 @@ pub enum Rejection {
     /// The key already belongs to a member or patient.
     #[error("key is already registered")]
     KeyAlreadyRegistered,
+    /// A pseudonym is registered only with the key it is derived from (`Pseudonym::of_key`),
+    /// so no one can take over a pseudonym a hospital issued bills to.
+    #[error(
+        "pseudonym {patient} is not derived from the key being registered (expected {expected})"
+    )]
+    PseudonymNotOfKey {
+        /// The pseudonym asked for.
+        patient: Pseudonym,
+        /// The pseudonym of the key.
+        expected: Pseudonym,
+    },
     /// The payment platform acted for a patient without the patient's consent.
     #[error("patient consent is required when the signer is not the patient")]
     MissingConsent,

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use medledger_crypto::SigningKey;
-use medledger_ledger::{BlockContext, MemoryState, StateWriter, execute_block};
+use medledger_ledger::{BlockContext, MemoryState, StateReader, StateWriter, execute_block};
 use medledger_model::Model;
 use medledger_testkit::{Consortium, TxFactory};
 use medledger_types::{Effect, Outcome, Payload, Receipt, Rejection, Transaction};
@@ -74,6 +74,18 @@ impl World {
         let ctx = self.next_ctx();
         before.set_height(ctx.height);
         before.forget_txs_expiring_before(ctx.height);
+        // Inclusion is final: a genuine transaction is remembered even when rejected.
+        let body = tx.body();
+        let genuine = body.chain_id == *before.chain_id()
+            && body.expires_at_height >= ctx.height
+            && body.signer.verify(
+                medledger_crypto::Namespace::Transaction,
+                tx.signed_bytes(),
+                tx.signature(),
+            );
+        if genuine && !before.tx_included(&tx.id()) {
+            before.record_tx(tx.id(), body.expires_at_height);
+        }
         match self.submit(tx) {
             Outcome::Rejected(rejection) => {
                 assert_eq!(self.state, before, "a rejected transaction changed the state");

@@ -64,6 +64,8 @@ pub(crate) struct Api {
     openapi: Arc<String>,
     blocks: BlockSource,
     genesis: Arc<medledger_types::Genesis>,
+    /// Signed requests answered within the clock window (each is good once).
+    seen_requests: Arc<private::SeenRequests>,
 }
 
 /// Fetches a finalized block by height (from marshal's archive), for reading sealed bodies.
@@ -180,6 +182,7 @@ where
         metrics: Arc::new(move || metrics_context.encode()),
         blocks,
         genesis,
+        seen_requests: Arc::default(),
     };
     let router = routes
         .route("/", axum::routing::get(portal::index))

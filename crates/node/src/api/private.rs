@@ -79,7 +79,58 @@ fn authenticate(
             "the signature does not verify over the method, path, time and chain",
         ));
     }
+    // Each signed request is good once: its signature is remembered while its time is within
+    // the window, so a third party who captured it cannot replay it.
+    api.seen_requests.first_use(
+        signature.as_bytes(),
+        time.saturating_add(REQUEST_SKEW_MS_MAX),
+        now,
+    )?;
     Ok(key)
+}
+
+/// Signatures of signed requests seen within the clock window, each refused a second time.
+#[derive(Debug, Default)]
+pub(crate) struct SeenRequests {
+    inner: std::sync::Mutex<SeenInner>,
+}
+
+#[derive(Debug, Default)]
+struct SeenInner {
+    signatures: std::collections::HashSet<Vec<u8>>,
+    /// (forget after, in ms since 1970; signature), in arrival order.
+    order: std::collections::VecDeque<(u64, Vec<u8>)>,
+}
+
+/// Signed requests remembered at most (about 100 bytes each): beyond it new signed reads are
+/// refused with 503 until old ones leave the window.
+const SEEN_REQUESTS_MAX: usize = 200_000;
+
+impl SeenRequests {
+    fn first_use(&self, signature: &[u8], forget_after: u64, now: u64) -> Result<(), Refused> {
+        let mut seen = self.inner.lock().expect("seen requests lock poisoned");
+        // Arrival order is close to time order; entries whose window ended leave from the front.
+        while seen.order.front().is_some_and(|(until, _)| *until < now) {
+            let (_, old) = seen.order.pop_front().expect("checked");
+            seen.signatures.remove(&old);
+        }
+        if seen.signatures.contains(signature) {
+            return Err(unauthenticated(
+                "replayed_request",
+                "this signed request was already answered: sign each request anew",
+            ));
+        }
+        if seen.signatures.len() >= SEEN_REQUESTS_MAX {
+            return Err(Refused::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "signed_requests_busy",
+                "too many signed requests in the last 30 s; retry shortly",
+            ));
+        }
+        seen.signatures.insert(signature.to_vec());
+        seen.order.push_back((forget_after, signature.to_vec()));
+        Ok(())
+    }
 }
 
 /// Why a caller may read a bill's body, with the payer's disclosures.
@@ -103,11 +154,11 @@ impl Entitlement {
 
 #[utoipa::path(get, path = "/v1/bills/{code}/{number}/body", tag = "privacy", operation_id = "get_bill_body",
     summary = "A bill's sealed private body, for a caller entitled to it (signed request)",
-    description = "Sign the request: `x-medledger-key` (your ed25519 public key, hex), `x-medledger-time` (ms since 1970, within 5 minutes of the node's clock) and `x-medledger-signature` (hex ed25519 signature, namespace `medledger/api-request/v1`, over `GET\\n<path>\\n<time>\\n<chain id>`). Entitled: the bill's patient, its issuer, a payer the patient disclosed it to in a claim, and a genesis-defined body reader once its access is recorded with an `access_body` transaction. The answer is ciphertext; `medledger bill show --key` opens it.",
+    description = "Sign the request: `x-medledger-key` (your ed25519 public key, hex), `x-medledger-time` (ms since 1970, within 30 s of the node's clock; each signed request is answered once) and `x-medledger-signature` (hex ed25519 signature, namespace `medledger/api-request/v1`, over `GET\\n<path>\\n<time>\\n<chain id>`). Entitled: the bill's patient, its issuer, a payer the patient disclosed it to in a claim, and a genesis-defined body reader once its access is recorded with an `access_body` transaction. The answer is ciphertext; `medledger bill show --key` opens it.",
     params(("code" = BillCode, Path, description = "Bill code: 8 digits"), ("number" = BillNumber, Path, description = "Bill number: 10 digits")),
     responses((status = 200, description = "The sealed body", body = BillBody),
-        (status = 401, description = "Unsigned, badly signed or stale request (`unauthenticated`, `bad_request_signature`, `stale_request`, …)", body = ApiError),
-        (status = 403, description = "Not entitled (`not_entitled`), or a body reader whose access is not yet recorded (`access_not_recorded`)", body = ApiError),
+        (status = 401, description = "Unsigned, badly signed, stale or replayed request (`unauthenticated`, `bad_request_signature`, `stale_request`, `replayed_request`, …)", body = ApiError),
+        (status = 403, description = "Not entitled (`not_entitled`), a frozen member (`signer_frozen`), or a body reader whose access is not yet recorded (`access_not_recorded`)", body = ApiError),
         (status = 404, description = "No such bill, or a red bill, which has no body", body = ApiError), super::handlers::ReadErrors))]
 pub(crate) async fn bill_body(
     State(api): State<Api>,
@@ -177,6 +228,16 @@ fn entitlement(
     caller: &PublicKey,
 ) -> Result<Entitlement, Refused> {
     let id = bill.id();
+    // A frozen member reads nothing, whatever it was entitled to before.
+    if let Some(SignerRef::Member(m)) = state.signer(caller)
+        && state.member(m).is_some_and(|member| member.frozen)
+    {
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            "signer_frozen",
+            format!("member {m} is frozen: it may not read bill bodies"),
+        ));
+    }
     match state.signer(caller) {
         Some(SignerRef::Patient(p)) if *p == bill.issue.patient => Ok(Entitlement::Patient),
         Some(SignerRef::Member(m)) if *m == bill.issuer => Ok(Entitlement::Issuer),
