@@ -69,7 +69,7 @@ pub enum StateKind {
     claims,
     /// Registered payer policies.
     policies,
-    /// Accepted transactions remembered until their expiry (the replay set).
+    /// Included transactions remembered until their expiry (the replay set).
     replay_set,
     /// Receipts of committed transactions this node serves.
     receipts,

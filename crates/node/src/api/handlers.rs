@@ -798,7 +798,7 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Response {
         m.state_size(StateKind::bills, sizes.bills);
         m.state_size(StateKind::claims, sizes.claims);
         m.state_size(StateKind::policies, sizes.policies);
-        m.state_size(StateKind::replay_set, sizes.accepted_txs);
+        m.state_size(StateKind::replay_set, sizes.included_txs);
         m.state_size(StateKind::receipts, executed.receipts.len());
     }
     let mut text = crate::metrics::exposition(&[&(api.metrics)(), &m.encode()]);
