@@ -6,15 +6,18 @@ ed25519 verification under the ZIP-215 rules (docs/formats/hashing-and-signature
 no code with the Rust verifier (crates/receipt), so the two agreeing on the golden vector and on
 tampered receipts shows the documents are enough to write a verifier.
 
-    verify_receipt.py RECEIPT GENESIS.json [--genesis-digest HEX] [--dump]
+    verify_receipt.py RECEIPT GENESIS.json [--genesis-digest HEX] [--dump] [--each-line]
 
 RECEIPT is a file holding the receipt's hex, the text of its QR code (ML1*...), the JSON a
 node answers at .../proof, or its raw bytes. Prints `valid: ...` and exits 0, or
-`invalid: <link>: <reason>` and exits 1. `--dump` also prints every field with its offset
-(the worked example of docs/formats/receipt.md was made with it).
+`invalid: <link>: <reason>` and exits 1. `--genesis-digest` refuses a genesis file whose
+digest (docs/formats/genesis.md) is not the one given. `--dump` also prints every field with
+its offset (the worked example of docs/formats/receipt.md was made with it). `--each-line`
+verifies one receipt per line of the file.
 """
 
 import argparse
+import datetime
 import hashlib
 import json
 import sys
@@ -386,7 +389,8 @@ def read_claim(r):
         }
     elif status == 2:
         reason = r.text("claim.status.reason")
-        claim["status"] = {"status": "rejected", "reason": reason, "height": r.u64("claim.status.height")}
+        height = r.u64("claim.status.height")
+        claim["status"] = {"status": "rejected", "reason": reason, "height": height}
     elif status == 3:
         claim["status"] = {"status": "withdrawn", "height": r.u64("claim.status.height")}
     else:
@@ -421,11 +425,15 @@ def read_header(r):
 
 def decode_receipt(data, fields=None):
     if len(data) > RECEIPT_BYTES_MAX:
-        raise Invalid("decode", f"{len(data)} bytes, more than a receipt can be ({RECEIPT_BYTES_MAX})")
+        raise Invalid(
+            "decode", f"{len(data)} bytes, more than a receipt can be ({RECEIPT_BYTES_MAX})"
+        )
     if not data:
         raise Invalid("decode", "empty")
     if data[0] != 1:
-        raise Invalid("decode", f"receipt format version {data[0]} is not known (this verifier reads 1)")
+        raise Invalid(
+            "decode", f"receipt format version {data[0]} is not known (this verifier reads 1)"
+        )
     r = Reader(data, fields)
     receipt = {"version": r.u8("version")}
     receipt["chain_id"] = r.ident("chain_id")
@@ -493,7 +501,8 @@ def mmr_root_from_proof(leaves, location, element, digests):
     expected = len(before) + (1 if after else 0) + peak[1]
     if len(digests) != expected:
         raise Invalid(
-            "proof", f"{len(digests)} digests, but a proof of leaf {location} of {leaves} needs {expected}"
+            "proof",
+            f"{len(digests)} digests, but a proof of leaf {location} of {leaves} needs {expected}",
         )
     siblings = iter(digests[len(before) + (1 if after else 0) :])
 
@@ -523,13 +532,13 @@ def mmr_root_from_proof(leaves, location, element, digests):
 
 
 def load_genesis(path):
-    with open(path, encoding="utf-8") as f:
-        genesis = json.load(f)
     try:
+        with open(path, encoding="utf-8") as f:
+            genesis = json.load(f)
         chain_id = genesis["chain_id"]
         keys = [bytes.fromhex(v["public_key"]) for v in genesis.get("validators", [])]
-    except (KeyError, TypeError, ValueError) as e:
-        raise Invalid("genesis", f"{path} is not a genesis file: {e}")
+    except (OSError, KeyError, TypeError, AttributeError, ValueError) as e:
+        raise Invalid("genesis", f"{path} is not a readable genesis file: {e}")
     return genesis, chain_id, keys
 
 
@@ -626,10 +635,13 @@ def check_finalization(data, chain_id, validators, block_digest):
     if payload != block_digest:
         raise Invalid(
             "finality",
-            f"the certificate finalizes block {payload.hex()}, not this header ({block_digest.hex()})",
+            f"the certificate finalizes block {payload.hex()}, "
+            f"not this header ({block_digest.hex()})",
         )
     if bits != n:
-        raise Invalid("finality", f"the signer bitmap covers {bits} validators but genesis names {n}")
+        raise Invalid(
+            "finality", f"the signer bitmap covers {bits} validators but genesis names {n}"
+        )
     quorum = n - (n - 1) // 3
     if len(signers) < quorum:
         raise Invalid(
@@ -749,21 +761,25 @@ def check_stated(answer, receipt, data):
 def verify(raw, genesis_path, pinned_digest=None, fields=None):
     genesis, chain_id, validators = load_genesis(genesis_path)
     if pinned_digest is not None:
-        digest = genesis_digest(genesis)
+        try:
+            digest = genesis_digest(genesis)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise Invalid("genesis", f"the genesis file lacks a field of the canonical form: {e}")
         if digest.hex() != pinned_digest.lower():
             raise Invalid(
-                "genesis", f"the genesis file's digest is {digest.hex()}, not the pinned {pinned_digest}"
+                "genesis",
+                f"the genesis file's digest is {digest.hex()}, not the pinned {pinned_digest}",
             )
     data, answer, readable = parse_input(raw)
     receipt = decode_receipt(data, fields)
     if readable is not None and readable != readable_key(receipt):
         raise Invalid("decode", "the QR text's readable bill or check code is not the receipt's")
-    if answer is not None:
-        check_stated(answer, receipt, data)
 
     # 1. The chain.
     if receipt["chain_id"] != chain_id:
-        raise Invalid("chain", f"the receipt is for chain {receipt['chain_id']}, genesis is {chain_id}")
+        raise Invalid(
+            "chain", f"the receipt is for chain {receipt['chain_id']}, genesis is {chain_id}"
+        )
     # 2. The record's leaf, under the MMR root.
     if receipt["proof_inactive_peaks"] != 0:
         raise Invalid("proof", "the proof declares inactive peaks; medledger's never has any")
@@ -791,7 +807,15 @@ def verify(raw, genesis_path, pinned_digest=None, fields=None):
     # 4. The header, finalized by a quorum of the genesis validators.
     block_digest = tagged_hash("medledger/block/v1", receipt["header_bytes"])
     signers, n = check_finalization(receipt["finalization"], chain_id, validators, block_digest)
+    # 5. A node's JSON answer: its unsigned copies agree with what was just verified.
+    if answer is not None:
+        check_stated(answer, receipt, data)
     return receipt, signers, n
+
+
+def utc(ms):
+    moment = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def describe(receipt, signers, n):
@@ -800,13 +824,14 @@ def describe(receipt, signers, n):
     lines = [
         f"valid: {receipt['kind']} {record['id']} on chain {receipt['chain_id']} as of height "
         f"{header['executed_height']}, finalized in block {header['height']} "
-        f"(time {header['timestamp_ms']} ms) by {signers} of {n} validators"
+        f"({utc(header['timestamp_ms'])}) by {signers} of {n} validators"
     ]
     if receipt["kind"] == "bill":
         a = record["amounts"]
         lines.append(
             f"  issuer {record['issuer']}, check code {record['check_code']}, {record['kind']}, "
-            f"total {a['total']} fen, patient paid {a['patient_pay']}, reserved {record['reserved']}, "
+            f"total {a['total']} fen, patient paid {a['patient_pay']}, "
+            f"reserved {record['reserved']}, "
             f"reimbursed {record['reimbursed']}, voided by {record['voided_by']}, "
             f"{len(record['claims'])} claim(s)"
         )
@@ -831,8 +856,12 @@ def main(argv):
         "`N: invalid: ...` for each, exit 0 only if all are valid",
     )
     args = parser.parse_args(argv)
-    with open(args.receipt, "rb") as f:
-        raw = f.read(4 * RECEIPT_BYTES_MAX if not args.each_line else -1)
+    try:
+        with open(args.receipt, "rb") as f:
+            raw = f.read(4 * RECEIPT_BYTES_MAX if not args.each_line else -1)
+    except OSError as e:
+        print(f"invalid: decode: cannot read {args.receipt}: {e}")
+        return 1
     if args.each_line:
         all_valid = True
         for number, line in enumerate(raw.split(b"\n"), 1):
