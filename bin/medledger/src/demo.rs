@@ -456,7 +456,11 @@ fn play(
     )?;
     let access = f.sign(
         &regulator,
-        Payload::AccessBody { bill: a, purpose: Text::new("demo audit 2026-01")? },
+        Payload::AccessBody {
+            bill: a,
+            purpose: medledger_types::AccessPurpose::Audit,
+            reference: Text::new("demo audit 2026-01")?,
+        },
     );
     story.step(0, "The finance bureau records its access on the ledger", "accepted", &access)?;
     // Through the node that committed the access: another may not have executed that block yet.

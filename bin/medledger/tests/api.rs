@@ -413,18 +413,32 @@ fn every_endpoint_and_error_class_over_a_real_network() {
     }
     // A block's transactions: the issuance committed above, at its index, with its receipt, the
     // same on every node.
-    let first = node.block_transactions(committed.height).unwrap();
+    let validator_key = net.validator_key(0);
+    let first = node.block_transactions_whole(committed.height, &validator_key).unwrap();
     let index = usize::try_from(committed.index).unwrap();
     assert_eq!(first.height, committed.height);
     assert_eq!(first.txs.len(), first.receipts.len());
     assert_eq!(first.txs[index], issue);
     assert_eq!(first.receipts[index], committed.receipt);
+    assert!(!first.redacted);
+    // Unsigned, the sealed bodies are emptied (the signed body read is the only way to them);
+    // signed by a member that is not a validator, refused.
+    let public = node.block_transactions(committed.height).unwrap();
+    assert!(public.redacted);
+    let medledger_types::Payload::IssueBills { bodies, .. } = &public.txs[index].body().payload
+    else {
+        panic!("the issuance")
+    };
+    assert!(bodies.iter().all(|b| b.ciphertext.is_empty() && b.wraps.is_empty()), "{bodies:?}");
+    assert_eq!(public.receipts, first.receipts);
+    let refused = node.block_transactions_whole(committed.height, &hospital).unwrap_err();
+    assert!(matches!(&refused, ClientError::Api { status: 403, error } if error.code == "not_a_validator"), "{refused}");
     for api in &net.apis[1..] {
         let client = Client::new(&format!("http://{api}")).unwrap();
         wait_until("the node executes the block", Duration::from_secs(30), || {
             client.status().is_ok_and(|s| s.height >= committed.height)
         });
-        let same = client.block_transactions(committed.height).unwrap();
+        let same = client.block_transactions_whole(committed.height, &validator_key).unwrap();
         assert_eq!(same, first, "every node serves the same block");
     }
     // A signed read of a private body: the patient gets the sealed body, another patient not.

@@ -137,13 +137,15 @@ fn wait_up(net: &Net, i: usize) {
 }
 
 /// Reads node `i`'s whole chain, retrying blocks its archive cannot serve this instant.
-fn chain_of(node: &Client) -> Vec<BlockTransactions> {
+/// Every block of `node`, whole (read with a validator's key: the fault checker replays the
+/// sealed bodies through the model).
+fn chain_of(node: &Client, validator_key: &medledger_types::SigningKey) -> Vec<BlockTransactions> {
     let top = node.status().unwrap().height;
     (1..=top)
         .map(|h| {
             let mut tries = 0;
             loop {
-                match node.block_transactions(h) {
+                match node.block_transactions_whole(h, validator_key) {
                     Ok(block) => return block,
                     Err(e) if tries < 50 => {
                         tries += 1;
@@ -362,7 +364,8 @@ fn chaos(name: &str, slot: u16, seconds: u64, nemesis: bool, planted: Option<&st
     let recovery = healed.elapsed();
     let seconds = started.elapsed().as_secs_f64();
 
-    let chains: Vec<Vec<BlockTransactions>> = nodes.iter().map(chain_of).collect();
+    let chains: Vec<Vec<BlockTransactions>> =
+        nodes.iter().enumerate().map(|(i, n)| chain_of(n, &net.validator_key(i))).collect();
     let report = check(&c.genesis, &chains, &history);
     let counts = history.counts();
     let mut foreign = Foreign::default();

@@ -171,7 +171,10 @@ fn a_canary_in_a_bill_body_is_read_only_by_the_entitled_and_found_nowhere_else()
         ("patient", vec!["--key", &wallet]),
         ("issuer", vec!["--key", &hospital]),
         ("payer", vec!["--key", &ssb]),
-        ("body_reader", vec!["--key", &regulator, "--purpose", "canary audit"]),
+        (
+            "body_reader",
+            vec!["--key", &regulator, "--purpose", "audit", "--reference", "canary audit"],
+        ),
     ] {
         let shown = cli.ok(&[&["bill", "show", &bill][..], &args].concat());
         assert!(shown.contains(&name) && shown.contains(&id), "{who} could not read: {shown}");

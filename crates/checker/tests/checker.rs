@@ -47,6 +47,7 @@ fn run(c: &Consortium, blocks: &[Vec<Transaction>]) -> Vec<BlockTransactions> {
             state_root: root,
             txs: txs.clone(),
             receipts: receipts.clone(),
+            redacted: false,
         });
         let results = serde_json::to_vec(&receipts).expect("receipts serialize");
         root = hash(Domain::StateRoot, &[&root.0, &results]);

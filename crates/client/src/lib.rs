@@ -396,23 +396,41 @@ impl Client {
         Ok(readers)
     }
 
-    /// `GET /v1/bills/{code}/{number}/body`, signed with `key`: the bill's sealed body, if the
-    /// key is entitled to it (its patient, issuer, a payer it was disclosed to, or a body reader
-    /// whose access is recorded).
-    pub fn bill_body(&self, id: BillId, key: &SigningKey) -> Result<BillBody, ClientError> {
-        let path = format!("/v1/bills/{}/{}/body", id.code, id.number);
+    /// `GET /v1/blocks/{height}/transactions` signed with a validator's consensus key: the
+    /// block's whole transactions (unsigned, sealed bodies and access references are redacted).
+    pub fn block_transactions_whole(
+        &self,
+        height: u64,
+        validator_key: &SigningKey,
+    ) -> Result<BlockTransactions, ClientError> {
+        self.signed_get(&format!("/v1/blocks/{height}/transactions"), validator_key)
+    }
+
+    /// A `GET` signed with `key` (see `request_message`): each signature is good once.
+    fn signed_get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &SigningKey,
+    ) -> Result<T, ClientError> {
         let chain_id = self.chain_id()?;
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let message = request_message("GET", &path, time, &chain_id);
+        let message = request_message("GET", path, time, &chain_id);
         let signature = key.sign(medledger_crypto::Namespace::ApiRequest, &message);
         let headers = format!(
             "{REQUEST_KEY_HEADER}: {}\r\n{REQUEST_TIME_HEADER}: {time}\r\n{REQUEST_SIGNATURE_HEADER}: {}\r\n",
             key.public_key().to_hex(),
             medledger_crypto::encode_hex(signature.as_bytes()),
         );
-        self.request_with("GET", &path, &headers, "application/json", b"").map(|(_, v)| v)
+        self.request_with("GET", path, &headers, "application/json", b"").map(|(_, v)| v)
+    }
+
+    /// `GET /v1/bills/{code}/{number}/body`, signed with `key`: the bill's sealed body, if the
+    /// key is entitled to it (its patient, issuer, a payer it was disclosed to, or a body reader
+    /// whose access is recorded).
+    pub fn bill_body(&self, id: BillId, key: &SigningKey) -> Result<BillBody, ClientError> {
+        self.signed_get(&format!("/v1/bills/{}/{}/body", id.code, id.number), key)
     }
 
     /// Fetches a bill's sealed body with a request signed by `key` and opens it with `secret`:

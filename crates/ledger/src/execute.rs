@@ -426,7 +426,7 @@ fn validate<S: StateReader>(
             };
             record_payment(state, &member.id, claim_id, payment_reference)
         }
-        Payload::AccessBody { bill, purpose: _ } => {
+        Payload::AccessBody { bill, .. } => {
             let reader = match who {
                 Who::Member(member) if member.body_reader => member,
                 _ => return Err(not_authorized(payload, "a genesis-defined body reader")),

@@ -1086,8 +1086,12 @@ fn a_claim_discloses_bodies_only_to_its_payer_and_only_for_its_bills() {
 #[test]
 fn only_genesis_body_readers_record_an_access_and_each_is_recorded_once() {
     let (mut w, b1, _) = world_with_bills();
-    let purpose = Text::new("audit 2026-17").unwrap();
-    let access = |bill| Payload::AccessBody { bill, purpose: purpose.clone() };
+    let reference = Text::new("audit 2026-17").unwrap();
+    let access = |bill| Payload::AccessBody {
+        bill,
+        purpose: medledger_types::AccessPurpose::Audit,
+        reference: reference.clone(),
+    };
     let h0 = w.c.hospitals[0].key.clone();
     assert_eq!(w.reject(&h0, access(b1)).code(), "not_authorized");
     let ss = w.c.social_security.key.clone();

@@ -771,7 +771,7 @@ impl Model {
                 self.members[t].frozen = freeze;
                 Ok(if freeze { Effect::MemberFrozen } else { Effect::MemberUnfrozen })
             }
-            Payload::AccessBody { bill, purpose: _ } => {
+            Payload::AccessBody { bill, .. } => {
                 let reader = match signer {
                     Signer::Member(m) if self.members[m].body_reader => m,
                     _ => return Err(auth(payload, "a genesis-defined body reader")),

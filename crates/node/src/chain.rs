@@ -358,6 +358,7 @@ impl Chain {
             state_root: block.state_root,
             txs: block.txs,
             receipts,
+            redacted: false,
         })
     }
 

@@ -153,7 +153,7 @@ fn tx_event(state: &MemoryState, tx: &Transaction, receipt: &Receipt) -> Option<
                 reader: reader.clone(),
                 issuer: record.issuer.clone(),
                 patient: record.issue.patient,
-                purpose: purpose.clone(),
+                purpose: *purpose,
             })
         }
         _ => None,

@@ -572,7 +572,11 @@ pub fn every_payload(chain_id: &str) -> (Consortium, Vec<(&'static str, Transact
             "access_body",
             f.sign(
                 &c.regulator.key,
-                Payload::AccessBody { bill: b2, purpose: Text::new("audit 2026-17").unwrap() },
+                Payload::AccessBody {
+                    bill: b2,
+                    purpose: medledger_types::AccessPurpose::Audit,
+                    reference: Text::new("audit 2026-17").unwrap(),
+                },
             ),
         ),
         (

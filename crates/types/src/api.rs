@@ -91,6 +91,9 @@ pub struct BlockTransactions {
     pub txs: Vec<crate::Transaction>,
     /// The ledger's receipt for each, in the same order.
     pub receipts: Vec<Receipt>,
+    /// Whether sealed bodies and access references were emptied (an unsigned request).
+    #[serde(default)]
+    pub redacted: bool,
 }
 
 /// `POST /v1/txs/batch`: one answer per submitted transaction, in the order submitted.
@@ -272,8 +275,8 @@ pub enum Event {
         issuer: MemberId,
         /// The bill's patient, who can see every access to their bills.
         patient: Pseudonym,
-        /// Why, as the reader recorded it.
-        purpose: Text,
+        /// Why (the reader's own reference is never published).
+        purpose: crate::AccessPurpose,
     },
     /// A transaction was included in a block but refused by the ledger.
     TxRejected {

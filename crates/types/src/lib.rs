@@ -38,7 +38,7 @@ pub use member::{Member, Role, Roles};
 pub use money::Fen;
 pub use policy::{Adjudication, CategoryCoverage, Lines, Policy};
 pub use receipt::{Effect, Outcome, Receipt, Rejection};
-pub use tx::{Payload, Transaction, TxBody};
+pub use tx::{AccessPurpose, Payload, Transaction, TxBody};
 
 pub use commonware_codec::{Decode, DecodeExt, Encode, Error as CodecError};
 pub use medledger_crypto::{Digest, PublicKey, Signature, SigningKey};

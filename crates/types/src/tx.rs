@@ -116,8 +116,11 @@ pub enum Payload {
     AccessBody {
         /// The bill.
         bill: BillId,
-        /// Why (a case or audit reference; never patient data).
-        purpose: Text,
+        /// Why, from a fixed list: public (the patient sees every access to their bills).
+        purpose: AccessPurpose,
+        /// The reader's own case or file reference (may be empty). Never patient data; the
+        /// API never serves it on a public route (events carry the purpose only).
+        reference: Text,
     },
     /// A payer registers the next version of its claim policy; claims accepted from the next
     /// transaction on are adjudicated under it.
@@ -216,9 +219,10 @@ impl Write for Payload {
             Payload::FreezeMember { member } | Payload::UnfreezeMember { member } => {
                 member.write(buf)
             }
-            Payload::AccessBody { bill, purpose } => {
+            Payload::AccessBody { bill, purpose, reference } => {
                 bill.write(buf);
                 purpose.write(buf);
+                reference.write(buf);
             }
             Payload::RegisterPolicy { policy } => policy.write(buf),
             Payload::RecordPayment { claim_id, payment_reference } => {
@@ -256,7 +260,9 @@ impl EncodeSize for Payload {
             Payload::FreezeMember { member } | Payload::UnfreezeMember { member } => {
                 member.encode_size()
             }
-            Payload::AccessBody { bill, purpose } => bill.encode_size() + purpose.encode_size(),
+            Payload::AccessBody { bill, purpose, reference } => {
+                bill.encode_size() + purpose.encode_size() + reference.encode_size()
+            }
             Payload::RegisterPolicy { policy } => policy.encode_size(),
             Payload::RecordPayment { claim_id, payment_reference } => {
                 claim_id.encode_size() + payment_reference.encode_size()
@@ -298,11 +304,90 @@ impl Read for Payload {
             },
             9 => Payload::FreezeMember { member: r(buf)? },
             10 => Payload::UnfreezeMember { member: r(buf)? },
-            11 => Payload::AccessBody { bill: r(buf)?, purpose: r(buf)? },
+            11 => Payload::AccessBody { bill: r(buf)?, purpose: r(buf)?, reference: r(buf)? },
             12 => Payload::RegisterPolicy { policy: r(buf)? },
             13 => Payload::RecordPayment { claim_id: r(buf)?, payment_reference: r(buf)? },
             other => return Err(Error::InvalidEnum(other)),
         })
+    }
+}
+
+/// Why a body reader (the regulator) opens a bill's private body: a code from a fixed list,
+/// so that free text (which could name a patient) never goes on a public record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AccessPurpose {
+    /// A routine audit of the issuer's billing.
+    Audit,
+    /// The investigation of suspected fraud (a claim, a bill, a member).
+    FraudInvestigation,
+    /// A complaint by the patient or a member.
+    Complaint,
+    /// A court order or another legal request.
+    LegalRequest,
+    /// Checking the quality of the data a hospital reports.
+    DataQuality,
+}
+
+impl AccessPurpose {
+    /// Every purpose, in code order.
+    pub const ALL: [AccessPurpose; 5] = [
+        AccessPurpose::Audit,
+        AccessPurpose::FraudInvestigation,
+        AccessPurpose::Complaint,
+        AccessPurpose::LegalRequest,
+        AccessPurpose::DataQuality,
+    ];
+
+    /// Its code on the wire (one byte, 1 to 5).
+    pub fn code(self) -> u8 {
+        match self {
+            AccessPurpose::Audit => 1,
+            AccessPurpose::FraudInvestigation => 2,
+            AccessPurpose::Complaint => 3,
+            AccessPurpose::LegalRequest => 4,
+            AccessPurpose::DataQuality => 5,
+        }
+    }
+
+    /// Its name, as in JSON (`fraud_investigation`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AccessPurpose::Audit => "audit",
+            AccessPurpose::FraudInvestigation => "fraud_investigation",
+            AccessPurpose::Complaint => "complaint",
+            AccessPurpose::LegalRequest => "legal_request",
+            AccessPurpose::DataQuality => "data_quality",
+        }
+    }
+}
+
+impl std::str::FromStr for AccessPurpose {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|p| p.name() == text).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown purpose {text:?}; one of {}", names.join(", "))
+        })
+    }
+}
+
+impl Write for AccessPurpose {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.code().write(buf);
+    }
+}
+impl EncodeSize for AccessPurpose {
+    fn encode_size(&self) -> usize {
+        1
+    }
+}
+impl Read for AccessPurpose {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        let code = u8::read_cfg(buf, &())?;
+        Self::ALL.into_iter().find(|p| p.code() == code).ok_or(Error::InvalidEnum(code))
     }
 }
 

@@ -4,7 +4,9 @@ use super::{Node, NodeArgs, print_json, read_key, utc};
 use anyhow::Context as _;
 use medledger_client::ClientError;
 use medledger_privacy::{EncryptionSecret, IssuerKeystore, PrivateBody};
-use medledger_types::{Bill, BillId, BillKind, BillNumber, Claim, Fen, Payload, Pseudonym, Text};
+use medledger_types::{
+    AccessPurpose, Bill, BillId, BillKind, BillNumber, Claim, Fen, Payload, Pseudonym, Text,
+};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -70,9 +72,14 @@ enum BillCommand {
         /// The issuing hospital's key store (default: next to --key, KEY.bodies/).
         #[arg(long, value_name = "DIR")]
         keystore: Option<PathBuf>,
-        /// Why a body reader (the regulator) opens the body, as recorded on the ledger.
-        #[arg(long, value_name = "TEXT", default_value = "supervision")]
-        purpose: String,
+        /// Why a body reader (the regulator) opens the body, as recorded on the ledger: audit,
+        /// fraud_investigation, complaint, legal_request or data_quality.
+        #[arg(long, value_name = "PURPOSE", default_value = "audit")]
+        purpose: AccessPurpose,
+        /// The reader's own case or file reference, recorded with the access but never
+        /// published by the API (never patient data).
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        reference: String,
     },
     /// Fetch a receipt for the bill that anyone can verify offline (`medledger verify`).
     #[command(after_long_help = super::receipt::VERIFY_HELP)]
@@ -106,7 +113,7 @@ const SHOW_HELP: &str = concat!(
   medledger bill show 44010126/1 --key localnet/keys/members/city-central-hospital.key.json
   medledger bill show 44010126/1 --patient 9f86d081884c7d659a2feaa0c55ad015
   medledger bill show 44010126/1 --key localnet/keys/members/finance-bureau.key.json \
-      --purpose \"audit 2026-17\"
+      --purpose audit --reference \"case 2026-17\"
 
 Private bodies are served only to a signed request from an entitled key, and decrypted here;
 the node never sees a secret. A regulator's first read of a bill records an access_body
@@ -153,7 +160,7 @@ pub fn run(args: BillArgs) -> anyhow::Result<ExitCode> {
             let key = read_key(&key_path)?;
             super::issue::run(&node, &key, &file, usize::from(batch), keystore.as_deref())
         }
-        BillCommand::Show { bill, key, patient, patients, keystore, purpose } => {
+        BillCommand::Show { bill, key, patient, patients, keystore, purpose, reference } => {
             let reader = match (key, patient) {
                 (Some(path), _) => {
                     let keystore =
@@ -171,7 +178,7 @@ pub fn run(args: BillArgs) -> anyhow::Result<ExitCode> {
                 }
                 (None, None) => None,
             };
-            show(&node, bill, reader.as_ref(), &purpose)
+            show(&node, bill, reader.as_ref(), (purpose, &reference))
         }
         BillCommand::Receipt { bill, out } => {
             super::receipt::save(&node.client.bill_receipt(bill)?, &out, node.json)
@@ -220,16 +227,20 @@ fn open_body(
     node: &Node,
     bill: &Bill,
     reader: &Reader,
-    purpose: &str,
+    (purpose, reference): (AccessPurpose, &str),
 ) -> anyhow::Result<OpenedBody> {
     let id = bill.id();
     let fetched = match node.client.bill_body(id, &reader.key) {
         Err(ClientError::Api { error, .. }) if error.code == "access_not_recorded" => {
-            let purpose = Text::new(purpose).context("--purpose")?;
+            let reference = Text::new(reference).context("--reference")?;
             if !node.json {
-                eprintln!("recording this access to bill {id} on the ledger (purpose: {purpose})");
+                eprintln!(
+                    "recording this access to bill {id} on the ledger (purpose: {})",
+                    purpose.name()
+                );
             }
-            let tx = node.sign(&reader.key, Payload::AccessBody { bill: id, purpose })?;
+            let tx =
+                node.sign(&reader.key, Payload::AccessBody { bill: id, purpose, reference })?;
             let submitted = node.submit(&tx)?;
             if !submitted.accepted {
                 anyhow::bail!("the ledger refused to record the access: {}", submitted.message);
@@ -287,7 +298,7 @@ fn show(
     node: &Node,
     id: BillId,
     reader: Option<&Reader>,
-    purpose: &str,
+    purpose: (AccessPurpose, &str),
 ) -> anyhow::Result<ExitCode> {
     let bill = node.client.bill(id)?;
     let body = match reader {

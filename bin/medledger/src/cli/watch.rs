@@ -111,7 +111,7 @@ fn line(envelope: &EventEnvelope) -> String {
             format!("claim {claim_id} withdrawn: {released} released")
         }
         Event::BodyAccessed { bill, reader, purpose, .. } => {
-            format!("{reader} opened the private body of bill {bill} ({purpose})")
+            format!("{reader} opened the private body of bill {bill} ({})", purpose.name())
         }
         Event::TxRejected { tx_id, payload, code, message } => {
             format!("transaction {tx_id} ({payload}) rejected: {code}: {message}")

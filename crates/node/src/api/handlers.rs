@@ -5,7 +5,7 @@ use crate::chain::ExecutedBlock;
 use crate::chain::ReceiptError;
 use crate::state_tree::StateKey;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -272,9 +272,10 @@ impl utoipa::ToSchema for TxBatch {}
         (status = 200, description = "Every transaction's outcome, in order", body = BatchStatus),
         (status = 400, description = "The batch cannot be read (`malformed_batch`, `malformed_json`), one of its transactions is malformed or over 1 MiB (`malformed_transaction`), or it is empty (`empty_batch`)", body = ApiError),
         (status = 413, description = "More than 1,000 transactions (`batch_too_large`), or a body larger than 2 MiB", body = ApiError),
-        (status = 429, description = "Over this client's request rate", body = ApiError)))]
+        (status = 429, description = "Over this client's request rate, a batch counting one request per transaction", body = ApiError)))]
 pub(crate) async fn submit_batch(
     State(api): State<Api>,
+    axum::extract::ConnectInfo(client): axum::extract::ConnectInfo<super::guard::ClientAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -329,6 +330,12 @@ pub(crate) async fn submit_batch(
     };
     if txs.is_empty() {
         return error(StatusCode::BAD_REQUEST, "empty_batch", "the batch holds no transaction");
+    }
+    // A batch costs one request per transaction against the client's rate (the rate layer
+    // charged the first), before its signatures are verified.
+    let cost = u32::try_from(txs.len() - 1).unwrap_or(u32::MAX);
+    if let Err(refused) = super::guard::charge(&api, client, cost) {
+        return refused;
     }
     // Each transaction within the single-transaction limit, as `POST /v1/txs` requires.
     if let Some((i, tx)) = txs.iter().enumerate().find(|(_, tx)| tx.encode_size() > TX_BYTES_MAX) {
@@ -410,14 +417,35 @@ pub(crate) async fn block(
 
 #[utoipa::path(get, path = "/v1/blocks/{height}/transactions", tag = "chain", operation_id = "get_block_transactions",
     summary = "A finalized, executed block's transactions and their receipts",
-    description = "The block's header fields, its transactions in execution order and the ledger's receipt for each. Explorers and auditors read the chain with it; the fault tests replay every node's chain through the reference model.",
+    description = "The block's header fields, its transactions in execution order and the ledger's receipt for each. Explorers and auditors read the chain with it. Unsigned, sealed bill bodies (ciphertext and key wraps) and the regulator's access references are emptied (`redacted: true`; such transactions no longer verify): bodies are served only through `GET /v1/bills/{code}/{number}/body`. A request signed as for that route by a genesis validator's key gets whole transactions (the fault tests replay every node's chain through the reference model this way).",
     params(("height" = u64, Path, description = "Block height, from 1")),
-    responses((status = 200, description = "The block's transactions", body = BlockTransactions), (status = 404, description = "Not yet executed here (`unknown_block`)", body = ApiError), (status = 503, description = "The block is not available from this node's archive right now (`block_unavailable`)", body = ApiError), ReadErrors))]
+    responses((status = 200, description = "The block's transactions", body = BlockTransactions), (status = 401, description = "A signed request that does not verify (`bad_request_signature`, `stale_request`, `replayed_request`, …)", body = ApiError), (status = 403, description = "Signed by a key that is not a validator's (`not_a_validator`)", body = ApiError), (status = 404, description = "Not yet executed here (`unknown_block`)", body = ApiError), (status = 503, description = "The block is not available from this node's archive right now (`block_unavailable`)", body = ApiError), ReadErrors))]
 pub(crate) async fn block_transactions(
     State(api): State<Api>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
     Path(height): Path<String>,
 ) -> Result<Response, Refused> {
     let height: u64 = parse(&height, "bad_height")?;
+    // Whole transactions (sealed bodies and the regulator's references included) only for a
+    // request signed by a genesis validator: validators hold every block anyway, and the
+    // fault tests replay chains from them. Everyone else gets them redacted, so the signed
+    // body read and the regulator's recorded access cannot be bypassed here.
+    let whole = if headers.contains_key(medledger_types::api::REQUEST_SIGNATURE_HEADER) {
+        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str()).to_string();
+        let caller = super::private::authenticate(&api, &headers, "GET", &path)?;
+        if !api.genesis.validators.iter().any(|v| v.public_key == caller) {
+            return Err(Refused::new(
+                StatusCode::FORBIDDEN,
+                "not_a_validator",
+                "whole transactions are served to the network's validators only; unsigned \
+                 requests get them with sealed bodies and access references redacted",
+            ));
+        }
+        true
+    } else {
+        false
+    };
     if height == 0 || height > api.chain.executed_height() {
         return Err(Refused::new(
             StatusCode::NOT_FOUND,
@@ -434,8 +462,36 @@ pub(crate) async fn block_transactions(
     };
     let block = (api.blocks)(height).await.ok_or_else(unavailable)?;
     // Every transaction of an executed block has its receipt; a gap is this node's fault.
-    let answer = api.chain.block_transactions(block, height).ok_or_else(unavailable)?;
+    let mut answer = api.chain.block_transactions(block, height).ok_or_else(unavailable)?;
+    if !whole {
+        redact(&mut answer);
+    }
     Ok(Json(answer).into_response())
+}
+
+/// Empties what a public reader of blocks must not get: every sealed body's ciphertext and key
+/// wraps (the bill headers keep their commitments; the body is served only through the
+/// signed read of `GET /v1/bills/{code}/{number}/body`) and the regulator's own access
+/// references. Redacted transactions no longer verify against their signatures.
+fn redact(block: &mut medledger_types::api::BlockTransactions) {
+    use medledger_types::{Payload, Text};
+    let mut redacted = false;
+    for tx in &mut block.txs {
+        let mut body = tx.body().clone();
+        match &mut body.payload {
+            Payload::IssueBills { bodies, .. } => {
+                for sealed in bodies {
+                    sealed.ciphertext.clear();
+                    sealed.wraps.clear();
+                }
+            }
+            Payload::AccessBody { reference, .. } => *reference = Text::default(),
+            _ => continue,
+        }
+        *tx = medledger_types::Transaction::from_parts(body, tx.signature().clone());
+        redacted = true;
+    }
+    block.redacted = redacted;
 }
 
 /// The errors every read endpoint may answer besides its own.

@@ -42,7 +42,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Refused> {
 }
 
 /// The public key that signed this request, if the signature and time check out.
-fn authenticate(
+pub(crate) fn authenticate(
     api: &Api,
     headers: &HeaderMap,
     method: &str,

@@ -341,7 +341,7 @@ fn events(fx: &Fixture) -> Vec<Event> {
             reader: c.regulator.id.clone(),
             issuer: c.hospitals[0].id.clone(),
             patient,
-            purpose: Text::new("audit 2026-17").unwrap(),
+            purpose: medledger_types::AccessPurpose::Audit,
         },
         Event::TxRejected {
             tx_id: tx(8),
