@@ -156,6 +156,11 @@ impl Net {
         }
     }
 
+    /// Validator `i`'s consensus key (reads whole blocks from the API).
+    pub fn validator_key(&self, i: usize) -> SigningKey {
+        keyfile::read(&self.home(i).join("validator.key.json")).unwrap()
+    }
+
     pub fn member_key(&self, member: &str) -> SigningKey {
         keyfile::read(&self.dir.join("keys/members").join(format!("{member}.key.json"))).unwrap()
     }
@@ -255,4 +260,41 @@ impl Cli {
         );
         (line.to_string(), stdout)
     }
+}
+
+impl Net {
+    /// Sets `key = value` in validator `i`'s config.toml (the first line setting `key`), before
+    /// it starts.
+    pub fn set_config(&self, i: usize, key: &str, value: &str) {
+        let path = self.home(i).join("config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let prefix = format!("{key} = ");
+        let line = text.lines().find(|l| l.starts_with(&prefix));
+        let line = line.unwrap_or_else(|| panic!("no {key} in {}:\n{text}", path.display()));
+        let text = text.replacen(line, &format!("{prefix}{value}"), 1);
+        std::fs::write(&path, text).unwrap();
+    }
+}
+
+/// One raw HTTP/1.1 exchange on a fresh connection (`request` should ask for
+/// `Connection: close`): the status and body. Connecting, each write and each read give up
+/// after `timeout`.
+pub fn exchange(
+    addr: SocketAddr,
+    request: &[u8],
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.write_all(request)?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not HTTP: {text:?}"))
+    })?;
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body).to_string();
+    Ok((status, body))
 }
