@@ -43,30 +43,83 @@ pub struct NodeConfig {
     pub peer_addresses: std::collections::BTreeMap<String, SocketAddr>,
 }
 
-/// Limits of the HTTP API.
+/// Limits of the HTTP API (docs/design/0005-api.md, "Limits"). Client addresses are counted
+/// one by one and by network: an IPv4 address's /24, an IPv6 address's /64 (where one host
+/// usually gets a whole /64). Every field has a default, so older files without the newer
+/// fields still load.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
-    /// Requests per second allowed to one client IP address (0: no limit).
+    /// Requests per second allowed to one client IP address (0: no limit). A batch of
+    /// transactions counts as one request per transaction.
     pub rate_per_s: u32,
     /// Requests one client may send at once before the rate applies.
     pub rate_burst: u32,
-    /// Connections held open at most; more wait until one closes.
+    /// Requests per second allowed to one network (/24 or /64) in all (0: no limit).
+    pub rate_prefix_per_s: u32,
+    /// Requests one network may send at once before its rate applies.
+    pub rate_prefix_burst: u32,
+    /// Addresses (and, apart, networks) whose request rate is tracked at most; past it the
+    /// longest idle are forgotten, so a flood from many addresses cannot grow the table.
+    pub rate_clients_tracked_max: usize,
+    /// Connections held open at most. When all are held, a client from a network holding
+    /// fewer than the network holding most takes one of that network's; otherwise it is
+    /// refused.
     pub connections_max: usize,
-    /// Event streams (`/v1/events`) open at most; more are refused with 503.
+    /// Connections one client address may hold (429 `too_many_connections` past it).
+    pub connections_per_address_max: usize,
+    /// Connections one network may hold.
+    pub connections_per_prefix_max: usize,
+    /// Event streams (`/v1/events`) open at most, shared as fairly as connections.
     pub event_streams_max: usize,
+    /// Event streams one client address may hold (429 `too_many_streams` past it).
+    pub event_streams_per_address_max: usize,
+    /// Event streams one network may hold.
+    pub event_streams_per_prefix_max: usize,
+    /// A connection with no request in progress is closed after this long.
+    pub idle_timeout_ms: u64,
+    /// A request head must arrive whole within this long of its first byte.
+    pub head_timeout_ms: u64,
+    /// A request body must arrive whole within this long of its head (408 past it).
+    pub body_timeout_ms: u64,
+    /// After `transfer_grace_ms`, a request head or body still arriving must have come at
+    /// least this fast on average since then (0: no minimum rate).
+    pub transfer_min_bytes_per_s: u64,
+    /// How long a head or body may take before the minimum rate applies.
+    pub transfer_grace_ms: u64,
+    /// An answer the client does not read for this long (nothing can be sent) is abandoned
+    /// and the connection closed.
+    pub send_stall_timeout_ms: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         // 5,000 requests/s per client is above what one client on this hardware submits
         // (individually signed claims commit at about 4,000/s across the whole network), so
-        // only a runaway or hostile client meets it.
+        // only a runaway or hostile client meets it; a network gets four clients' worth.
+        // Connections and streams: no address holds more than a sixteenth of the node's, no
+        // network more than a quarter, and a full node still serves a network that holds
+        // little (see `connections_max`). Deadlines: an honest head arrives in one packet and
+        // a 2 MiB body in well under 30 s; a client that trickles bytes to hold a connection
+        // (slowloris) is cut within a few seconds.
         Self {
             rate_per_s: 5_000,
             rate_burst: 10_000,
+            rate_prefix_per_s: 20_000,
+            rate_prefix_burst: 40_000,
+            rate_clients_tracked_max: 65_536,
             connections_max: 1_024,
+            connections_per_address_max: 64,
+            connections_per_prefix_max: 256,
             event_streams_max: 256,
+            event_streams_per_address_max: 16,
+            event_streams_per_prefix_max: 64,
+            idle_timeout_ms: 10_000,
+            head_timeout_ms: 5_000,
+            body_timeout_ms: 30_000,
+            transfer_min_bytes_per_s: 1_024,
+            transfer_grace_ms: 2_000,
+            send_stall_timeout_ms: 30_000,
         }
     }
 }
@@ -150,5 +203,21 @@ impl NodeConfig {
             }
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiConfig;
+
+    #[test]
+    fn an_api_section_written_before_the_newer_limits_still_loads() {
+        let old =
+            "rate_per_s = 100\nrate_burst = 200\nconnections_max = 512\nevent_streams_max = 8\n";
+        let api: ApiConfig = toml::from_str(old).unwrap();
+        assert_eq!((api.rate_per_s, api.connections_max, api.event_streams_max), (100, 512, 8));
+        let defaults = ApiConfig::default();
+        assert_eq!(api.connections_per_address_max, defaults.connections_per_address_max);
+        assert_eq!(api.body_timeout_ms, defaults.body_timeout_ms);
     }
 }

@@ -6,16 +6,16 @@
 //! replays held blocks first, then follows new ones. Blocks older than the node holds answer
 //! 410 `events_pruned` rather than a silent gap.
 
+use super::guard::{ClientAddr, Share};
 use super::{Api, Refused};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use medledger_types::api::{ApiError, EventEnvelope, EventFilter, EventPosition};
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::Arc;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::oneshot;
 
 /// Blocks read from the event log per step while catching up: one, so that a stream holds at
 /// most one block's events (a few MB at most) waiting for a slow client.
@@ -30,7 +30,11 @@ struct Follower {
     next: EventPosition,
     ready: VecDeque<SseEvent>,
     done: bool,
-    _permit: OwnedSemaphorePermit,
+    /// This stream's share of the node's event streams.
+    _share: Share,
+    /// Fires when the share is taken back for a client from a network holding fewer: the
+    /// stream ends, and the client resumes later or elsewhere with `Last-Event-ID`.
+    evicted: oneshot::Receiver<()>,
 }
 
 impl Follower {
@@ -95,15 +99,23 @@ impl Follower {
             if let Some(event) = self.ready.pop_front() {
                 return Some((Ok(event), self));
             }
-            if self.done {
+            if self.done
+                || !matches!(self.evicted.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+            {
                 return None;
             }
             match self.catch_up() {
                 Ok(true) => {}
                 Ok(false) => {
-                    // Nothing new: wait for the next executed block (or the node to stop).
-                    if self.executed.changed().await.is_err() {
-                        return None;
+                    // Nothing new: wait for the next executed block (or the node to stop, or
+                    // the share to be taken back).
+                    tokio::select! {
+                        changed = self.executed.changed() => {
+                            if changed.is_err() {
+                                return None;
+                            }
+                        }
+                        _ = &mut self.evicted => return None,
                     }
                 }
                 Err(last) => {
@@ -166,23 +178,21 @@ fn start(api: &Api, filter: &EventFilter, headers: &HeaderMap) -> Result<EventPo
         (status = 200, description = "The event stream", content_type = "text/event-stream", body = EventEnvelope),
         (status = 400, description = "Unknown event type, bad filter or bad event id", body = ApiError),
         (status = 410, description = "The node no longer holds the events asked for", body = ApiError),
-        (status = 429, description = "Over this client's request rate", body = ApiError),
-        (status = 503, description = "Too many event streams open", body = ApiError)))]
+        (status = 429, description = "Over this client's request rate (`rate_limited`), or its address or network holds its share of the node's event streams (`too_many_streams`)", body = ApiError),
+        (status = 503, description = "All the node's event streams are held, one per network (`too_many_streams`)", body = ApiError)))]
 pub(crate) async fn events(
     State(api): State<Api>,
+    ConnectInfo(client): ConnectInfo<ClientAddr>,
     Query(filter): Query<EventFilter>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, Refused> {
     let kinds =
         filter.kinds().map_err(|e| Refused::new(StatusCode::BAD_REQUEST, "bad_event_type", e))?;
     let next = start(&api, &filter, &headers)?;
-    let permit = Arc::clone(&api.streams).try_acquire_owned().map_err(|_| {
-        Refused::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_streams",
-            format!("this node serves at most {} event streams", api.config.api.event_streams_max),
-        )
-    })?;
+    let (share, evicted) = api
+        .streams
+        .take(client.0.ip(), None)
+        .map_err(|refusal| Refused(Box::new(refusal.into_response())))?;
     let follower = Follower {
         executed: api.chain.watch_executed(),
         api,
@@ -191,7 +201,8 @@ pub(crate) async fn events(
         next,
         ready: VecDeque::new(),
         done: false,
-        _permit: permit,
+        _share: share,
+        evicted,
     };
     Ok(Sse::new(futures::stream::unfold(follower, Follower::next_event))
         .keep_alive(KeepAlive::default()))

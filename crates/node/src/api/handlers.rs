@@ -335,7 +335,7 @@ pub(crate) async fn submit_batch(
     // charged the first), before its signatures are verified.
     let cost = u32::try_from(txs.len() - 1).unwrap_or(u32::MAX);
     if let Err(refused) = super::guard::charge(&api, client, cost) {
-        return refused;
+        return refused.into_response();
     }
     // Each transaction within the single-transaction limit, as `POST /v1/txs` requires.
     if let Some((i, tx)) = txs.iter().enumerate().find(|(_, tx)| tx.encode_size() > TX_BYTES_MAX) {

@@ -22,7 +22,9 @@
 //!
 //! Every error is JSON `{"code": …, "message": …}` with a 4xx status (503 when the node is
 //! full); bad input never panics. Bodies, page sizes, connections and event streams are
-//! bounded, and each client IP address has a request rate (429 past it).
+//! bounded, per client address and per network as well as in all; request heads and bodies
+//! have deadlines (408); each client address and network has a request rate, a batch
+//! costing its transactions (429 past it). See [`guard`].
 
 mod events;
 mod guard;
@@ -42,7 +44,6 @@ use medledger_types::api::ApiError;
 use medledger_types::limits::TX_BYTES_MAX;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 /// How long `?wait=commit` waits for the receipt.
 pub const WAIT_COMMIT_MAX: Duration = Duration::from_secs(10);
@@ -60,7 +61,7 @@ pub(crate) struct Api {
     validators: u32,
     metrics: Arc<dyn Fn() -> String + Send + Sync>,
     limiter: Arc<guard::RateLimiter>,
-    streams: Arc<Semaphore>,
+    streams: Arc<guard::FairShare>,
     openapi: Arc<String>,
     blocks: BlockSource,
     genesis: Arc<medledger_types::Genesis>,
@@ -163,11 +164,10 @@ pub async fn start<E>(
 where
     E: commonware_runtime::Spawner + commonware_runtime::Metrics + commonware_runtime::Supervisor,
 {
-    let listener = tokio::net::TcpListener::bind(config.api_address)
-        .await
+    let listener = guard::listen(config.api_address)
         .map_err(|e| anyhow::anyhow!("API address {}: {e}", config.api_address))?;
     let server = context.child("server");
-    let config_connections_max = config.api.connections_max;
+    let limits = config.api.clone();
     let metrics_context = context;
     let (routes, document) = routes();
     let document = document.to_json().map_err(|e| anyhow::anyhow!("OpenAPI document: {e}"))?;
@@ -175,8 +175,14 @@ where
         openapi: Arc::new(document),
         chain,
         gossip,
-        limiter: Arc::new(guard::RateLimiter::new(config.api.rate_per_s, config.api.rate_burst)),
-        streams: Arc::new(Semaphore::new(config.api.event_streams_max)),
+        limiter: Arc::new(guard::RateLimiter::new(&limits)),
+        streams: Arc::new(guard::FairShare::new(
+            "event streams",
+            "too_many_streams",
+            limits.event_streams_max,
+            limits.event_streams_per_address_max,
+            limits.event_streams_per_prefix_max,
+        )),
         config,
         validators,
         metrics: Arc::new(move || metrics_context.encode()),
@@ -191,10 +197,10 @@ where
         .layer(axum::middleware::from_fn_with_state(api.clone(), guard::rate_limit))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn(guard::json_errors))
+        .layer(axum::middleware::from_fn_with_state(api.clone(), guard::request_timeout))
         .layer(axum::middleware::from_fn_with_state(api.clone(), guard::observe))
         .with_state(api);
-    let connections_max = config_connections_max;
-    server.spawn(move |_| guard::serve(listener, router, connections_max));
+    server.spawn(move |_| guard::serve(listener, router, limits));
     Ok(())
 }
 
