@@ -166,6 +166,18 @@ FINALIZATION_BYTES_MAX = 64 * 1024
 RECEIPT_BYTES_MAX = FINALIZATION_BYTES_MAX + 16 * 1024
 VALIDATORS_MAX = 100
 CHECK_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Invisible formatting characters free text may not hold (encoding.md, `Text`).
+INVISIBLE = [
+    (0x00AD, 0x00AD),
+    (0x061C, 0x061C),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x2069),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+]
 IDENT_ALPHABET = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -262,6 +274,8 @@ class Reader:
             self.fail(f"{name}: not UTF-8")
         if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
             self.fail(f"{name}: control characters")
+        if any(any(low <= ord(c) <= high for low, high in INVISIBLE) for c in value):
+            self.fail(f"{name}: invisible formatting characters")
         return self.note(start, name, value)
 
     def option(self, name, read):
