@@ -76,7 +76,7 @@ fn main() {
             txs,
         );
         let t = Instant::now();
-        assert!(chain.execute(&block, block.digest(), 0));
+        assert!(chain.execute(&block, block.digest(), None));
         slowest = slowest.max(t.elapsed());
         parent = block;
         if (i + 1) % 20 == 0 {

@@ -391,6 +391,12 @@ fn escaped(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, pattern: &str) 
                 .unwrap_or_else(|_| panic!("pattern {pattern:?}: bad \\x{hex}"));
             char::from_u32(code).expect("a \\xHH escape is a character")
         }
+        Some('u') => {
+            let hex: String = chars.by_ref().take(4).collect();
+            let code = u32::from_str_radix(&hex, 16)
+                .unwrap_or_else(|_| panic!("pattern {pattern:?}: bad \\u{hex}"));
+            char::from_u32(code).unwrap_or_else(|| panic!("pattern {pattern:?}: \\u{hex}"))
+        }
         Some(c) if "\\/.-[]{}()*+?^$|".contains(c) => c,
         other => panic!("pattern {pattern:?}: escape \\{other:?} is outside the supported subset"),
     }
@@ -413,4 +419,8 @@ fn patterns_match_what_they_should() {
     assert!(text.matches(""));
     assert!(!text.matches("line\nbreak"));
     assert!(!text.matches("bell\u{85}"));
+    let text = Pattern::parse("^[^\\x00-\\x1F\\u202A-\\u202E\\uFEFF]*$");
+    assert!(text.matches("SSB-1 报销"));
+    assert!(!text.matches("a\u{202E}b"));
+    assert!(!text.matches("\u{FEFF}"));
 }
