@@ -708,6 +708,11 @@ fn a_bill_is_issued_claimed_settled_and_verified_through_the_portal() {
         let name = page.trim_start_matches("#/").replace('/', "-");
         page_done(&browser, &format!("12-phone-{name}"));
         assert!(fits_width(&browser), "{page} scrolls sideways on a phone-sized screen");
+        let cut = browser.eval(
+            "return [...document.querySelectorAll('.table-wrap')].filter((w) => w.scrollWidth > w.clientWidth + 1).map((w) => w.id || w.parentElement.id || w.textContent.slice(0, 40));",
+            vec![],
+        );
+        assert_eq!(cut, json!([]), "{page}: tables wider than a phone");
         let broken = browser.eval(
             "return [...document.querySelectorAll('.kv dd')].filter((dd) => getComputedStyle(dd).wordBreak === 'break-all').length;",
             vec![],

@@ -183,7 +183,8 @@ async function busy(button, out, work) {
 
 class ApiError extends Error {
   constructor(status, code, message) {
-    super(code ? `${code}: ${message}` : message);
+    // A node that did not answer has no code of its own to show (status 0).
+    super(code && status > 0 ? `${code}: ${message}` : message);
     this.status = status;
     this.code = code;
     // The API's own words, without the code.
@@ -585,10 +586,10 @@ async function walletPage(params) {
           <td class="hide-narrow">${esc(time(b.issued_at_ms))}</td>
           <td class="num">${yuan(b.issue.amounts.patient_pay)}</td>
           <td class="num hide-narrow">${yuan(b.reserved)}</td>
-          <td class="num">${yuan(b.reimbursed)}</td>
-          <td>${badge(billStatus(b))}${Number(b.reimbursed) > 0 ? ' ' + badge('reimbursed', 'settled') : ''}</td></tr>`);
+          <td class="num hide-narrow">${yuan(b.reimbursed)}</td>
+          <td>${Number(b.reimbursed) > 0 ? badge('reimbursed', 'settled') : badge(billStatus(b))}</td></tr>`);
       put('#bills', rows.length ? `<table id="bills-table">
-        <tr><th>Bill</th><th class="hide-narrow">Hospital</th><th class="hide-narrow">Issued</th><th class="num">Paid</th><th class="num hide-narrow">Reserved</th><th class="num">Reimbursed</th><th>Status</th></tr>
+        <tr><th>Bill</th><th class="hide-narrow">Hospital</th><th class="hide-narrow">Issued</th><th class="num">Paid</th><th class="num hide-narrow">Reserved</th><th class="num hide-narrow">Reimbursed</th><th>Status</th></tr>
         ${rows.join('')}</table>` : '<p class="muted">No bills yet. They appear here as soon as a hospital issues them.</p>');
       for (const tr of document.querySelectorAll('tr[data-bill]')) {
         tr.onclick = () => { location.hash = `#/wallet/${tr.dataset.bill}`; };
@@ -1129,10 +1130,11 @@ async function payerPage(params) {
     <h2 class="live">Claims waiting</h2><div class="card table-wrap" id="queue">Loading…</div>
     <h2>Decided</h2><div class="card table-wrap" id="decided">Loading…</div>`;
   $('#sign-out').onclick = () => signOut('payer');
-  const row = (c) => `<tr class="clickable" data-claim="${esc(c.submission.claim_id)}"><td class="hide-narrow">${ident(c.submission.claim_id, 'claim id')}</td>
+  // On a phone a waiting claim shows what was asked, a decided one what was paid.
+  const row = (waiting) => (c) => `<tr class="clickable" data-claim="${esc(c.submission.claim_id)}"><td class="hide-narrow">${ident(c.submission.claim_id, 'claim id')}</td>
     <td class="hide-narrow">${ident(c.submission.patient, 'pseudonym')}</td><td class="mono nowrap">${c.submission.items.map((i) => esc(i.bill)).join('<br>')}</td>
-    <td class="num">${yuan(claimTotal(c))}</td><td class="num">${yuan(approvedTotal(c))}</td><td>${badge(claimStatus(c))}</td></tr>`;
-  const head = '<tr><th class="hide-narrow">Claim</th><th class="hide-narrow">Patient</th><th>Bills</th><th class="num">Asked</th><th class="num">Paid</th><th>Status</th></tr>';
+    <td class="num${waiting ? '' : ' hide-narrow'}">${yuan(claimTotal(c))}</td><td class="num${waiting ? ' hide-narrow' : ''}">${yuan(approvedTotal(c))}</td><td>${badge(claimStatus(c))}</td></tr>`;
+  const head = (waiting) => `<tr><th class="hide-narrow">Claim</th><th class="hide-narrow">Patient</th><th>Bills</th><th class="num${waiting ? '' : ' hide-narrow'}">Asked</th><th class="num${waiting ? ' hide-narrow' : ''}">Paid</th><th>Status</th></tr>`;
   const load = async () => {
     try {
       const [locked, all] = await Promise.all([
@@ -1146,8 +1148,8 @@ async function payerPage(params) {
         <div class="stat">Asked, waiting<b>${yuan(locked.items.reduce((s, c) => s + claimTotal(c), 0))}</b></div>
         <div class="stat">Settled<b>${decided.filter((c) => claimStatus(c) === 'settled').length}</b></div>
         <div class="stat">Total paid<b id="total-paid">${yuan(paid)}</b></div>`;
-      $('#queue').innerHTML = locked.items.length ? `<table id="queue-table">${head}${locked.items.map(row).join('')}</table>` : '<p class="muted">No claims are waiting.</p>';
-      $('#decided').innerHTML = decided.length ? `<table>${head}${decided.slice(0, 50).map(row).join('')}</table>` : '<p class="muted">Nothing decided yet.</p>';
+      $('#queue').innerHTML = locked.items.length ? `<table id="queue-table">${head(true)}${locked.items.map(row(true)).join('')}</table>` : '<p class="muted">No claims are waiting.</p>';
+      $('#decided').innerHTML = decided.length ? `<table>${head(false)}${decided.slice(0, 50).map(row(false)).join('')}</table>` : '<p class="muted">Nothing decided yet.</p>';
       for (const tr of document.querySelectorAll('tr[data-claim]')) tr.onclick = () => { location.hash = `#/payer/${tr.dataset.claim}`; };
     } catch (e) {
       put('#queue', `<div class="result bad">${esc(e.message)}</div>`);
@@ -1159,12 +1161,12 @@ async function payerPage(params) {
 
 // A claim's adjudication under its payer's policy, as FHIR ClaimResponse.adjudication.
 function adjudicationCard(adj, claim) {
-  const row = (name, l) => `<tr><td class="mono">${name}</td><td class="num">${yuan(l.submitted)}</td><td class="num">${yuan(l.eligible)}</td><td class="num">${yuan(l.deductible)}</td><td class="num">${yuan(l.benefit)}</td></tr>`;
+  const row = (name, l) => `<tr><td>${name}</td><td class="num">${yuan(l.submitted)}</td><td class="num">${yuan(l.eligible)}</td><td class="num">${yuan(l.deductible)}</td><td class="num">${yuan(l.benefit)}</td></tr>`;
   const what = adj.auto_approved ? 'settled by it in the block that accepted the claim' : 'above its auto-settle ceiling: the recommendation below waits for your decision';
   return `<h2>Adjudication</h2><div class="card table-wrap" id="adjudication">
     <p class="muted">Policy version ${esc(adj.policy_version)}, benefit year ${esc(adj.year)}: ${what}.</p>
     <table><tr><th></th><th class="num">Submitted</th><th class="num">Eligible</th><th class="num">Deductible</th><th class="num">Benefit</th></tr>
-    ${adj.items.map((l, i) => row(esc(claim.submission.items[i]?.bill ?? `Item ${i + 1}`), l)).join('')}${row('<b>Total</b>', adj.total)}</table></div>`;
+    ${adj.items.map((l, i) => row(`<span class="mono nowrap">${esc(claim.submission.items[i]?.bill ?? `Item ${i + 1}`)}</span>`, l)).join('')}${row('<b>Total</b>', adj.total)}</table></div>`;
 }
 
 async function payerClaim(key, me, claimId) {
@@ -1594,7 +1596,7 @@ async function statusLine() {
     chainCache = s;
     el.textContent = `${s.chain_id} · height ${s.height} · ${s.peers_connected + 1}/${s.validators} validators`;
   } catch (e) {
-    el.textContent = `node unreachable (${e.code ?? 'error'})`;
+    el.textContent = e.code === 'timeout' ? 'node unreachable: no answer within 5 s' : 'node unreachable';
   }
 }
 
