@@ -35,8 +35,9 @@ fn bill_id(n: u64) -> BillId {
 }
 
 /// The attacking clients: a Python process holding every socket, run for `seconds`, that
-/// prints what it saw as JSON when done. `groups` lists `{kind, ips, per_ip}` (and for
-/// `repeat`, `request_path` and `rate_per_s`). Kinds:
+/// prints what it saw as JSON when done, by group label (its kind unless given).
+/// `groups` lists `{kind, ips, per_ip, label?}` (and for `repeat`, `request_path` and
+/// `rate_per_s`). Kinds:
 /// - `chunked`: `POST /v1/txs` with a chunked body that trickles a 1-byte chunk a second and
 ///   never ends;
 /// - `slowloris`: a request head dripped one header line a second, never ended;
@@ -76,6 +77,7 @@ for g in cfg["groups"]:
         for ip in g["ips"]:
             s = Slot()
             s.kind, s.ip, s.request, s.interval = kind, ip, request, interval
+            s.label = g.get("label", kind)
             s.sock, s.state, s.out, s.status, s.gen = None, "down", b"", None, 0
             s.first = len(group) * interval / count if kind == "repeat" else 0.0
             group.append(s)
@@ -115,15 +117,15 @@ def close(s, now):
         s.sock.close()
         s.sock = None
     if s.state == "open":
-        now_open[s.kind] -= 1
+        now_open[s.label] -= 1
         if s.kind == "stream" and s.status == 200:
-            now_held[s.kind] -= 1
+            now_held[s.label] -= 1
     s.state = "down"
     s.gen += 1
     schedule(s, now + s.interval)
 
 def connect(s, now):
-    st = kind_stats(s.kind)
+    st = kind_stats(s.label)
     st["attempts"] += 1
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setblocking(False)
@@ -145,7 +147,7 @@ def connect(s, now):
     sel.register(sock, selectors.EVENT_WRITE, s)
 
 def answered(s, data):
-    st = kind_stats(s.kind)
+    st = kind_stats(s.label)
     code = int(data[9:12]) if data.startswith(b"HTTP/1.") and len(data) >= 12 else 0
     name = ""
     at = data.find(b'"code":"')
@@ -155,8 +157,8 @@ def answered(s, data):
     st["answers"][key] = st["answers"].get(key, 0) + 1
     s.status = code
     if s.kind == "stream" and code == 200:
-        now_held[s.kind] = now_held.get(s.kind, 0) + 1
-        st["held_max"] = max(st["held_max"], now_held[s.kind])
+        now_held[s.label] = now_held.get(s.label, 0) + 1
+        st["held_max"] = max(st["held_max"], now_held[s.label])
 
 end = start + cfg["seconds"]
 allowance, last, next_sample, samples = 0.0, start, start + 1.0, []
@@ -188,15 +190,15 @@ while True:
         now = time.monotonic()
         if s.state == "connecting":
             if s.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-                kind_stats(s.kind)["connect_errors"] += 1
+                kind_stats(s.label)["connect_errors"] += 1
                 s.state = "down-pending"
                 close(s, now)
                 continue
-            st = kind_stats(s.kind)
+            st = kind_stats(s.label)
             st["connected"] += 1
             s.state = "open"
-            now_open[s.kind] = now_open.get(s.kind, 0) + 1
-            st["open_max"] = max(st["open_max"], now_open[s.kind])
+            now_open[s.label] = now_open.get(s.label, 0) + 1
+            st["open_max"] = max(st["open_max"], now_open[s.label])
             s.out = s.request
             sel.modify(s.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, s)
             if s.kind in DRIPS:
@@ -221,7 +223,7 @@ while True:
                 data = b""
             if not data:
                 if s.status is None:
-                    kind_stats(s.kind)["closed_silently"] += 1
+                    kind_stats(s.label)["closed_silently"] += 1
                 close(s, now)
                 continue
             if s.status is None:
@@ -235,7 +237,7 @@ while True:
 for s in slots:
     if s.sock is not None:
         s.sock.close()
-print(json.dumps({"kinds": stats, "open_per_second": samples}))
+print(json.dumps({"groups": stats, "open_per_second": samples}))
 "#;
 
 /// A running [`ATTACKER`].
@@ -258,7 +260,9 @@ impl Attack {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("python3 is needed for the attacks (scripts/test installs it): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("python3 is needed for the attacks (scripts/test installs it): {e}")
+            });
         Self { child: Some(child) }
     }
 
@@ -303,13 +307,14 @@ fn raise_open_files(wanted: u64) {
     eprintln!("open files: soft limit {soft} raised to {to} ({raised:?})");
 }
 
-/// Starts `net`'s validators and waits for all of them to finalize blocks.
+/// Starts `net`'s validators and waits for all of them to finalize a block (an idle chain
+/// makes the next only 10 s later).
 fn start_all(net: &mut Net) {
     for i in 0..net.apis.len() {
         net.start(i);
     }
-    wait_until("all validators finalize blocks", STARTUP, || {
-        net.apis.iter().all(|api| height(*api).is_some_and(|h| h >= 2))
+    wait_until("all validators finalize a block", STARTUP, || {
+        net.apis.iter().all(|api| height(*api).is_some_and(|h| h >= 1))
     });
 }
 
@@ -462,11 +467,188 @@ fn bodies_and_heads_that_never_finish_do_not_starve_an_honest_client() {
         println!("  failed: {failure}");
     }
 
-    let kinds = &report["kinds"];
-    assert!(kinds["chunked"]["attempts"].as_u64().unwrap() >= 2_000, "{report}");
-    assert!(kinds["slowloris"]["attempts"].as_u64().unwrap() >= 2_000, "{report}");
+    let groups = &report["groups"];
+    assert!(groups["chunked"]["attempts"].as_u64().unwrap() >= 2_000, "{report}");
+    assert!(groups["slowloris"]["attempts"].as_u64().unwrap() >= 2_000, "{report}");
     assert!(honest.failures.is_empty(), "honest requests failed: {:?}", honest.failures);
     assert!(honest.max() < Duration::from_secs(1), "honest client: {}", honest.summary());
     assert_eq!(commits.len(), claims as usize, "every honest claim committed");
     assert!(height_after > height_before, "consensus went on");
+}
+
+/// Opens an event stream from this process (127.0.0.1) and returns the status of the answer
+/// and its head, leaving the stream open for `hold`.
+fn open_stream(addr: SocketAddr, path: &str, hold: Duration) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: node\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    if status != 200 {
+        let mut body = [0u8; 512];
+        let n = stream.read(&mut body).unwrap_or(0);
+        return (status, format!("{head}{}", String::from_utf8_lossy(&body[..n])));
+    }
+    std::thread::sleep(hold);
+    (status, head)
+}
+
+#[test]
+fn streams_held_from_two_addresses_or_many_networks_leave_an_honest_payer_one() {
+    let _serial = serial();
+    raise_open_files(16_384);
+    let mut net = Net::init("attack-streams", 4, 15);
+    start_all(&mut net);
+    let target = net.apis[0];
+    // Two addresses try to hold 150 event streams each (the node has 256), and 20 hosts on
+    // 20 more networks 20 each: 700 tries for 256 streams, kept up for 9 s.
+    let attack = Attack::start(
+        target,
+        9.0,
+        json!([
+            {"kind": "stream", "label": "two addresses", "ips": ["127.0.3.1", "127.0.3.2"], "per_ip": 150},
+            {"kind": "stream", "label": "twenty networks", "ips": hosts(10..=29, 1), "per_ip": 20},
+        ]),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    // An honest payer opens its stream, twice (each stays open 1 s).
+    let payer = "/v1/events?payer=social-security&types=claim_submitted,claim_settled";
+    let answers: Vec<(u16, String)> =
+        (0..2).map(|_| open_stream(target, payer, Duration::from_secs(1))).collect();
+    let report = attack.report();
+    println!("attacker: {report}");
+    for (status, head) in &answers {
+        println!("honest payer's stream: {status} {}", head.lines().next().unwrap_or(""));
+    }
+
+    let two = &report["groups"]["two addresses"];
+    let many = &report["groups"]["twenty networks"];
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    // Each address holds at most its share, and is told so.
+    assert!(two["held_max"].as_u64().unwrap() <= 2 * 16, "{two}");
+    assert!(two["answers"]["429 too_many_streams"].as_u64().unwrap_or(0) > 0, "{two}");
+    // The networks filled the rest of the node's streams and more.
+    assert!(many["held_max"].as_u64().unwrap() >= 200, "{many}");
+}
+
+/// `count` claims signed by the first patient, each carrying another claim's signature:
+/// well formed, from a known signer, and refused only once the signature is checked.
+fn wrongly_signed(net: &Net, f: &mut TxFactory, first: u64, count: u64) -> Vec<Transaction> {
+    (first..first + count)
+        .map(|n| {
+            let body = medledger_types::Encode::encode(&claim_tx(net, f, n));
+            let other = medledger_types::Encode::encode(&claim_tx(net, f, n + count));
+            let mut grafted = body[..body.len() - 64].to_vec();
+            grafted.extend_from_slice(&other[other.len() - 64..]);
+            Transaction::decode_untrusted(&grafted).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_costs_its_transactions_against_the_rate_limit() {
+    let _serial = serial();
+    let mut net = Net::init("attack-batches", 4, 16);
+    // Validator 0 allows 1,000 requests a second per address, in bursts of 1,000.
+    net.set_config(0, "rate_per_s", "1000");
+    net.set_config(0, "rate_burst", "1000");
+    start_all(&mut net);
+    let mut f = setup_bills(&net, 40);
+
+    // One batch of 1,000 (from a key the ledger does not know: refused before any signature
+    // is checked) takes the whole burst: the next is refused, naming the limit.
+    let stranger = medledger_crypto::SigningKey::generate();
+    let unknown: Vec<Transaction> = (0..1_000)
+        .map(|_| {
+            f.sign(
+                &stranger,
+                Payload::FreezeMember { member: MemberId::new("ping-health").unwrap() },
+            )
+        })
+        .collect();
+    let node = client(net.apis[0]);
+    assert_eq!(node.submit_batch(&unknown).unwrap().refused, 1_000);
+    match node.submit_batch(&unknown) {
+        Err(medledger_client::ClientError::Api { status: 429, error }) => {
+            assert_eq!(error.code, "rate_limited");
+            assert!(error.message.contains("one request per transaction"), "{}", error.message);
+            println!("second batch at once: 429 {}", error.message);
+        }
+        other => panic!("a second batch of 1,000 within the second: {other:?}"),
+    }
+    std::thread::sleep(Duration::from_millis(1_100));
+    assert_eq!(node.submit_batch(&unknown).unwrap().refused, 1_000, "refilled after a second");
+
+    // A batch of wrongly signed transactions costs more: each was found by halving the batch
+    // (10 halvings in 1,000), so its sender waits about 11 s at this rate, not 1.
+    std::thread::sleep(Duration::from_millis(1_100));
+    let bad = wrongly_signed(&net, &mut f, 1_000, 1_000);
+    let answer = node.submit_batch(&bad).unwrap();
+    assert_eq!(answer.refused, 1_000, "{:?}", answer.results.first());
+    assert_eq!(answer.results[0].error.as_ref().unwrap().code, "bad_signature");
+    std::thread::sleep(Duration::from_millis(1_100));
+    match node.status() {
+        Err(medledger_client::ClientError::Api { status: 429, error }) => {
+            println!("a second after 1,000 wrong signatures: 429 {}", error.message);
+        }
+        other => panic!("a request a second after 1,000 wrong signatures: {other:?}"),
+    }
+
+    // Validator 1 keeps the default limits. An attacker at one address sends it 10 batches of
+    // 1,000 wrongly signed transactions a second while an honest client files claims.
+    let target = net.apis[1];
+    let batch = wrongly_signed(&net, &mut f, 3_000, 1_000);
+    let honest = client(target);
+    let mut claim_commit = |n: u64| {
+        let started = Instant::now();
+        let committed = honest.submit_and_wait(&claim_tx(&net, &mut f, n)).unwrap();
+        assert_eq!(committed.receipt.outcome.code(), "accepted");
+        started.elapsed()
+    };
+    let idle: Vec<Duration> = (1..=5).map(&mut claim_commit).collect();
+    let path = net.dir.join("bad-batch.http");
+    let body = medledger_types::Encode::encode(&batch);
+    let mut request = format!(
+        "POST /v1/txs/batch HTTP/1.1\r\nHost: node\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    std::fs::write(&path, request).unwrap();
+    let attack = Attack::start(
+        target,
+        10.0,
+        json!([{"kind": "repeat", "label": "bad batches", "ips": ["127.0.5.1"], "per_ip": 4,
+                "rate_per_s": 10, "request_path": path}]),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let flooded: Vec<Duration> = (6..=20).map(&mut claim_commit).collect();
+    let report = attack.report();
+    let slowest = |d: &[Duration]| d.iter().max().copied().unwrap_or_default();
+    let median = |d: &[Duration]| {
+        let mut d = d.to_vec();
+        d.sort();
+        d[d.len() / 2]
+    };
+    println!("attacker: {report}");
+    println!(
+        "honest claim submit-to-commit: idle median {:?}, max {:?}; under the flood median {:?}, max {:?} ({} claims)",
+        median(&idle),
+        slowest(&idle),
+        median(&flooded),
+        slowest(&flooded),
+        flooded.len()
+    );
+    let answers = &report["groups"]["bad batches"]["answers"];
+    let passed = answers["200 bad_signature"].as_u64().unwrap_or(0);
+    let limited = answers["429 rate_limited"].as_u64().unwrap_or(0);
+    // At 5,000 a second per address, a batch of 1,000 wrong signatures (11,000) every 2.2 s.
+    assert!(passed >= 1 && limited > passed, "{answers}");
 }

@@ -849,6 +849,16 @@ impl RateLimiter {
 
     /// Charges `cost` requests to `ip` and its network, or says which limit refuses them.
     pub(crate) fn take(&self, ip: IpAddr, cost: u32, now: Instant) -> Result<(), Limited> {
+        self.charge(ip, cost, now, true)
+    }
+
+    /// Charges `cost` requests to `ip` and its network whatever they hold, for work already
+    /// done: a debt their next requests wait for.
+    pub(crate) fn debit(&self, ip: IpAddr, cost: u32, now: Instant) {
+        let _ = self.charge(ip, cost, now, false);
+    }
+
+    fn charge(&self, ip: IpAddr, cost: u32, now: Instant, enforce: bool) -> Result<(), Limited> {
         if !self.address.on() && !self.prefix.on() {
             return Ok(());
         }
@@ -859,22 +869,28 @@ impl RateLimiter {
         let (addresses, prefixes) = &mut *buckets;
         if self.address.on() {
             let bucket = bucket(addresses, address, self.address, self.tracked_max, now);
-            self.address.check(bucket, cost, now).map_err(|wait| Limited {
-                wait,
-                message: format!(
-                    "more than {} requests a second from {address}",
-                    self.address.per_second
-                ),
+            let checked = self.address.check(bucket, cost, now);
+            checked.or_else(|wait| if enforce { Err(wait) } else { Ok(()) }).map_err(|wait| {
+                Limited {
+                    wait,
+                    message: format!(
+                        "more than {} requests a second from {address}",
+                        self.address.per_second
+                    ),
+                }
             })?;
         }
         if self.prefix.on() {
             let bucket = bucket(prefixes, prefix, self.prefix, self.tracked_max, now);
-            self.prefix.check(bucket, cost, now).map_err(|wait| Limited {
-                wait,
-                message: format!(
-                    "more than {} requests a second from network {prefix}",
-                    self.prefix.per_second
-                ),
+            let checked = self.prefix.check(bucket, cost, now);
+            checked.or_else(|wait| if enforce { Err(wait) } else { Ok(()) }).map_err(|wait| {
+                Limited {
+                    wait,
+                    message: format!(
+                        "more than {} requests a second from network {prefix}",
+                        self.prefix.per_second
+                    ),
+                }
             })?;
             bucket.tokens -= cost;
         }
@@ -941,7 +957,7 @@ pub(crate) fn charge(api: &Api, client: ClientAddr, cost: u32) -> Result<(), Ref
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
-                "{} (a batch counts one per transaction); retry in {} ms",
+                "{} (a batch counts one request per transaction, more per wrongly signed one); retry in {} ms",
                 limited.message,
                 limited.wait.as_millis().max(1)
             ),
@@ -953,6 +969,20 @@ pub(crate) fn charge(api: &Api, client: ClientAddr, cost: u32) -> Result<(), Ref
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         Refused(Box::new(response))
     })
+}
+
+/// Charges `client` for the `wrong` wrongly signed transactions of a batch of `batch`, on
+/// top of the one request each already cost. Finding them cost the node a search by halves
+/// (the batch is verified whole, then each half that fails, down to single transactions): for
+/// each, about one verification per halving, so it costs one request per halving (10 in a
+/// batch of 1,000). The charge is taken even past the client's rate, as a debt.
+pub(crate) fn charge_wrong_signatures(api: &Api, client: ClientAddr, batch: usize, wrong: usize) {
+    if wrong == 0 {
+        return;
+    }
+    let halvings = usize::BITS - batch.leading_zeros();
+    let cost = u32::try_from(wrong).unwrap_or(u32::MAX).saturating_mul(halvings);
+    api.limiter.debit(client.0.ip(), cost, Instant::now());
 }
 
 /// Middleware: a request costs one against its client's rates (a batch pays the rest of its
@@ -1088,6 +1118,11 @@ mod tests {
         let limited = limiter.take(neighbour, 1, now).unwrap_err();
         assert!(limited.message.contains("network 10.0.0.0/24"), "{}", limited.message);
         assert!(limiter.take(ip("10.0.1.1"), 1, now).is_ok(), "another network");
+        // Work already done is charged whatever the bucket holds.
+        let debtor = ip("10.9.0.1");
+        limiter.debit(debtor, 3_000, now);
+        let wait = limiter.take(debtor, 1, now + Duration::from_secs(1)).unwrap_err().wait;
+        assert!(wait > Duration::from_millis(900), "{wait:?}");
         // More than a full bucket: passes when full, then the debt is paid off first.
         let big = RateLimiter::new(&limits(100, 10, 0, 0));
         assert!(big.take(a, 50, now).is_ok());

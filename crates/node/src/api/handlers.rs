@@ -369,6 +369,11 @@ pub(crate) async fn submit_batch(
         };
         answer.results.push(item);
     }
+    let wrong = answer
+        .results
+        .iter()
+        .filter(|item| item.error.as_ref().is_some_and(|error| error.code == "bad_signature"));
+    super::guard::charge_wrong_signatures(&api, client, answer.results.len(), wrong.count());
     (StatusCode::OK, Json(answer)).into_response()
 }
 
