@@ -87,7 +87,7 @@ impl<E: Clock + Send + 'static> Application<E> for App {
 
     async fn propose(
         &mut self,
-        (runtime, _): (E, Self::Context),
+        (runtime, context): (E, Self::Context),
         mut ancestry: impl Ancestry<Self::Block>,
         _: (),
     ) -> Option<Digested<Self::Block>> {
@@ -149,6 +149,15 @@ impl<E: Clock + Send + 'static> Application<E> for App {
             }
             runtime.sleep(IDLE_POLL).await;
         };
+        let txs = byzantine_proposer::apply(
+            byzantine_proposer::Draft {
+                leader: &context.leader,
+                view: context.round.view().get(),
+                height: parent.inner().height.saturating_add(1),
+                chain: &self.chain,
+            },
+            txs,
+        );
         let now = millis(runtime.current());
         let timestamp_ms = now.max(parent.inner().timestamp_ms.saturating_add(1));
         // Commit to the newest state root this node has, never older than the parent's.
@@ -237,6 +246,58 @@ impl<E: Clock + Send + 'static> Application<E> for App {
         }
         self.chain.remember_checks(digest, block.height, checks);
         true
+    }
+}
+
+/// Fault tests only: a hook that turns this node into a Byzantine proposer.
+///
+/// The deterministic simulation (`crates/sim`) runs every validator of a seed on one thread.
+/// To make one of them propose malicious blocks through the real proposer, it installs a hook
+/// on that thread with [`set`](byzantine_proposer::set): whenever a validator running there
+/// leads a view, the hook receives the transactions the honest proposer selected (after its
+/// pacing and exclusions) and returns those to put in the block instead; the block is then
+/// built, stamped and broadcast exactly as an honest one. The hook decides by `leader` which
+/// validator misbehaves. Nothing installs it outside the simulation (a real validator's
+/// runtime threads never call `set`), and with no hook installed the selection passes
+/// through unchanged.
+pub mod byzantine_proposer {
+    use crate::chain::Chain;
+    use commonware_cryptography::ed25519;
+    use medledger_types::Transaction;
+    use std::cell::RefCell;
+
+    /// What a leader is about to propose.
+    #[derive(Debug)]
+    pub struct Draft<'a> {
+        /// The proposing validator's consensus key.
+        pub leader: &'a ed25519::PublicKey,
+        /// The consensus view it leads.
+        pub view: u64,
+        /// The height of the block being built.
+        pub height: u64,
+        /// The proposer's own chain: its executed state and its mempool.
+        pub chain: &'a Chain,
+    }
+
+    /// Replaces the honest selection of transactions with the ones to propose.
+    pub type Hook = Box<dyn FnMut(Draft<'_>, Vec<Transaction>) -> Vec<Transaction>>;
+
+    thread_local! {
+        static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+    }
+
+    /// Installs `hook` (or removes it, with `None`) for every validator running on this
+    /// thread; returns the one it replaces.
+    pub fn set(hook: Option<Hook>) -> Option<Hook> {
+        HOOK.with(|installed| installed.replace(hook))
+    }
+
+    /// The transactions to propose: `txs`, or what the installed hook makes of them.
+    pub(crate) fn apply(draft: Draft<'_>, txs: Vec<Transaction>) -> Vec<Transaction> {
+        HOOK.with(|installed| match installed.borrow_mut().as_mut() {
+            Some(hook) => hook(draft, txs),
+            None => txs,
+        })
     }
 }
 
