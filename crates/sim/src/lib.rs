@@ -7,8 +7,9 @@
 //! mempool and wait for their receipts exactly as `POST /v1/txs?wait=commit` does.
 //!
 //! One seed decides everything: the cluster's size, link latency, jitter and loss, the
-//! Byzantine validator (if any) and its behaviour, the workload, and the nemesis's schedule of
-//! crashes and restarts, partitions and heals, lossy links and storage faults. The runtime
+//! Byzantine validator (if any) and its behaviour (one of Commonware's voting mocks, or a real
+//! validator whose proposals are malicious: [`proposer`]), the workload, and the nemesis's
+//! schedule of crashes and restarts, partitions and heals, lossy links and storage faults. The runtime
 //! hashes every event it schedules; the same seed gives the same hash, so a failing seed
 //! replays exactly (`medledger-sim --seed N`).
 //!
@@ -16,6 +17,7 @@
 //! seed ─► Plan ─► deterministic runtime ─┬─ simulated network (links per seed)
 //!                                        ├─ validators 0..n  (start_core; crash = abort)
 //!                                        ├─ Byzantine mock   (conflicter / nuller / equivocator)
+//!                                        │  or proposer      (start_core; malicious blocks)
 //!                                        ├─ clients          (checker workload ─► History)
 //!                                        └─ nemesis          (faults, one at a time)
 //!        then: heal, restart, wait for every node ─► read every chain ─► medledger_checker::check
@@ -53,6 +55,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
+pub mod proposer;
+pub use proposer::ProposerReport;
+
 /// Fewest validators a plan uses.
 pub const VALIDATORS_MIN: usize = 4;
 /// Most validators a plan uses.
@@ -87,6 +92,9 @@ pub struct Plan {
     pub validators: usize,
     /// The Byzantine validator, if any, and its behaviour.
     pub byzantine: Option<(usize, Byzantine)>,
+    /// A Byzantine proposer, if any (never with a Byzantine mock): a validator running the
+    /// real node whose proposals are malicious ([`proposer`]).
+    pub byzantine_proposer: Option<usize>,
     /// Mean one-way link latency.
     pub latency_ms: u64,
     /// Standard deviation of the latency.
@@ -118,12 +126,23 @@ pub struct Options {
     /// A ledger bug planted in every validator of the run (`skip-over-claim-check` or
     /// `accept-wrong-chain-id`; needs the `planted-bugs` feature): the checker must catch it.
     pub planted: Option<String>,
+    /// A Byzantine proposer in this seed whatever the seed says (in place of a Byzantine mock);
+    /// otherwise a quarter of the seeds have one.
+    pub byzantine_proposer: bool,
 }
 
 impl Options {
     /// The default run of `seed`: 30 simulated seconds of faults.
     pub fn new(seed: u64) -> Self {
-        Self { seed, secs: 30, validators: None, calm: false, trace: false, planted: None }
+        Self {
+            seed,
+            secs: 30,
+            validators: None,
+            calm: false,
+            trace: false,
+            planted: None,
+            byzantine_proposer: false,
+        }
     }
 }
 
@@ -154,6 +173,8 @@ pub struct Outcome {
     /// Panic messages caught during the run (a validator stopping on a damaged disk panics
     /// inside Commonware's storage; those are expected and counted as faults).
     pub panics: Vec<String>,
+    /// What the Byzantine proposer proposed and what became of it, if the seed has one.
+    pub byzantine_proposer: Option<ProposerReport>,
 }
 
 impl Outcome {
@@ -162,6 +183,8 @@ impl Outcome {
         self.report.violations()
             + usize::from(self.stalled.is_some())
             + self.unexplained_stops.len()
+            + self.faulty_divergences.len()
+            + self.byzantine_proposer.as_ref().map_or(0, |p| p.violations.len())
     }
 
     /// The report's lost acknowledged operations (P1).
@@ -185,12 +208,13 @@ impl Outcome {
         format!(
             "seed {} · {} validators{} · {:.0} s simulated · ops ok {} fail {} unknown {} · \
              lost {} over-reimbursed {} divergences {} other {} · longest commit gap {} ms · \
-             recovery {} ms · faults {} · events {}{}{}",
+             recovery {} ms · faults {} · events {}{}{}{}",
             self.plan.seed,
             self.plan.validators,
-            match self.plan.byzantine {
-                Some((i, kind)) => format!(" (validator {i} {kind:?})"),
-                None => String::new(),
+            match (self.plan.byzantine, self.plan.byzantine_proposer) {
+                (Some((i, kind)), _) => format!(" (validator {i} {kind:?})"),
+                (None, Some(i)) => format!(" (validator {i} Byzantine proposer)"),
+                (None, None) => String::new(),
             },
             self.simulated_ms as f64 / 1000.0,
             self.report.ok,
@@ -216,13 +240,20 @@ impl Outcome {
                     self.unexplained_stops, self.faulty_divergences
                 )
             },
+            match &self.byzantine_proposer {
+                Some(p) if p.violations.is_empty() =>
+                    format!("\n  byzantine proposer: {}", p.line()),
+                Some(p) =>
+                    format!("\n  byzantine proposer: {} · VIOLATIONS: {:?}", p.line(), p.violations),
+                None => String::new(),
+            },
         )
     }
 }
 
 /// splitmix64: the plan's own generator, so a plan is known before the runtime starts.
 #[derive(Clone, Debug)]
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -264,6 +295,14 @@ impl Plan {
             };
             (1 + rng.index(validators - 1), kind)
         });
+        // Of the other seeds, half have a Byzantine proposer, from a generator of its own so
+        // that adding it changed no other seed's plan. It counts against f like a mock, so a
+        // seed has one or the other.
+        let mut proposer_rng = Rng(options.seed ^ 0x7072_6f70_6f73_6572);
+        let byzantine_proposer = (!options.calm
+            && (options.byzantine_proposer || (byzantine.is_none() && proposer_rng.chance(50))))
+        .then(|| 1 + proposer_rng.index(validators - 1));
+        let byzantine = if byzantine_proposer.is_some() { None } else { byzantine };
         let latency_ms = rng.between(5, 60);
         let jitter_ms = rng.between(0, latency_ms / 2);
         // Healthy links are TCP connections: most seeds lose nothing; a quarter lose a few
@@ -273,6 +312,7 @@ impl Plan {
             seed: options.seed,
             validators,
             byzantine,
+            byzantine_proposer,
             latency_ms,
             jitter_ms,
             delivery_percent,
@@ -283,7 +323,16 @@ impl Plan {
     }
 
     fn honest(&self) -> Vec<usize> {
-        (0..self.validators).filter(|i| self.byzantine.map(|(b, _)| b) != Some(*i)).collect()
+        (0..self.validators)
+            .filter(|i| {
+                self.byzantine.map(|(b, _)| b) != Some(*i) && self.byzantine_proposer != Some(*i)
+            })
+            .collect()
+    }
+
+    /// Byzantine validators (a mock or a proposer): at most one.
+    fn byzantine_count(&self) -> usize {
+        usize::from(self.byzantine.is_some()) + usize::from(self.byzantine_proposer.is_some())
     }
 
     fn link(&self) -> Link {
@@ -360,6 +409,17 @@ impl Cluster {
         eprintln!("[{:>8.3} s] heights [{}] {what}", now as f64 / 1000.0, heights.join(" "));
     }
 
+    /// The highest height a running honest validator has executed.
+    fn height(&self) -> u64 {
+        self.plan
+            .honest()
+            .iter()
+            .filter_map(|&i| self.io(i))
+            .map(|io| io.chain.executed_height())
+            .max()
+            .unwrap_or(0)
+    }
+
     fn io(&self, i: usize) -> Option<NodeIo> {
         self.io.lock().expect("not poisoned")[i].clone()
     }
@@ -430,7 +490,11 @@ impl Cluster {
                             futures::future::Either::Right(_) => "consensus",
                         };
                         cluster.io.lock().expect("not poisoned")[index] = None;
-                        if cluster.damaged.lock().expect("not poisoned")[index] {
+                        if cluster.plan.byzantine_proposer == Some(index) {
+                            // Byzantine: what it does to itself is no promise of ours.
+                            cluster.trace(&format!("v{index} (Byzantine proposer) stopped"));
+                            cluster.count("byzantine_proposer_stopped");
+                        } else if cluster.damaged.lock().expect("not poisoned")[index] {
                             cluster.count("stopped_on_damaged_storage");
                             cluster.stopped_on_damage.lock().expect("not poisoned")[index] = true;
                         } else {
@@ -587,12 +651,7 @@ async fn client(
     let honest = cluster.plan.honest();
     let mut batch = 0u64;
     while now_ms(&context) < until_ms {
-        let height = honest
-            .iter()
-            .filter_map(|&i| cluster.io(i))
-            .map(|io| io.chain.executed_height())
-            .max()
-            .unwrap_or(0);
+        let height = cluster.height();
         let config = WorkloadConfig {
             rounds: 2,
             expires_at_height: height + 1_500,
@@ -608,21 +667,59 @@ async fn client(
             if now_ms(&context) >= until_ms {
                 return;
             }
-            let mut sends = Vec::new();
-            for &k in &step.send_to {
-                let i = honest[k];
-                let (tx, what) = (step.tx.clone(), step.what.clone());
-                let (cluster, history) = (cluster.clone(), history.clone());
-                sends.push(context.child("send").spawn(move |context| async move {
-                    let op = history.invoke(tx.id(), i, now_ms(&context), what);
-                    let result = submit(&context, &cluster, i, &tx).await;
-                    history.complete(op, now_ms(&context), result);
-                }));
-            }
-            for send in sends {
-                let _ = send.await;
-            }
+            send_step(&context, &cluster, &history, &honest, step).await;
         }
+    }
+}
+
+/// Sends one workload step where it says (`send_to` indexes `honest`), logging each send in
+/// `history`, and waits for every answer.
+async fn send_step(
+    context: &deterministic::Context,
+    cluster: &Arc<Cluster>,
+    history: &Arc<History>,
+    honest: &[usize],
+    step: medledger_checker::Step,
+) {
+    let mut sends = Vec::new();
+    for &k in &step.send_to {
+        let i = honest[k];
+        let (tx, what) = (step.tx.clone(), step.what.clone());
+        let (cluster, history) = (cluster.clone(), history.clone());
+        sends.push(context.child("send").spawn(move |context| async move {
+            let op = history.invoke(tx.id(), i, now_ms(&context), what);
+            let result = submit(&context, &cluster, i, &tx).await;
+            history.complete(op, now_ms(&context), result);
+        }));
+    }
+    for send in sends {
+        let _ = send.await;
+    }
+}
+
+/// In a seed with a Byzantine proposer, a client that keeps making what such a proposer most
+/// wants to include again: an over-claim rejected because another claim holds the bill, then
+/// that claim withdrawn, so that the over-claim would fit (`proposer::would_fit_steps`).
+async fn would_fit_client(
+    context: deterministic::Context,
+    cluster: Arc<Cluster>,
+    consortium: Arc<Consortium>,
+    history: Arc<History>,
+    until_ms: u64,
+) {
+    let honest = cluster.plan.honest();
+    let mut round = 0u64;
+    while now_ms(&context) < until_ms {
+        let expires_at_height = cluster.height() + 1_500;
+        let steps = proposer::would_fit_steps(&consortium, round, expires_at_height, honest.len());
+        for step in steps {
+            if now_ms(&context) >= until_ms {
+                return;
+            }
+            send_step(&context, &cluster, &history, &honest, step).await;
+        }
+        round += 1;
+        context.sleep(Duration::from_secs(2)).await;
     }
 }
 
@@ -710,8 +807,7 @@ async fn nemesis(
                 let journal_allowed = {
                     let mut lost = cluster.journal_damaged.lock().expect("not poisoned").clone();
                     lost.insert(victim);
-                    lost.len() + usize::from(cluster.plan.byzantine.is_some())
-                        <= (cluster.plan.validators - 1) / 3
+                    lost.len() + cluster.plan.byzantine_count() <= (cluster.plan.validators - 1) / 3
                 };
                 let (what, journal) = damage(&context, victim, &mut rng, journal_allowed).await;
                 if what != "storage_fault_no_data" {
@@ -884,6 +980,15 @@ impl Drop for Planted {
     }
 }
 
+/// Removes this thread's Byzantine proposer hook when dropped.
+struct Unhook;
+
+impl Drop for Unhook {
+    fn drop(&mut self) {
+        medledger_node::app::byzantine_proposer::set(None);
+    }
+}
+
 thread_local! {
     /// Panic messages of the simulation running on this thread.
     static PANICS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -920,6 +1025,9 @@ pub fn run(options: &Options) -> Outcome {
     // The simulation runs on this thread only: a thread's switch plants the bug in every
     // simulated validator, and no other seed running at the same time.
     let _planted = Planted::switch(options.planted.as_deref());
+    // The Byzantine proposer's hook, installed for this thread by the seed that has one, is
+    // removed when the seed ends however it ends.
+    let _unhook = Unhook;
     let plan = Plan::of(options);
     let config = deterministic::Config::new()
         .with_seed(plan.seed)
@@ -980,7 +1088,19 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
         .enumerate()
         .map(|(index, key)| Node { index, key: key.clone(), incarnation: 0, task: None })
         .collect();
+    let consortium = Arc::new(consortium);
+    let proposer = plan.byzantine_proposer.map(|b| {
+        let proposer =
+            Arc::new(Mutex::new(proposer::Proposer::new(b, plan.seed, consortium.clone())));
+        proposer::Proposer::install(proposer.clone(), keys[b].public_key());
+        proposer
+    });
     for node in nodes.iter_mut() {
+        if plan.byzantine_proposer == Some(node.index) {
+            cluster.start(node).await.expect("a fresh validator starts");
+            cluster.count("byzantine_proposer");
+            continue;
+        }
         match plan.byzantine {
             Some((b, kind)) if b == node.index => {
                 cluster.start_byzantine(&context, b, kind).await;
@@ -996,7 +1116,10 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
     let nodes = Arc::new(futures::lock::Mutex::new(nodes));
 
     let history = Arc::new(History::new());
-    let consortium = Arc::new(consortium);
+    let watcher = proposer.as_ref().map(|proposer| {
+        let (cluster, proposer) = (cluster.clone(), proposer.clone());
+        context.child("byzantine_proposer").spawn(move |context| watch(context, cluster, proposer))
+    });
     let until_ms = now_ms(&context) + plan.workload_ms;
     let mut tasks = Vec::new();
     for w in 0..CLIENTS {
@@ -1007,6 +1130,12 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
                 .with_attribute("index", w)
                 .spawn(move |context| client(context, cluster, consortium, history, w, until_ms)),
         );
+    }
+    if plan.byzantine_proposer.is_some() {
+        let (cluster, consortium, history) = (cluster.clone(), consortium.clone(), history.clone());
+        tasks.push(context.child("would_fit_client").spawn(move |context| {
+            would_fit_client(context, cluster, consortium, history, until_ms)
+        }));
     }
     let nemesis_task = context.child("nemesis").spawn({
         let (cluster, nodes) = (cluster.clone(), nodes.clone());
@@ -1079,7 +1208,8 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
     }
     let mut faulty_divergences = Vec::new();
     let longest = chains.iter().max_by_key(|c| c.len()).cloned().unwrap_or_default();
-    for &i in &lost_votes {
+    // The Byzantine proposer executes as every validator does: its chain must agree too.
+    for &i in lost_votes.iter().chain(&plan.byzantine_proposer) {
         let Some(io) = cluster.io(i) else { continue };
         for block in read_chain(&io).await {
             let at = usize::try_from(block.height).expect("fits") - 1;
@@ -1089,6 +1219,11 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
             }
         }
     }
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    let byzantine_proposer =
+        proposer.map(|proposer| proposer.lock().expect("not poisoned").account(&longest));
     let report = medledger_checker::check(&cluster.genesis, &chains, &history);
     let simulated_ms = now_ms(&context);
     let faults = cluster.faults.lock().expect("not poisoned").clone();
@@ -1103,6 +1238,29 @@ async fn simulate(context: deterministic::Context, plan: Plan) -> Outcome {
         unexplained_stops: cluster.unexplained.lock().expect("not poisoned").clone(),
         faulty_divergences,
         panics: take_panics(),
+        byzantine_proposer,
+    }
+}
+
+/// Reads the finalized blocks the Byzantine proposer executed into its memory, as an attacker
+/// keeps them, until aborted.
+async fn watch(
+    context: deterministic::Context,
+    cluster: Arc<Cluster>,
+    proposer: Arc<Mutex<proposer::Proposer>>,
+) {
+    let Some(b) = cluster.plan.byzantine_proposer else { return };
+    loop {
+        context.sleep(Duration::from_millis(200)).await;
+        let Some(io) = cluster.io(b) else { continue };
+        let from = proposer.lock().expect("not poisoned").watched + 1;
+        for height in from..=io.chain.executed_height() {
+            let Some(block) = io.marshal.get_block(Height::new(height)).await else { break };
+            let Some(block) = io.chain.block_transactions(block.inner().clone(), height) else {
+                break;
+            };
+            proposer.lock().expect("not poisoned").saw(block);
+        }
     }
 }
 
@@ -1134,8 +1292,19 @@ pub struct Summary {
     pub longest_commit_gap_ms: u64,
     /// The longest recovery after the heal.
     pub longest_recovery_ms: u64,
-    /// Seeds with a Byzantine validator.
+    /// Seeds with a Byzantine validator (a mock or a proposer).
     pub byzantine_seeds: usize,
+    /// Of them, seeds with a Byzantine proposer.
+    pub byzantine_proposer_seeds: usize,
+    /// The Byzantine proposers' malicious proposals, by kind.
+    pub malicious_proposed: BTreeMap<String, u64>,
+    /// Of them, finalized, by kind.
+    pub malicious_finalized: BTreeMap<String, u64>,
+    /// Transactions the Byzantine proposers added to finalized blocks, by what they were, with
+    /// the answers they got.
+    pub malicious_answers: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Genuine transactions whose forged copies were proposed; committed later; accepted.
+    pub forged_genuine: [u64; 3],
     /// Seeds by cluster size.
     pub validators: BTreeMap<usize, usize>,
     /// Seeds that found a violation.
@@ -1160,7 +1329,28 @@ impl Summary {
             s.other_violations += o.violations() - o.lost() - o.over_reimbursed() - o.divergences();
             s.longest_commit_gap_ms = s.longest_commit_gap_ms.max(o.report.longest_commit_gap_ms);
             s.longest_recovery_ms = s.longest_recovery_ms.max(o.recovery_ms);
-            s.byzantine_seeds += usize::from(o.plan.byzantine.is_some());
+            s.byzantine_seeds += o.plan.byzantine_count();
+            if let Some(p) = &o.byzantine_proposer {
+                s.byzantine_proposer_seeds += 1;
+                for (kind, n) in &p.proposed {
+                    *s.malicious_proposed.entry(kind.clone()).or_default() += n;
+                }
+                for (kind, n) in &p.finalized {
+                    *s.malicious_finalized.entry(kind.clone()).or_default() += n;
+                }
+                for (what, codes) in &p.answers {
+                    for (code, n) in codes {
+                        *s.malicious_answers
+                            .entry(what.clone())
+                            .or_default()
+                            .entry(code.clone())
+                            .or_default() += n;
+                    }
+                }
+                s.forged_genuine[0] += p.forged_genuine;
+                s.forged_genuine[1] += p.forged_genuine_committed;
+                s.forged_genuine[2] += p.forged_genuine_accepted;
+            }
             *s.validators.entry(o.plan.validators).or_default() += 1;
             if o.violations() > 0 {
                 s.failing_seeds.push(o.plan.seed);
@@ -1174,13 +1364,45 @@ impl Summary {
         let faults: Vec<String> = self.faults.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let sizes: Vec<String> =
             self.validators.iter().map(|(n, seeds)| format!("{n}: {seeds}")).collect();
+        let kinds: Vec<String> = self
+            .malicious_proposed
+            .iter()
+            .map(|(kind, n)| {
+                let finalized = self.malicious_finalized.get(kind).copied().unwrap_or(0);
+                format!("{kind} {n} ({finalized} finalized, {} refused)", n - finalized)
+            })
+            .collect();
+        let answers: Vec<String> = self
+            .malicious_answers
+            .iter()
+            .map(|(what, codes)| {
+                let codes: Vec<String> = codes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+                format!("{what}: {}", codes.join(", "))
+            })
+            .collect();
+        let proposer = if self.byzantine_proposer_seeds == 0 {
+            String::new()
+        } else {
+            format!(
+                "\nbyzantine proposer ({} seeds): proposals {}\n  \
+                 its transactions in finalized blocks: {}\n  \
+                 forged copies of {} genuine transactions proposed; {} of them committed later \
+                 ({} accepted), none answered replayed unless listed as a violation",
+                self.byzantine_proposer_seeds,
+                kinds.join(", "),
+                if answers.is_empty() { "none".to_string() } else { answers.join("; ") },
+                self.forged_genuine[0],
+                self.forged_genuine[1],
+                self.forged_genuine[2],
+            )
+        };
         format!(
             "== simulation: {} seeds ({} with a Byzantine validator; validators {}), {:.2} \
              simulated hours in {:.0} s\n\
              faults injected: {}\n\
              operations: ok {} / fail {} / unknown {}\n\
              lost = {}, over-reimbursed = {}, divergences = {}, other violations = {}\n\
-             longest commit gap {} ms, longest recovery after the heal {} ms\n\
+             longest commit gap {} ms, longest recovery after the heal {} ms{}\n\
              failing seeds: {:?}",
             self.seeds,
             self.byzantine_seeds,
@@ -1197,6 +1419,7 @@ impl Summary {
             self.other_violations,
             self.longest_commit_gap_ms,
             self.longest_recovery_ms,
+            proposer,
             self.failing_seeds,
         )
     }

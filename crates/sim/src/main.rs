@@ -11,7 +11,8 @@ use std::time::Instant;
 ///
 /// Each seed runs 4–7 real validator cores (consensus, mempool, execution, storage) in
 /// Commonware's deterministic runtime and simulated network, with a seeded schedule of crashes,
-/// partitions, lossy links, storage faults and (in half the seeds) one Byzantine validator,
+/// partitions, lossy links, storage faults and (in three seeds in four) one Byzantine validator
+/// (a voting mock, or a real validator proposing malicious blocks),
 /// under the checker's contended workload; then heals everything and checks every chain
 /// (P1–P5). A failing seed replays exactly with `--seed N`.
 #[derive(Parser, Debug)]
@@ -44,6 +45,10 @@ struct Args {
     /// Print every fault, with the simulated time and each node's height (with --seed).
     #[arg(long)]
     trace: bool,
+    /// Give every seed a Byzantine proposer (in place of a Byzantine mock): a validator whose
+    /// proposals re-include transactions, carry foreign or forged ones, or are oversized.
+    #[arg(long)]
+    byzantine_proposer: bool,
     /// Plant a ledger bug in every validator (skip-over-claim-check, accept-wrong-chain-id;
     /// needs a build with --features planted-bugs): the run must then fail.
     #[arg(long)]
@@ -73,6 +78,7 @@ fn main() -> std::process::ExitCode {
         calm: args.calm,
         trace: args.trace,
         planted: args.plant.clone(),
+        byzantine_proposer: args.byzantine_proposer,
     };
     let started = Instant::now();
     let next = AtomicU64::new(0);
