@@ -432,7 +432,10 @@ fn every_endpoint_and_error_class_over_a_real_network() {
     assert!(bodies.iter().all(|b| b.ciphertext.is_empty() && b.wraps.is_empty()), "{bodies:?}");
     assert_eq!(public.receipts, first.receipts);
     let refused = node.block_transactions_whole(committed.height, &hospital).unwrap_err();
-    assert!(matches!(&refused, ClientError::Api { status: 403, error } if error.code == "not_a_validator"), "{refused}");
+    assert!(
+        matches!(&refused, ClientError::Api { status: 403, error } if error.code == "not_a_validator"),
+        "{refused}"
+    );
     for api in &net.apis[1..] {
         let client = Client::new(&format!("http://{api}")).unwrap();
         wait_until("the node executes the block", Duration::from_secs(30), || {
@@ -741,7 +744,7 @@ fn every_endpoint_and_error_class_over_a_real_network() {
         "medledger_propose_to_commit_seconds_sum",
         "medledger_txs_rejected_by_code_total{code=\"over_claim\"}",
         "medledger_api_requests_total{route=\"/v1/txs\",method=\"POST\",status=\"200\"}",
-        "medledger_api_request_duration_seconds_bucket{route=\"/v1/bills/{code}/{number}\"",
+        "medledger_api_request_duration_seconds_count{route=\"/v1/bills/{code}/{number}\"}",
         "medledger_state_items{kind=\"bills\"}",
     ] {
         assert!(metrics.contains(series), "{series} in /metrics:\n{metrics}");

@@ -689,7 +689,7 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_included_again_is_answered_by_the_inclusion_that_took_effect() {
+    fn a_transaction_included_again_is_answered_by_its_first_inclusion() {
         let (c, genesis, chain) = at_genesis();
         let mut f = TxFactory::new(c.chain_id().clone(), 10);
         let bill_id = c.bill_id(0, 1);
@@ -713,7 +713,7 @@ mod tests {
             },
         );
         // Two proposers held the settlement: it is included before its claim (refused), and
-        // again after it (accepted).
+        // again after it. Inclusion is final: the second inclusion is `replayed`, with no effect.
         let mut parent = genesis.clone();
         for txs in [vec![issue, settle.clone()], vec![filed], vec![settle.clone()]] {
             let block = Block::child(
@@ -728,10 +728,12 @@ mod tests {
         }
         let executed = chain.executed();
         let answer = &executed.receipts[&settle.id()];
-        assert_eq!((answer.height, answer.index), (3, 0));
-        assert!(answer.receipt.outcome.is_accepted(), "{:?}", answer.receipt);
-        let first = &executed.other_inclusions[&(1, 1)];
-        assert!(!first.outcome.is_accepted(), "{first:?}");
+        assert_eq!((answer.height, answer.index), (1, 1));
+        assert!(!answer.receipt.outcome.is_accepted(), "{:?}", answer.receipt);
+        let again = &executed.other_inclusions[&(3, 0)];
+        assert_eq!(again.outcome.code(), "replayed", "{again:?}");
+        let claim = executed.state.claim(&claim_id(1)).expect("the claim");
+        assert_eq!(claim.status, medledger_types::ClaimStatus::Locked);
     }
 
     #[test]
