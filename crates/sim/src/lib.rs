@@ -1369,7 +1369,7 @@ impl Summary {
             .iter()
             .map(|(kind, n)| {
                 let finalized = self.malicious_finalized.get(kind).copied().unwrap_or(0);
-                format!("{kind} {n} ({finalized} finalized, {} refused)", n - finalized)
+                format!("{kind} {n} ({finalized} finalized, {} not)", n - finalized)
             })
             .collect();
         let answers: Vec<String> = self
