@@ -191,6 +191,34 @@ fn a_canary_in_a_bill_body_is_read_only_by_the_entitled_and_found_nowhere_else()
     assert!(error.contains("403 not_entitled"), "{error}");
     let public_show = cli.ok(&["bill", "show", &bill]);
 
+    // A signed read is good once, and only near the node's clock: a third party who captured
+    // the patient's request cannot replay it (issue 21).
+    {
+        let (code, number) = bill.split_once('/').unwrap();
+        let path = format!("/v1/bills/{code}/{number}/body");
+        let patient_headers = signed(&patient_key, &path, &chain);
+        let first = raw_get(net.apis[0], &path, &patient_headers, Duration::from_secs(5));
+        assert!(String::from_utf8_lossy(&first).starts_with("HTTP/1.1 200"), "the patient reads");
+        let again = raw_get(net.apis[0], &path, &patient_headers, Duration::from_secs(5));
+        let again = String::from_utf8_lossy(&again);
+        assert!(again.starts_with("HTTP/1.1 401") && again.contains("replayed_request"), "{again}");
+    }
+    // A frozen member reads nothing, whatever it was entitled to before.
+    let regulator_key = keyfile::read(Path::new(&regulator)).unwrap();
+    let node0 = client(net.apis[0]);
+    let freeze = medledger_types::Payload::FreezeMember {
+        member: medledger_types::MemberId::new("social-security").unwrap(),
+    };
+    assert!(node0.transact(&regulator_key, freeze).unwrap().receipt.outcome.is_accepted());
+    let (error, _) = cli.fails(&["bill", "show", &bill, "--key", &ssb], 1);
+    assert!(error.contains("403 signer_frozen"), "{error}");
+    let unfreeze = medledger_types::Payload::UnfreezeMember {
+        member: medledger_types::MemberId::new("social-security").unwrap(),
+    };
+    assert!(node0.transact(&regulator_key, unfreeze).unwrap().receipt.outcome.is_accepted());
+    let shown = cli.ok(&["bill", "show", &bill, "--key", &ssb]);
+    assert!(shown.contains(&name), "unfrozen, the payer reads again: {shown}");
+
     // Every validator restarts; the entitled still read (through another node).
     for i in 0..4 {
         net.kill9(i);

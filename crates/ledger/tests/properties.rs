@@ -631,12 +631,26 @@ fn workload_reaches_acceptances_and_every_common_rejection() {
         let blocks = blocks().new_tree(&mut runner).unwrap().current();
         let mut h = Harness::new();
         let mut model = Model::new(&h.c.genesis);
+        // Transactions whose first inclusion was rejected: included again, they must be
+        // `replayed` (inclusion is final), which the model and the ledger agree on.
+        let mut rejected_first = std::collections::HashSet::new();
         for (i, ops) in blocks.iter().enumerate() {
             let height = i as u64 + 1;
             h.f.expires_at_height = height + 3;
             let txs: Vec<Transaction> =
                 ops.iter().filter_map(|op| h.build(op, &model, height)).collect();
             for receipt in model.apply_block(height, 1_000 * height, &txs) {
+                match &receipt.outcome {
+                    medledger_types::Outcome::Rejected(medledger_types::Rejection::Replayed) => {
+                        if rejected_first.contains(&receipt.tx_id) {
+                            *seen.entry("replayed_after_a_rejection".into()).or_default() += 1;
+                        }
+                    }
+                    medledger_types::Outcome::Rejected(_) => {
+                        rejected_first.insert(receipt.tx_id);
+                    }
+                    medledger_types::Outcome::Accepted(_) => {}
+                }
                 let key = match receipt.outcome {
                     medledger_types::Outcome::Accepted(effect) => {
                         format!("{effect:?}").split([' ', '{']).next().unwrap().to_string()
@@ -676,6 +690,8 @@ fn workload_reaches_acceptances_and_every_common_rejection() {
         "policy_version_not_next",
         "payment_already_recorded",
         "claim_not_settled",
+        "replayed_after_a_rejection",
+        "pseudonym_not_of_key",
     ] {
         assert!(seen.contains_key(needed), "the workload never produced {needed}: {seen:?}");
     }

@@ -78,7 +78,7 @@ pub(crate) struct SubmitQuery {
         (status = 200, description = "Committed: the ledger's receipt (accepted or rejected with its reason)", body = TxStatus),
         (status = 202, description = "Admitted to the mempool (or still pending after the wait)", body = TxStatus),
         (status = 400, description = "Malformed, wrongly signed, for another chain, expired or already included", body = ApiError),
-        (status = 403, description = "Signed by a key the ledger does not know, or by a frozen member", body = ApiError),
+        (status = 403, description = "Signed by a key the ledger does not know, by a frozen member, or by a key whose role may not send this kind of transaction (`unknown_signer`, `signer_frozen`, `not_authorized`: refused on admission, never put in a block)", body = ApiError),
         (status = 413, description = "Body larger than 1 MiB (1,052,672 bytes)", body = ApiError),
         (status = 429, description = "Over this client's request rate", body = ApiError),
         (status = 503, description = "Mempool full, or this signer's queue is", body = ApiError)))]
@@ -221,13 +221,16 @@ fn admit_all(api: &Api, txs: Vec<Transaction>) -> Vec<Admitted> {
         Err(e) => {
             refused += 1;
             let status = match e {
-                AdmitError::MempoolFull { .. } | AdmitError::SignerQueueFull { .. } => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                // Well formed, but from a key the ledger does not let in.
-                AdmitError::Rejected(Rejection::UnknownSigner | Rejection::SignerFrozen { .. }) => {
-                    StatusCode::FORBIDDEN
-                }
+                AdmitError::MempoolFull { .. }
+                | AdmitError::SignerQueueFull { .. }
+                | AdmitError::SignerBytesFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                // Well formed, but from a key the ledger does not let in, or whose role may
+                // not send this kind of transaction.
+                AdmitError::Rejected(
+                    Rejection::UnknownSigner
+                    | Rejection::SignerFrozen { .. }
+                    | Rejection::NotAuthorized { .. },
+                ) => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             };
             Admitted::Refused(status, ApiError { code: e.code(), message: e.to_string() })
