@@ -95,7 +95,7 @@ fn words(command: &str) -> Vec<String> {
         .map(|w| {
             w.replace("$K", "localnet/keys/members")
                 .replace("CLAIM_ID", &"0a".repeat(16))
-                .replace("PSEUDONYM", &"0b".repeat(32))
+                .replace("PSEUDONYM", &"0b".repeat(16))
         })
         .collect()
 }

@@ -230,7 +230,9 @@ pub struct ModelMismatch {
     pub model: Receipt,
 }
 
-/// A transaction that took effect more than once on one chain.
+/// A transaction whose inclusion was not final on one chain: it took effect more than once,
+/// or took effect after an earlier inclusion was refused (`heights`: that refusal, then the
+/// acceptance).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AppliedTwice {
     /// The node.
@@ -290,7 +292,7 @@ pub struct Report {
     pub conservation: Vec<ConservationError>,
     /// P5 violations.
     pub model_mismatches: Vec<ModelMismatch>,
-    /// Transactions that took effect twice on one chain.
+    /// Transactions that took effect twice on one chain, or after a refusal.
     pub applied_twice: Vec<AppliedTwice>,
     /// Chains that break their own structure.
     pub malformed: Vec<Malformed>,
@@ -502,6 +504,7 @@ struct TxIndex {
 impl TxIndex {
     fn of(node: usize, chain: &[BlockTransactions]) -> Self {
         let mut decided: HashMap<TxId, (u64, Receipt)> = HashMap::new();
+        let mut revived = Vec::new();
         let mut accepted_at: BTreeMap<TxId, Vec<u64>> = BTreeMap::new();
         let mut repeated = 0;
         for block in chain {
@@ -516,10 +519,24 @@ impl TxIndex {
                     }
                     Some(entry) => {
                         repeated += 1;
-                        // A transaction refused at first (say, a settlement before its claim)
-                        // and accepted on a later inclusion took effect: that is its answer.
-                        if accepted && !entry.1.outcome.is_accepted() {
+                        // Inclusion is final: a transaction's first inclusion is its answer.
+                        // Only a forged copy (a bad signature on the genuine body, which has
+                        // the same id) is not: the genuine transaction may still take effect.
+                        // Accepted after any other refusal, it was not final: a violation.
+                        let forged = matches!(
+                            entry.1.outcome,
+                            medledger_types::Outcome::Rejected(
+                                medledger_types::Rejection::BadSignature
+                            )
+                        );
+                        if accepted && forged {
                             *entry = (block.height, receipt.clone());
+                        } else if accepted && !entry.1.outcome.is_accepted() {
+                            revived.push(AppliedTwice {
+                                node,
+                                tx_id: receipt.tx_id,
+                                heights: vec![entry.0, block.height],
+                            });
                         }
                     }
                 }
@@ -529,6 +546,7 @@ impl TxIndex {
             .into_iter()
             .filter(|(_, heights)| heights.len() > 1)
             .map(|(tx_id, heights)| AppliedTwice { node, tx_id, heights })
+            .chain(revived)
             .collect();
         Self { decided, repeated, applied_twice }
     }
@@ -731,7 +749,7 @@ impl fmt::Display for Report {
         writeln!(f, "P3 agreement:             {}", self.divergences.len())?;
         writeln!(f, "P4 conservation:          {}", self.conservation.len())?;
         writeln!(f, "P5 model match:           {}", self.model_mismatches.len())?;
-        writeln!(f, "no tx applied twice:      {}", self.applied_twice.len())?;
+        writeln!(f, "inclusion final:          {}", self.applied_twice.len())?;
         writeln!(f, "malformed chains:         {}", self.malformed.len())?;
         write!(f, "violations: {}", self.violations())?;
         details(f, "P1", &self.lost)?;

@@ -555,11 +555,11 @@ fn transaction_included_again_and_answered_replayed_is_allowed() {
 }
 
 #[test]
-fn the_inclusion_that_took_effect_is_the_answer() {
+fn a_transaction_included_again_is_answered_by_its_first_inclusion() {
     let story = Story::new();
     let c = &story.c;
-    // Social security's settlement arrives before its claim, is refused, and is included again
-    // after the claim, when it takes effect.
+    // Social security's settlement arrives before its claim and is refused; included again
+    // after the claim, it is `replayed`: inclusion is final.
     let settle = story.blocks[2][0].clone();
     let blocks = vec![
         story.blocks[0].clone(),
@@ -568,25 +568,25 @@ fn the_inclusion_that_took_effect_is_the_answer() {
     ];
     let chain = run(c, &blocks);
     assert_eq!(chain[1].receipts[0].outcome.code(), "unknown_claim");
-    assert!(chain[2].receipts[0].outcome.is_accepted());
+    assert_eq!(chain[2].receipts[0].outcome.code(), "replayed");
     let chains = vec![chain.clone(); NODES];
 
-    let history = History::new();
-    let op = history.invoke(settle.id(), 0, 0, OpKind::of(&settle.body().payload));
-    history.complete(op, 1, OpResult::Ok(chain[2].receipts[0].clone()));
-    let report = story.check(&chains, &history);
-    assert_eq!(report.violations(), 0, "{report}");
-
-    // A node that answered with the first inclusion told the client "refused" for a
-    // settlement that was paid.
+    // The client was told "refused": that is what every chain says.
     let history = History::new();
     let op = history.invoke(settle.id(), 0, 0, OpKind::of(&settle.body().payload));
     history.complete(op, 1, OpResult::Ok(chain[1].receipts[0].clone()));
     let report = story.check(&chains, &history);
-    assert_eq!(report.lost.len(), NODES, "{report}");
-    assert!(
-        report.lost.iter().all(|l| l.on_chain.as_ref().is_some_and(|r| r.outcome.is_accepted()))
-    );
+    assert_eq!(report.violations(), 0, "{report}");
+
+    // A chain where the refused settlement took effect later (a ledger that forgot refused
+    // transactions) is reported: its inclusion was not final.
+    let mut revived = chain.clone();
+    let accepted = story.chains().remove(0)[2].receipts[0].clone();
+    assert!(accepted.outcome.is_accepted() && accepted.tx_id == settle.id());
+    revived[2].receipts[0] = accepted;
+    let report = story.check(&vec![revived; NODES], &History::new());
+    assert_eq!(report.applied_twice.len(), NODES, "{report}");
+    assert_eq!(report.applied_twice[0].heights, vec![2, 3]);
 }
 
 #[test]
