@@ -5,9 +5,9 @@
 //!    (the validators' data grows by less than 10 MB), and an honest patient's claims commit
 //!    with a p99 within 2× of an idle network's;
 //! 2. a hospital posts valid ~1 MiB issuance batches as fast as it can: other members' claims
-//!    keep committing, because no signer takes more than a quarter of a block while others
-//!    wait, nor more than its byte quota of the mempool (their p99 is printed; it is not yet
-//!    within 2× of idle, see the assertion).
+//!    keep committing, because one signer's admitted bytes are rate-limited, and no signer
+//!    takes more than a quarter of a block while others wait nor more than its byte quota of
+//!    the mempool (their p99 is printed; it is not yet within 2× of idle, see the assertion).
 //!
 //! `MEDLEDGER_FLOOD_SECS` sets each flood's length (30 s by default).
 
@@ -223,10 +223,11 @@ fn floods_by_one_key_neither_fill_the_disk_nor_slow_other_members() {
         counts[2].load(Ordering::Relaxed)
     );
     assert!(accepted > 0, "the hospital's batches were admitted");
-    // Other members' claims keep committing beside the flood (a quarter of each block at
-    // most is the hospital's). Their p99 is not yet within 2x of idle: each ~1 MiB batch is
-    // 1,000 bills to execute, and a claim waits for the blocks before it (issue 21, left
-    // open). Bounded here so that a starved claim fails the test.
+    // Other members' claims keep committing beside the flood: the hospital is held to its
+    // byte rate (512 KiB/s after a 2 MiB burst) and to a quarter of each block. Their p99 is
+    // not yet within 2x of idle (about 3x here on two cores: every ~1 MiB batch is decoded,
+    // gossiped, stored and executed by four validators; issue 21, left open). Bounded here so
+    // that a starved claim fails the test.
     assert!(
         under_load <= Duration::from_secs(3).max(idle * 2),
         "honest p99 {under_load:?} vs idle {idle:?}"

@@ -39,6 +39,12 @@ pub enum AdmitError {
         /// Transactions waiting for the signer.
         waiting: usize,
     },
+    /// This signer sent more bytes than its rate allows; retry after `wait_ms`.
+    #[error("this signer is over its byte rate; retry in {wait_ms} ms")]
+    SignerRateLimited {
+        /// How long until the transaction would fit the signer's rate.
+        wait_ms: u64,
+    },
     /// This signer already has as many bytes waiting as allowed.
     #[error("this signer already has {bytes} bytes waiting (at most {max}); retry later")]
     SignerBytesFull {
@@ -68,6 +74,7 @@ impl AdmitError {
             AdmitError::DuplicateInMempool => "duplicate_in_mempool".to_string(),
             AdmitError::SignerQueueFull { .. } => "signer_queue_full".to_string(),
             AdmitError::SignerBytesFull { .. } => "signer_bytes_full".to_string(),
+            AdmitError::SignerRateLimited { .. } => "signer_rate_limited".to_string(),
             AdmitError::AlreadyIncluded { .. } => "already_included".to_string(),
             AdmitError::Rejected(rejection) => rejection.code(),
         }
@@ -92,6 +99,10 @@ pub struct Mempool {
     queues: HashMap<PublicKey, VecDeque<TxId>>,
     /// Bytes waiting per signer (present exactly when its queue is).
     signer_bytes: HashMap<PublicKey, usize>,
+    /// Per signer, the bytes of admission credit left and when it was last refilled (a token
+    /// bucket of `bytes_per_signer_per_s`, up to [`SIGNER_BURST_BYTES`]). Entries of signers
+    /// with nothing waiting and a full bucket are dropped, so it stays bounded by the pool.
+    signer_credit: HashMap<PublicKey, (f64, Instant)>,
     /// Signers with waiting transactions, in round-robin order.
     signers: VecDeque<PublicKey>,
     bytes: usize,
@@ -106,6 +117,7 @@ impl Mempool {
             entries: HashMap::new(),
             queues: HashMap::new(),
             signer_bytes: HashMap::new(),
+            signer_credit: HashMap::new(),
             signers: VecDeque::new(),
             bytes: 0,
         }
@@ -202,6 +214,18 @@ impl Mempool {
                 max: self.limits.bytes_per_signer_max,
             });
         }
+        // The signer's byte rate: a token bucket, refilled at `bytes_per_signer_per_s`.
+        let now = Instant::now();
+        let rate = self.limits.bytes_per_signer_per_s as f64;
+        let burst = SIGNER_BURST_BYTES.max(2 * self.limits.bytes_per_signer_per_s) as f64;
+        let credit = self.signer_credit.entry(signer.clone()).or_insert((burst, now));
+        credit.0 = (credit.0 + now.duration_since(credit.1).as_secs_f64() * rate).min(burst);
+        credit.1 = now;
+        if credit.0 < bytes as f64 {
+            let wait = Duration::from_secs_f64((bytes as f64 - credit.0) / rate.max(1.0));
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).saturating_add(1);
+            return Err(AdmitError::SignerRateLimited { wait_ms });
+        }
         let queue = self.queues.entry(signer.clone()).or_default();
         if queue.len() >= self.limits.txs_per_signer_max {
             return Err(AdmitError::SignerQueueFull { waiting: queue.len() });
@@ -210,7 +234,15 @@ impl Mempool {
             self.signers.push_back(signer.clone());
         }
         queue.push_back(id);
+        if let Some(credit) = self.signer_credit.get_mut(&signer) {
+            credit.0 -= bytes as f64;
+        }
         *self.signer_bytes.entry(signer).or_default() += bytes;
+        if self.signer_credit.len() > self.limits.txs_max {
+            // Only signers with something waiting, or a bucket not yet full, need an entry.
+            let queues = &self.queues;
+            self.signer_credit.retain(|s, (left, _)| queues.contains_key(s) || *left < burst);
+        }
         self.bytes = self.bytes.saturating_add(bytes);
         self.entries.insert(id, Entry { tx, bytes, admitted: Instant::now() });
         Ok(id)
@@ -315,6 +347,9 @@ impl Mempool {
         self.remove(expired);
     }
 }
+
+/// The bytes one signer may have admitted at once beyond its rate (two full issuance batches).
+pub const SIGNER_BURST_BYTES: usize = 2 * 1024 * 1024;
 
 /// The bytes one signer may take of a block of `bytes_max` while other signers have
 /// transactions waiting: a quarter, and always at least its first transaction. One hospital

@@ -224,6 +224,7 @@ fn admit_all(api: &Api, txs: Vec<Transaction>) -> Vec<Admitted> {
                 AdmitError::MempoolFull { .. }
                 | AdmitError::SignerQueueFull { .. }
                 | AdmitError::SignerBytesFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                AdmitError::SignerRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 // Well formed, but from a key the ledger does not let in, or whose role may
                 // not send this kind of transaction.
                 AdmitError::Rejected(
