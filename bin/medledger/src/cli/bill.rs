@@ -338,24 +338,14 @@ fn print_bill(view: &BillView) {
         bill.issued_height,
         utc(bill.issued_at_ms)
     );
-    let visit = serde_json::to_value(bill.issue.visit_type).unwrap_or_default();
-    println!("  visit       {}", visit.as_str().unwrap_or("?"));
+    println!("  visit       {}", super::api_name(&bill.issue.visit_type));
     println!("  patient     {}", bill.issue.patient);
     println!(
         "  total       {} = pooled fund {} + personal account {} + other funds {} + patient pay {}",
         a.total, a.pooled_fund, a.personal_account, a.other_fund, a.patient_pay
     );
-    if !bill.issue.categories.is_empty() {
-        let categories: Vec<String> = bill
-            .issue
-            .categories
-            .iter()
-            .map(|c| {
-                let name = serde_json::to_value(c.category).unwrap_or_default();
-                format!("{} {}", name.as_str().unwrap_or("?"), c.amount)
-            })
-            .collect();
-        println!("  categories  {}", categories.join(", "));
+    if let Some(categories) = super::categories_line(bill) {
+        println!("  categories  {categories}");
     }
     println!(
         "  claimable   {}: reimbursed {}, reserved {}, remaining {}",

@@ -101,6 +101,25 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
+/// The name a value has in the API's JSON (`western_medicine`), or `?`.
+pub fn api_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => "?".to_string(),
+    }
+}
+
+/// A bill's public totals per category, `examination 30.00, western_medicine 67.00`, if it
+/// gave any.
+pub fn categories_line(bill: &medledger_types::Bill) -> Option<String> {
+    let categories = &bill.issue.categories;
+    (!categories.is_empty()).then(|| {
+        let parts: Vec<String> =
+            categories.iter().map(|c| format!("{} {}", api_name(&c.category), c.amount)).collect();
+        parts.join(", ")
+    })
+}
+
 /// `ms` since the Unix epoch as `YYYY-MM-DD hh:mm:ss UTC`.
 pub fn utc(ms: u64) -> String {
     let secs = ms / 1_000;

@@ -124,13 +124,6 @@ fn human(duration: Duration) -> String {
 }
 
 /// A value's name as the API spells it (`western_medicine`, `check_up`).
-fn api_name(value: &impl Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => "?".to_string(),
-    }
-}
-
 /// Saves the receipt a node gave to `out` (binary), or prints it (hex, its QR text with
 /// `--qr`, or JSON with `--json`).
 pub fn save(view: &ReceiptView, out: &ReceiptOut, json: bool) -> anyhow::Result<ExitCode> {
@@ -325,21 +318,15 @@ fn print_bill(bill: &Bill) {
         bill.issuer,
         bill.issued_height,
         super::utc(bill.issued_at_ms),
-        api_name(&bill.issue.visit_type),
+        super::api_name(&bill.issue.visit_type),
         bill.issue.patient
     );
     println!(
         "  total {} = pooled fund {} + personal account {} + other fund {} + patient paid {}",
         a.total, a.pooled_fund, a.personal_account, a.other_fund, a.patient_pay
     );
-    if !bill.issue.categories.is_empty() {
-        let categories: Vec<String> = bill
-            .issue
-            .categories
-            .iter()
-            .map(|c| format!("{} {}", api_name(&c.category), c.amount))
-            .collect();
-        println!("  categories: {}", categories.join(", "));
+    if let Some(categories) = super::categories_line(bill) {
+        println!("  categories: {categories}");
     }
     let kind = match (&bill.kind, &bill.voided_by) {
         (BillKind::Red { reverses }, _) => format!("red bill reversing {reverses}"),
@@ -455,6 +442,9 @@ mod tests {
         assert_eq!(human(Duration::from_secs(7_500)), "2h 5m");
         assert_eq!(human(Duration::from_secs(349_200)), "4d 1h");
         assert_eq!(human(Duration::from_secs(3_600)), "1h");
-        assert_eq!(api_name(&medledger_types::ChargeCategory::WesternMedicine), "western_medicine");
+        assert_eq!(
+            crate::cli::api_name(&medledger_types::ChargeCategory::WesternMedicine),
+            "western_medicine"
+        );
     }
 }
